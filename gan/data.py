@@ -1,0 +1,241 @@
+"""Datasets chosen by ``data=NAME``: the embedded procedural default, torchvision sets, any folder.
+
+Every dataset yields images ``(C, S, S)`` scaled to [-1, 1]. ``batches`` turns one into an
+endless, seeded stream of batches whose order depends only on (seed, step), so a resumed run
+sees the same data as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Iterator
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+
+class DataError(ValueError):
+    """Missing, empty or unusable data; the message says where it looked and what to do."""
+
+
+class TensorImages(Dataset):
+    """Images held in memory, ``images``: (N, C, S, S) in [-1, 1]."""
+
+    def __init__(self, images: torch.Tensor):
+        self.images = images
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.images[i]
+
+
+# ---------------------------------------------------------------------------------------------
+# Dead leaves (Lee, Mumford & Huang 2001), the embedded default
+
+
+def dead_leaves_images(n: int, size: int, channels: int = 3, seed: int = 0, num_discs: int = 48,
+                       r_min: float = 0.05, r_max: float = 0.5, alpha: float = 3.0,
+                       chunk: int = 256) -> torch.Tensor:
+    """``n`` dead-leaves images ``(n, channels, size, size)`` in [-1, 1], deterministic in ``seed``.
+
+    Discs with uniform centres, radii from the scale-invariant law p(r) ~ r^-alpha on
+    [r_min, r_max] (fractions of the image side) and uniform random colours are painted back to
+    front over a random background, so nearer discs occlude farther ones. Edges are anti-aliased
+    analytically (pixel coverage ramps over one pixel). The spectrum falls roughly as 1/f^2, as
+    for natural images.
+    """
+    gen = torch.Generator().manual_seed(int(seed))
+    coords = (torch.arange(size, dtype=torch.float32) + 0.5) / size  # pixel centres in [0, 1]
+    yy, xx = coords.view(1, size, 1), coords.view(1, 1, size)
+    a, b = r_min ** (1 - alpha), r_max ** (1 - alpha)
+    out = []
+    for start in range(0, n, chunk):
+        m = min(chunk, n - start)
+        u = torch.rand(m, num_discs, generator=gen)
+        radius = (a - u * (a - b)) ** (1 / (1 - alpha))  # inverse CDF of the power law, (m, K)
+        centre = torch.rand(m, num_discs, 2, generator=gen) * 1.2 - 0.1
+        colour = torch.rand(m, num_discs, channels, 1, 1, generator=gen)
+        img = torch.rand(m, channels, 1, 1, generator=gen).expand(m, channels, size, size).clone()
+        for k in range(num_discs):  # back to front
+            dist = torch.hypot(yy - centre[:, k, 0, None, None], xx - centre[:, k, 1, None, None])
+            cover = ((radius[:, k, None, None] - dist) * size + 0.5).clamp_(0, 1).unsqueeze(1)  # (m,1,S,S)
+            img.lerp_(colour[:, k], cover)
+        out.append(img)
+    return torch.cat(out) * 2 - 1
+
+
+def deadleaves(image_size: int, num_images: int = 8192, channels: int = 3, seed: int = 0,
+               **kwargs) -> TensorImages:
+    """The embedded procedural dataset (generated in memory; no download)."""
+    if num_images < 1:
+        raise DataError(f"data.num_images must be >= 1, got {num_images}")
+    return TensorImages(dead_leaves_images(num_images, image_size, channels, seed, **kwargs))
+
+
+# ---------------------------------------------------------------------------------------------
+# Files: torchvision datasets and image folders
+
+
+def image_transform(image_size: int, channels: int):
+    """PIL image -> (channels, S, S) in [-1, 1]: grey/RGB conversion, resize, centre crop."""
+    from torchvision import transforms as T
+
+    if channels not in (1, 3):
+        raise DataError(f"data.channels must be 1 or 3, got {channels}")
+    mode = "L" if channels == 1 else "RGB"
+    return T.Compose([
+        T.Lambda(lambda im: im.convert(mode)),
+        T.Resize(image_size),
+        T.CenterCrop(image_size),
+        T.ToTensor(),
+        T.Normalize([0.5] * channels, [0.5] * channels),
+    ])
+
+
+class _DropLabels(Dataset):
+    def __init__(self, base: Dataset):
+        self.base = base
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.base[i][0]
+
+
+TORCHVISION = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
+
+
+def torchvision_dataset(name: str, image_size: int, root: str = "data", channels: int = 1,
+                        download: bool = False, train: bool = True) -> Dataset:
+    """A torchvision dataset (``mnist``, ``fashion_mnist``, ``cifar10``) without labels."""
+    import torchvision.datasets as tvd
+
+    if name not in TORCHVISION:
+        raise DataError(f"unknown torchvision dataset {name!r}; choose one of {sorted(TORCHVISION)}")
+    cls = getattr(tvd, TORCHVISION[name])
+    root_path = Path(root).expanduser().resolve()
+    try:
+        base = cls(str(root_path), train=train, download=download, transform=image_transform(image_size, channels))
+    except RuntimeError as e:
+        raise DataError(
+            f"{TORCHVISION[name]} not found under {root_path} ({e}); run with data.download=true "
+            f"to fetch it, or point data.root at a folder that holds {cls.__name__}/raw or its archive") from e
+    return _DropLabels(base)
+
+
+class ImageFolder(Dataset):
+    """Every image file under ``root``, searched recursively (no class subfolders needed).
+
+    Files whose header cannot be read are skipped at start with a count in the log; a file that
+    fails later is replaced by the next readable one, and counted in ``failed``.
+    """
+
+    def __init__(self, root: str, image_size: int, channels: int = 3):
+        from PIL import Image
+
+        self.root = Path(root).expanduser().resolve()
+        if not self.root.is_dir():
+            raise DataError(f"data.root {self.root} is not a folder; set data.root=/path/to/images "
+                            f"(any tree of {', '.join(IMAGE_EXTENSIONS[:4])}, ... files)")
+        candidates = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+        self.files: list[Path] = []
+        for p in candidates:
+            try:
+                with Image.open(p) as im:
+                    im.verify()
+                self.files.append(p)
+            except Exception:  # noqa: BLE001 - any unreadable file is skipped and counted
+                pass
+        skipped = len(candidates) - len(self.files)
+        if skipped:
+            log.warning("skipped %d unreadable image file(s) under %s", skipped, self.root)
+        if not self.files:
+            raise DataError(f"no readable images under {self.root} (found {len(candidates)} candidate file(s) "
+                            f"with extensions {', '.join(IMAGE_EXTENSIONS)})")
+        self.transform = image_transform(image_size, channels)
+        self.failed = 0
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        from PIL import Image
+
+        for j in range(len(self.files)):
+            path = self.files[(i + j) % len(self.files)]
+            try:
+                with Image.open(path) as im:
+                    return self.transform(im)
+            except Exception:  # noqa: BLE001
+                self.failed += 1
+                log.warning("could not read %s; using the next image", path)
+        raise DataError(f"no image under {self.root} could be decoded")
+
+
+def folder(image_size: int, root: str, channels: int = 3) -> ImageFolder:
+    return ImageFolder(root, image_size, channels)
+
+
+# ---------------------------------------------------------------------------------------------
+# Batches
+
+
+def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The sample order of one epoch, a function of (seed, epoch) only."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(int(seed) * 1_000_003 + epoch))
+
+
+class _StepBatches(torch.utils.data.Sampler):
+    """Index batches for steps ``start_step, start_step + 1, ...`` (drop-last epochs)."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, start_step: int):
+        self.n, self.batch_size, self.seed, self.start_step = n, batch_size, seed, start_step
+        self.per_epoch = n // batch_size
+
+    def __iter__(self) -> Iterator[list[int]]:
+        step = self.start_step
+        while True:
+            epoch, k = divmod(step, self.per_epoch)
+            perm = epoch_permutation(self.n, self.seed, epoch)
+            for j in range(k, self.per_epoch):
+                yield perm[j * self.batch_size:(j + 1) * self.batch_size].tolist()
+            step = (epoch + 1) * self.per_epoch
+
+
+def batches(dataset: Dataset, batch_size: int, seed: int = 0, start_step: int = 0,
+            num_workers: int = 0) -> Iterator[torch.Tensor]:
+    """Endless batches ``(B, C, S, S)``; batch number ``t`` depends only on (seed, t)."""
+    n = len(dataset)
+    if n < batch_size:
+        raise DataError(f"the dataset has {n} image(s), fewer than train.batch_size={batch_size}")
+    sampler = _StepBatches(n, batch_size, seed, start_step)
+    if isinstance(dataset, TensorImages):  # in memory: index directly, no per-item collate
+        for idx in sampler:
+            yield dataset.images[idx]
+        return
+    loader = DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers,
+                        persistent_workers=num_workers > 0)
+    yield from loader
+
+
+def sample_images(dataset: Dataset, n: int, seed: int = 0) -> torch.Tensor:
+    """``min(n, len)`` images ``(n, C, S, S)`` drawn without replacement, fixed by ``seed``."""
+    idx = epoch_permutation(len(dataset), seed, -1)[:n]
+    if isinstance(dataset, TensorImages):
+        return dataset.images[idx]
+    return torch.stack([dataset[int(i)] for i in idx])
+
+
+def describe(dataset: Dataset) -> str:
+    return f"{type(dataset).__name__} with {len(dataset)} images of shape {tuple(dataset[0].shape)}"
+
+
+__all__ = ["DataError", "TensorImages", "dead_leaves_images", "deadleaves", "torchvision_dataset",
+           "ImageFolder", "folder", "batches", "sample_images", "epoch_permutation", "describe"]

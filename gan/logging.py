@@ -1,0 +1,126 @@
+"""The one writer of a run's TensorBoard events and ``metrics.jsonl``.
+
+Library code returns named scalars (``{"checkerboard/p2": 0.01, ...}``); training hands them
+here. Events go straight into the run directory, so ``tensorboard --logdir outputs`` lists one
+run per directory, HParams included.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch.utils.tensorboard import SummaryWriter
+from torch.utils.tensorboard.summary import hparams as hparams_summary
+from torchvision.utils import make_grid, save_image
+
+METRICS_FILE = "metrics.jsonl"
+
+
+def to_unit_range(images: torch.Tensor) -> torch.Tensor:
+    """Map generator output in [-1, 1] to [0, 1] for display."""
+    return (images.detach().float().cpu() + 1).mul_(0.5).clamp_(0, 1)
+
+
+def flatten(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mapping -> ``{"a.b.c": value}`` with TensorBoard-friendly values (lists/None as str)."""
+    out: dict[str, Any] = {}
+    for k, v in cfg.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(flatten(v, key + "."))
+        elif isinstance(v, (bool, int, float, str)):
+            out[key] = v
+        else:
+            out[key] = str(v)
+    return out
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The records of a run's ``metrics.jsonl``; a truncated last line is ignored."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+class RunLogger:
+    """TensorBoard + JSONL writer for one run directory.
+
+    ``resume_step``: when resuming, events and JSONL records after that step are discarded, so
+    the logs continue exactly where the checkpoint left off.
+    """
+
+    def __init__(self, run_dir: str | Path, resume_step: int | None = None):
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.jsonl = self.run_dir / METRICS_FILE
+        if resume_step is not None:
+            kept = [r for r in read_metrics(self.run_dir) if r.get("step", -1) <= resume_step]
+            self.jsonl.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        self.writer = SummaryWriter(str(self.run_dir), purge_step=resume_step + 1 if resume_step is not None else None)
+
+    def scalars(self, step: int, values: Mapping[str, float]) -> None:
+        """TensorBoard scalars only (training curves)."""
+        for tag, v in values.items():
+            self.writer.add_scalar(tag, float(v), step)
+
+    def metrics(self, step: int, values: Mapping[str, Any]) -> None:
+        """Evaluation numbers: TensorBoard scalars and one ``metrics.jsonl`` record."""
+        self.scalars(step, {k: v for k, v in values.items() if isinstance(v, (int, float))})
+        record = {"step": step, **{k: _json_value(v) for k, v in values.items()}}
+        with self.jsonl.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+
+    def images(self, step: int, tag: str, images: torch.Tensor, nrow: int = 8, save_as: str | None = None) -> None:
+        """A grid of generator-range images ``(B, C, H, W)`` in [-1, 1]; optionally also a PNG."""
+        grid = make_grid(to_unit_range(images), nrow=nrow, padding=1)
+        self.writer.add_image(tag, grid, step)
+        if save_as:
+            path = self.run_dir / save_as
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_image(grid, path)
+
+    def image(self, step: int, tag: str, image: torch.Tensor) -> None:
+        """One image ``(C, H, W)`` already in [0, 1]."""
+        self.writer.add_image(tag, image.detach().float().cpu().clamp(0, 1), step)
+
+    def figure(self, step: int, tag: str, fig) -> None:
+        self.writer.add_figure(tag, fig, step, close=True)
+
+    def text(self, tag: str, text: str, step: int = 0) -> None:
+        self.writer.add_text(tag, text, step)
+
+    def hparams(self, hparams: Mapping[str, Any], final_metrics: Mapping[str, float]) -> None:
+        """The HParams entry of this run, written into the run's own event file."""
+        metrics = {f"final/{k}": float(v) for k, v in final_metrics.items()
+                   if isinstance(v, (int, float)) and math.isfinite(v)}
+        exp, ssi, sei = hparams_summary(dict(hparams), metrics)
+        for summary in (exp, ssi, sei):
+            self.writer.file_writer.add_summary(summary)
+        for k, v in metrics.items():
+            self.writer.add_scalar(k, v)
+        self.writer.flush()
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, torch.Tensor):
+        v = v.item() if v.numel() == 1 else v.tolist()
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)  # JSON has no NaN/Inf
+    return v

@@ -1,0 +1,122 @@
+"""DCGAN generator and discriminator (Radford et al. 2016) built around a swappable upsampler."""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Mapping
+
+import torch
+import torch.nn as nn
+
+from gan import upsamplers
+from gan.filters import Blur
+
+UpsamplerSpec = str | Mapping[str, Any] | Callable[[int, int], nn.Module]
+
+
+def num_stages(image_size: int) -> int:
+    """Number of x2 stages from 4x4 to ``image_size`` (a power of two >= 8)."""
+    n = int(round(math.log2(image_size))) if image_size > 0 else 0
+    if image_size < 8 or 2**n != image_size:
+        raise ValueError(f"image_size must be a power of two >= 8, got {image_size}")
+    return n - 2
+
+
+def _factory(spec: UpsamplerSpec) -> Callable[[int, int], nn.Module]:
+    if callable(spec) and not isinstance(spec, Mapping):
+        return spec
+    return lambda cin, cout: upsamplers.build(spec, cin, cout)
+
+
+@torch.no_grad()
+def dcgan_init_(net: nn.Module, std: float = 0.02) -> nn.Module:
+    """DCGAN init: conv weights N(0, std), BatchNorm scale N(1, std), biases 0; then every
+    upsampler re-imposes its structured init (ICNR, bilinear) on top."""
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, std)
+            nn.init.zeros_(m.bias)
+    for m in net.modules():
+        if isinstance(m, upsamplers.Upsampler):
+            m.init_structure_()
+    return net
+
+
+class Generator(nn.Module):
+    """z ``(B, z_dim)`` -> image ``(B, channels, S, S)`` in [-1, 1].
+
+    A 4x4 projection (``ConvTranspose2d(z_dim, ngf * 2^(n-1), 4)``, the same for every upsampler),
+    then n = log2(S/4) stages of [upsampler -> BatchNorm -> ReLU]; the last stage maps to
+    ``channels`` and ends in tanh. ``upsample_layers="last"`` uses ``upsampler`` only in the last
+    stage and ``transposed`` elsewhere (Chandrasegaran et al. 2021).
+    """
+
+    def __init__(self, image_size: int = 32, channels: int = 3, ngf: int = 64, z_dim: int = 100,
+                 upsampler: UpsamplerSpec = "transposed", upsample_layers: str = "all"):
+        super().__init__()
+        if upsample_layers not in ("all", "last"):
+            raise ValueError(f"generator.upsample_layers must be 'all' or 'last', got {upsample_layers!r}")
+        n = num_stages(image_size)
+        self.z_dim = z_dim
+        chosen, default = _factory(upsampler), _factory("transposed")
+        widths = [ngf * 2 ** (n - 1 - i) for i in range(n)] + [channels]  # stage i: widths[i] -> widths[i+1]
+        self.project = nn.Sequential(  # (B, z_dim, 1, 1) -> (B, widths[0], 4, 4)
+            nn.ConvTranspose2d(z_dim, widths[0], 4, 1, 0, bias=False),
+            nn.BatchNorm2d(widths[0]),
+            nn.ReLU(True),
+        )
+        stages = []
+        for i in range(n):
+            last = i == n - 1
+            make = chosen if (last or upsample_layers == "all") else default
+            up = make(widths[i], widths[i + 1])  # (B, w_i, s, s) -> (B, w_{i+1}, 2s, 2s)
+            tail = [nn.Tanh()] if last else [nn.BatchNorm2d(widths[i + 1]), nn.ReLU(True)]
+            stages.append(nn.Sequential(up, *tail))
+        self.stages = nn.Sequential(*stages)
+        dcgan_init_(self)
+
+    def upsampling_layers(self) -> list[nn.Module]:
+        """The upsampler of each stage, first to last."""
+        return [stage[0] for stage in self.stages]
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.stages(self.project(z.view(z.shape[0], -1, 1, 1)))
+
+
+def _downsampler(kind: str, cin: int, cout: int) -> nn.Module:
+    """(B, cin, H, W) -> (B, cout, H/2, W/2)."""
+    if kind == "strided":  # DCGAN
+        return nn.Conv2d(cin, cout, 4, 2, 1, bias=False)
+    if kind == "blur_strided":  # anti-aliased: low-pass, then the strided conv
+        return nn.Sequential(Blur("binomial"), nn.Conv2d(cin, cout, 4, 2, 1, bias=False))
+    if kind == "resize":  # bilinear x1/2 then a 'same' conv
+        return nn.Sequential(nn.Upsample(scale_factor=0.5, mode="bilinear", align_corners=False),
+                             nn.Conv2d(cin, cout, 3, 1, 1, bias=False))
+    raise ValueError(f"discriminator.downsample must be one of strided, blur_strided, resize; got {kind!r}")
+
+
+class Discriminator(nn.Module):
+    """Image ``(B, channels, S, S)`` -> logit ``(B,)``; the DCGAN mirror of the generator:
+    n stride-2 stages (LeakyReLU 0.2, BatchNorm except the first) to 4x4, then a 4x4 conv."""
+
+    def __init__(self, image_size: int = 32, channels: int = 3, ndf: int = 64, downsample: str = "strided"):
+        super().__init__()
+        n = num_stages(image_size)
+        layers: list[nn.Module] = []
+        cin = channels
+        for i in range(n):  # (B, cin, s, s) -> (B, ndf * 2^i, s/2, s/2)
+            cout = ndf * 2**i
+            layers.append(_downsampler(downsample, cin, cout))
+            if i > 0:
+                layers.append(nn.BatchNorm2d(cout))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
+            cin = cout
+        layers.append(nn.Conv2d(cin, 1, 4, 1, 0, bias=False))  # (B, 1, 1, 1)
+        self.main = nn.Sequential(*layers)
+        dcgan_init_(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.main(x).flatten()

@@ -1,0 +1,178 @@
+"""Spectral measures of checkerboard artifacts: pure, batched, differentiable tensor functions.
+
+Inputs are float tensors ``(B, C, H, W)`` on any device (float32 or float64). Nothing here reads
+files or knows about training. Definitions follow ``DESIGN.md`` ("Metric definitions"):
+
+* ``checkerboard_energy`` CE_P: share of an image's mean-free energy that is exactly P-periodic
+  (lies in the span of the P x P phase classes). 0 for a constant image, 1 for a pure P-periodic
+  pattern, (P^2 - 1) / (HW - 1) on average for white noise.
+* ``power_spectrum``: |FFT2(w * x~)|^2 / sum(w^2), x~ the per-channel mean-free image.
+* ``radial_profile``: mean power per integer radius k = 1 .. N/2 (frequency k/N cycles/pixel).
+* ``spectral_distance``: mean |log10 P_fake - log10 P_real| over the profile bins, in decades.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601
+
+
+def _check_images(x: torch.Tensor) -> None:
+    if not isinstance(x, torch.Tensor) or x.ndim != 4:
+        raise ValueError(f"expected a tensor of shape (B, C, H, W), got {getattr(x, 'shape', type(x))}")
+    if not x.is_floating_point():
+        raise ValueError(f"expected a float tensor, got {x.dtype}")
+
+
+def mean_free(x: torch.Tensor) -> torch.Tensor:
+    """x minus its per-image, per-channel spatial mean. ``(B, C, H, W) -> (B, C, H, W)``."""
+    return x - x.mean(dim=(-2, -1), keepdim=True)
+
+
+def phase_means(x: torch.Tensor, period: int) -> torch.Tensor:
+    """Mean over each phase class (i mod P, j mod P). ``(B, C, H, W) -> (B, C, P, P)``."""
+    _check_images(x)
+    b, c, h, w = x.shape
+    if period < 1 or h % period or w % period:
+        raise ValueError(f"period {period} must divide the image size {h}x{w}")
+    return x.reshape(b, c, h // period, period, w // period, period).mean(dim=(2, 4))
+
+
+def checkerboard_energy(x: torch.Tensor, period: int = 2) -> torch.Tensor:
+    """CE_P per image, ``(B, C, H, W) -> (B,)``, in [0, 1], computed in O(HW).
+
+    CE_P = sum_c ||proj_P(x~_c)||^2 / sum_c ||x~_c||^2 where proj_P replaces every pixel by the
+    mean of its phase class; by Parseval this is the share of the mean-free power at the DFT bins
+    (u, v) with u a multiple of H/P and v a multiple of W/P. Defined as 0 for a constant image
+    (mean-free energy at the floating-point rounding level of the values).
+    """
+    _check_images(x)
+    xt = mean_free(x)
+    b, c, h, w = x.shape
+    m = phase_means(xt, period)  # (B, C, P, P)
+    num = m.square().sum(dim=(1, 2, 3)) * (h // period) * (w // period)
+    den = xt.square().sum(dim=(1, 2, 3))
+    # An image whose mean-free energy is at the rounding level of its values is constant: CE = 0.
+    floor = c * h * w * (16 * torch.finfo(x.dtype).eps * x.detach().abs().amax(dim=(1, 2, 3))) ** 2
+    constant = den <= floor
+    return torch.where(constant, torch.zeros_like(den), num / torch.where(constant, torch.ones_like(den), den))
+
+
+def fixed_pattern_energy(x: torch.Tensor, period: int = 2) -> torch.Tensor:
+    """CE_P of the batch-mean image (artifacts at the same place in every sample). ``-> ()``."""
+    return checkerboard_energy(x.mean(dim=0, keepdim=True), period)[0]
+
+
+def periods_up_to(factor: int) -> list[int]:
+    """The periods 2, 4, ..., ``factor`` (a generator's total upsampling factor)."""
+    return [2**k for k in range(1, int(math.log2(factor)) + 1)] if factor >= 2 else []
+
+
+def checkerboard_energies(x: torch.Tensor, periods: list[int]) -> dict[int, torch.Tensor]:
+    """``{P: CE_P(x) (B,)}`` for several periods."""
+    return {p: checkerboard_energy(x, p) for p in periods}
+
+
+def excess_db(fake_mean: torch.Tensor | float, real_mean: torch.Tensor | float) -> torch.Tensor:
+    """10 log10(fake / real): how many dB more periodic energy the generator has than the data."""
+    return 10 * torch.log10(torch.as_tensor(fake_mean, dtype=torch.float64) / torch.as_tensor(real_mean, dtype=torch.float64))
+
+
+# ---------------------------------------------------------------------------------------------
+# Spectra
+
+
+def median_filter3(x: torch.Tensor) -> torch.Tensor:
+    """3x3 median with reflected borders, per channel. ``(B, C, H, W) -> (B, C, H, W)``."""
+    b, c, h, w = x.shape
+    mode = "reflect" if min(h, w) > 1 else "replicate"
+    patches = F.unfold(F.pad(x.reshape(b * c, 1, h, w), (1, 1, 1, 1), mode=mode), 3)  # (BC, 9, HW)
+    return patches.median(dim=1).values.reshape(b, c, h, w)
+
+
+def window_2d(h: int, w: int, window: str, dtype=torch.float32, device=None) -> torch.Tensor:
+    """Separable analysis window ``(H, W)``: none (ones), hann, or kaiser (beta = 8)."""
+    def one(n: int) -> torch.Tensor:
+        if window == "none":
+            return torch.ones(n, dtype=dtype, device=device)
+        if window == "hann":
+            return torch.hann_window(n, periodic=True, dtype=dtype, device=device)
+        if window == "kaiser":
+            return torch.kaiser_window(n, periodic=True, beta=8.0, dtype=dtype, device=device)
+        raise ValueError(f"window must be 'none', 'hann' or 'kaiser', got {window!r}")
+    return torch.outer(one(h), one(w))
+
+
+def power_spectrum(x: torch.Tensor, window: str = "none", channels: str = "mean",
+                   residual: bool = False) -> torch.Tensor:
+    """Power per DFT bin, ``(B, C, H, W) -> (B, H, W)`` (unshifted: DC at [0, 0]).
+
+    |FFT2(w * x~)|^2 / sum(w^2) per channel, averaged over channels (``channels="mean"``) or taken
+    on the BT.601 luma of RGB input (``"luma"``). ``residual=True`` first subtracts a 3x3 median
+    filtered copy (the high-pass residual of Wang et al. 2020). With ``window="none"`` the mean over
+    bins equals the mean-free energy per pixel (Parseval).
+    """
+    _check_images(x)
+    if channels == "luma":
+        if x.shape[1] == 3:
+            x = (x * x.new_tensor(LUMA).view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
+        elif x.shape[1] != 1:
+            raise ValueError(f"channels='luma' needs 1 or 3 channels, got {x.shape[1]}")
+    elif channels != "mean":
+        raise ValueError(f"channels must be 'mean' or 'luma', got {channels!r}")
+    if residual:
+        x = x - median_filter3(x)
+    w = window_2d(x.shape[-2], x.shape[-1], window, x.dtype, x.device)
+    spec = torch.fft.fft2(mean_free(x) * w)
+    return spec.abs().square().mean(dim=1) / w.square().sum()
+
+
+def mean_log_spectrum(power: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """log10 of the batch-mean power, fftshifted so DC is at the centre. ``(B, H, W) -> (H, W)``."""
+    return torch.fft.fftshift(torch.log10(power.mean(dim=0) + eps), dim=(-2, -1))
+
+
+def radial_bins(n: int, device=None) -> torch.Tensor:
+    """Bin index of every bin of an n x n spectrum: round(n * radius), radius in cycles/pixel
+    (numpy ``fftfreq``). ``-> (n, n)`` long."""
+    f = torch.fft.fftfreq(n, device=device, dtype=torch.float64)
+    return torch.round(torch.sqrt(f[:, None] ** 2 + f[None, :] ** 2) * n).long()
+
+
+def radial_profile(power: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Azimuthal average of square spectra. ``(..., N, N) -> (freqs (N/2,), profile (..., N/2))``.
+
+    Bin k = 1 .. N/2 holds the bins whose radius rounds to k/N cycles/pixel; DC (k = 0) and the
+    corners beyond k = N/2 are left out. Vectorised: one ``index_add`` for the whole batch.
+    """
+    n = power.shape[-1]
+    if power.ndim < 2 or power.shape[-2] != n or n < 2:
+        raise ValueError(f"radial_profile needs square spectra (..., N, N) with N >= 2, got {tuple(power.shape)}")
+    half = n // 2
+    k = radial_bins(n, power.device).flatten()
+    k = torch.where((k >= 1) & (k <= half), k - 1, torch.full_like(k, half))  # half = discard bin
+    flat = power.reshape(-1, n * n)
+    sums = flat.new_zeros(flat.shape[0], half + 1).index_add_(1, k, flat)
+    counts = torch.bincount(k, minlength=half + 1).to(flat.dtype)
+    profile = (sums / counts)[:, :half].reshape(*power.shape[:-2], half)
+    freqs = torch.arange(1, half + 1, device=power.device, dtype=power.dtype) / n
+    return freqs, profile
+
+
+def relative_spectral_error(profile_fake: torch.Tensor, profile_real: torch.Tensor) -> torch.Tensor:
+    """P_fake(f) / P_real(f) - 1 per bin (Schwarz et al. 2021). Shapes broadcast."""
+    return profile_fake / profile_real - 1
+
+
+def spectral_distance(profile_fake: torch.Tensor, profile_real: torch.Tensor, freqs: torch.Tensor,
+                      f_min: float = 0.0) -> torch.Tensor:
+    """Mean over the bins with f >= f_min of |log10 P_fake - log10 P_real|, in decades.
+    ``(..., K), (..., K), (K,) -> (...)``."""
+    keep = freqs >= f_min
+    if not bool(keep.any()):
+        raise ValueError(f"no profile bin has f >= f_min={f_min} (max f = {float(freqs.max()):.3f})")
+    d = (torch.log10(profile_fake) - torch.log10(profile_real)).abs()
+    return d[..., keep].mean(dim=-1)

@@ -1,0 +1,223 @@
+"""``train(cfg) -> dict``: the DCGAN training loop, free of Hydra decorators so tests call it directly."""
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from tqdm.auto import tqdm
+
+from gan import checkpoint as ckpt
+from gan.data import batches, describe
+from gan.logging import RunLogger, flatten
+from gan.networks import Discriminator, Generator
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------------------------
+# Losses: logits -> scalar
+
+
+def d_loss(loss: str, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    if loss == "bce":
+        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+    if loss == "hinge":
+        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+    raise ValueError(f"train.loss must be 'bce' or 'hinge', got {loss!r}")
+
+
+def g_loss(loss: str, fake_logits: torch.Tensor) -> torch.Tensor:
+    if loss == "bce":  # non-saturating
+        return F.softplus(-fake_logits).mean()
+    if loss == "hinge":
+        return -fake_logits.mean()
+    raise ValueError(f"train.loss must be 'bce' or 'hinge', got {loss!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Set-up
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(deterministic, warn_only=False)
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = not deterministic
+
+
+def run_directory(cfg: DictConfig) -> Path:
+    if cfg.get("run_dir"):
+        return Path(cfg.run_dir)
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.output_dir)
+    return Path.cwd()
+
+
+def build_models(cfg: DictConfig, channels: int) -> tuple[Generator, Discriminator]:
+    G = Generator(cfg.image_size, channels, cfg.generator.ngf, cfg.generator.z_dim,
+                  upsampler=cfg.upsampler, upsample_layers=cfg.generator.upsample_layers)
+    D = Discriminator(cfg.image_size, channels, cfg.discriminator.ndf, cfg.discriminator.downsample)
+    return G, D
+
+
+def build_dataset(cfg: DictConfig):
+    return instantiate(cfg.data, _partial_=True)(image_size=cfg.image_size)
+
+
+@dataclass
+class State:
+    """Everything a checkpoint holds besides the RNG states."""
+
+    G: Generator
+    D: Discriminator
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    fixed_z: torch.Tensor
+    step: int = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
+                "opt_d": self.opt_d.state_dict(), "fixed_z": self.fixed_z.cpu(), "step": self.step,
+                "rng": ckpt.rng_state()}
+
+    def load_state_dict(self, s: dict[str, Any]) -> None:
+        self.G.load_state_dict(s["G"])
+        self.D.load_state_dict(s["D"])
+        self.opt_g.load_state_dict(s["opt_g"])
+        self.opt_d.load_state_dict(s["opt_d"])
+        self.fixed_z.copy_(s["fixed_z"])
+        self.step = int(s["step"])
+        ckpt.set_rng_state(s["rng"])
+
+
+def save_checkpoint(state: State, ckpt_dir: Path, periodic: bool) -> None:
+    payload = state.state_dict()
+    if periodic:
+        ckpt.save_atomic(payload, ckpt_dir / f"step_{state.step:07d}.pt")
+    ckpt.save_atomic(payload, ckpt_dir / ckpt.LAST)
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop
+
+
+def train_step(state: State, real: torch.Tensor, loss: str) -> dict[str, torch.Tensor]:
+    """One D update then one G update on the same fake batch; returns detached statistics."""
+    G, D = state.G, state.D
+    z = torch.randn(real.shape[0], G.z_dim, device=real.device)
+    fake = G(z)  # (B, C, S, S)
+
+    real_logits, fake_logits = D(real), D(fake.detach())
+    loss_d = d_loss(loss, real_logits, fake_logits)
+    state.opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    state.opt_d.step()
+
+    loss_g = g_loss(loss, D(fake))
+    state.opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    state.opt_g.step()
+    return {"loss/D": loss_d.detach(), "loss/G": loss_g.detach(),
+            "D/real": torch.sigmoid(real_logits.detach()).mean(), "D/fake": torch.sigmoid(fake_logits.detach()).mean()}
+
+
+@torch.no_grad()
+def generate(G: Generator, z: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Images from noise ``z`` ``(N, z_dim)`` -> ``(N, C, S, S)`` on the CPU. Uses batch statistics
+    (train-mode BatchNorm, as DCGAN samples) but leaves the running statistics untouched."""
+    saved = {k: v.clone() for k, v in G.state_dict().items() if "running" in k or "num_batches" in k}
+    out = torch.cat([G(zb).float().cpu() for zb in z.split(batch_size)])
+    G.load_state_dict(saved, strict=False)
+    return out
+
+
+def evaluate(state: State, evaluator, logger: RunLogger, cfg: DictConfig) -> dict[str, Any]:
+    fake = generate(state.G, state.fixed_z)
+    logger.images(state.step, "samples", fake[: cfg.eval.grid_size], save_as=f"samples/step_{state.step:07d}.png")
+    metrics = evaluator(fake, logger, state.step)
+    logger.metrics(state.step, metrics)
+    logger.flush()
+    return metrics
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Train a DCGAN as ``cfg`` says; write the run directory; return the final metrics."""
+    from gan.evaluation import Evaluator  # spectral metrics of generated vs real images
+
+    run_dir = run_directory(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_dir = run_dir / "checkpoints"
+    seed_everything(cfg.seed, cfg.deterministic)
+    device = resolve_device(cfg.device)
+
+    dataset = build_dataset(cfg)
+    channels = int(dataset[0].shape[0])
+    log.info("data: %s", describe(dataset))
+    G, D = build_models(cfg, channels)
+    G.to(device), D.to(device)
+    betas = tuple(cfg.train.betas)
+    state = State(G, D,
+                  torch.optim.Adam(G.parameters(), lr=cfg.train.lr_g, betas=betas),
+                  torch.optim.Adam(D.parameters(), lr=cfg.train.lr_d, betas=betas),
+                  fixed_z=torch.randn(cfg.eval.num_samples, cfg.generator.z_dim,
+                                      generator=torch.Generator().manual_seed(cfg.seed + 12345)).to(device))
+    resumed = ckpt.load_latest(ckpt_dir, map_location=device, warn=log.warning) if cfg.train.resume else None
+    if resumed is not None:
+        state.load_state_dict(resumed[0])
+        log.info("resumed from %s at step %d", resumed[1], state.step)
+    logger = RunLogger(run_dir, resume_step=state.step if resumed else None)
+    if resumed is None:
+        logger.text("config", f"```\n{OmegaConf.to_yaml(cfg)}\n```")
+    evaluator = Evaluator(dataset, cfg, device)
+
+    steps = int(cfg.train.steps)
+    data = batches(dataset, cfg.train.batch_size, seed=cfg.seed, start_step=state.step,
+                   num_workers=cfg.train.num_workers)
+    metrics: dict[str, Any] = {}
+    if state.step == 0:
+        metrics = evaluate(state, evaluator, logger, cfg)
+    bar = tqdm(total=steps, initial=state.step, desc=f"train {run_dir.name}", disable=not cfg.train.progress,
+               dynamic_ncols=True)
+    stats: dict[str, torch.Tensor] = {}
+    try:
+        while state.step < steps:
+            real = next(data).to(device, non_blocking=True)
+            stats = train_step(state, real, cfg.train.loss)
+            state.step += 1
+            bar.update(1)
+            if state.step % cfg.train.log_every == 0 or state.step == steps:
+                values = {k: float(v) for k, v in stats.items()}
+                logger.scalars(state.step, values)
+                bar.set_postfix({k.replace("loss/", ""): f"{v:.3f}" for k, v in values.items() if k.startswith("loss")})
+            if state.step % cfg.eval.every == 0 or state.step == steps:
+                metrics = evaluate(state, evaluator, logger, cfg)
+            if state.step % cfg.train.ckpt_every == 0 or state.step == steps:
+                save_checkpoint(state, ckpt_dir, periodic=state.step % cfg.train.ckpt_every == 0)
+    finally:
+        bar.close()
+    final = {"step": state.step, **{k: float(v) for k, v in stats.items()}, **metrics}
+    logger.hparams(flatten(OmegaConf.to_container(cfg, resolve=True)), final)
+    logger.close()
+    return final

@@ -1,0 +1,117 @@
+import gzip
+import struct
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gan.data import (DataError, ImageFolder, TensorImages, batches, dead_leaves_images, deadleaves,
+                      epoch_permutation, torchvision_dataset)
+from gan import spectral
+
+
+def test_deadleaves_deterministic_in_seed_and_in_range():
+    a = dead_leaves_images(8, 16, seed=3)
+    b = dead_leaves_images(8, 16, seed=3)
+    c = dead_leaves_images(8, 16, seed=4)
+    assert a.shape == (8, 3, 16, 16)
+    assert torch.equal(a, b)
+    assert not torch.allclose(a, c)
+    assert a.min() >= -1 and a.max() <= 1
+    assert dead_leaves_images(2, 8, channels=1).shape == (2, 1, 8, 8)
+
+
+def test_deadleaves_spectrum_falls_like_natural_images():
+    x = dead_leaves_images(256, 64, seed=0).double()
+    freqs, prof = spectral.radial_profile(spectral.power_spectrum(x))
+    band = (freqs > 0.03) & (freqs < 0.3)
+    slope = np.polyfit(np.log(freqs[band].numpy()), np.log(prof.mean(0)[band].numpy()), 1)[0]
+    assert -3.2 < slope < -1.6  # natural images: about -2
+
+
+def test_batches_depend_only_on_seed_and_step():
+    ds = TensorImages(torch.arange(20.0).view(20, 1, 1, 1))
+    stream = batches(ds, 4, seed=1)
+    first = [next(stream).flatten().tolist() for _ in range(12)]  # 3 epochs of 5 batches... (drop-last)
+    resumed = batches(ds, 4, seed=1, start_step=7)
+    assert [next(resumed).flatten().tolist() for _ in range(5)] == first[7:]
+    assert sorted(sum(first[:5], [])) == list(range(20))  # one epoch visits every image once
+    assert first[:5] != first[5:10]  # epochs are reshuffled
+    assert torch.equal(epoch_permutation(20, 1, 0), epoch_permutation(20, 1, 0))
+
+
+def test_batches_reject_a_dataset_smaller_than_a_batch():
+    with pytest.raises(DataError, match="batch_size"):
+        next(batches(TensorImages(torch.zeros(3, 1, 2, 2)), 4))
+
+
+def _write_images(root, n, size=(20, 12), mode="RGB"):
+    rng = np.random.default_rng(0)
+    (root / "a" / "b").mkdir(parents=True)
+    for i in range(n):
+        arr = rng.integers(0, 40, (size[1], size[0], 3), dtype=np.uint8)
+        arr[:, size[0] // 2:] += 215  # dark left half, bright right half
+        Image.fromarray(arr).convert(mode).save(root / ("a/b" if i % 2 else "a") / f"img{i}.png")
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_folder_dataset_recursive_resized_and_scaled(tmp_path, channels):
+    _write_images(tmp_path, 5)
+    (tmp_path / "notes.txt").write_text("not an image")
+    ds = ImageFolder(str(tmp_path), image_size=8, channels=channels)
+    assert len(ds) == 5
+    x = torch.stack([ds[i] for i in range(5)])
+    assert x.shape == (5, channels, 8, 8)
+    assert x.min() >= -1 and x.max() <= 1 and x.min() < -0.5 and x.max() > 0.5
+
+
+def test_folder_dataset_skips_corrupt_files_and_rejects_empty(tmp_path):
+    _write_images(tmp_path, 3)
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
+    assert len(ImageFolder(str(tmp_path), 8)) == 3
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match="no readable images"):
+        ImageFolder(str(empty), 8)
+    with pytest.raises(DataError, match="not a folder"):
+        ImageFolder(str(tmp_path / "missing"), 8)
+
+
+def _write_idx(path, array: np.ndarray) -> None:
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_mnist_from_tiny_idx_files(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    ramp = np.tile(np.linspace(0, 255, 28), (28, 1))
+    images = np.stack([ramp if i % 2 else ramp.T for i in range(6)]) * (np.arange(6)[:, None, None] + 1) / 6
+    for split, n in (("train", 6), ("t10k", 2)):  # torchvision checks that both splits are there
+        _write_idx(raw / f"{split}-images-idx3-ubyte.gz", images[:n])
+        _write_idx(raw / f"{split}-labels-idx1-ubyte.gz", rng.integers(0, 10, n))
+    for gz in raw.glob("*.gz"):  # torchvision reads the unpacked files
+        with gzip.open(gz) as f:
+            gz.with_suffix("").write_bytes(f.read())
+    ds = torchvision_dataset("mnist", 32, root=str(tmp_path), channels=1)
+    assert len(ds) == 6
+    x = ds[2]
+    assert x.shape == (1, 32, 32)
+    expected = torch.from_numpy(images[2]).float() / 255 * 2 - 1
+    small = torch.nn.functional.interpolate(x[None], size=28, mode="area")[0, 0]
+    assert (small - expected).abs().mean() < 0.05  # the same picture, resized 28 -> 32
+    assert (small - torch.from_numpy(images[3]).float() / 255 * 2 + 1).abs().mean() > 0.3
+
+
+def test_missing_torchvision_data_says_where_and_how(tmp_path):
+    with pytest.raises(DataError, match=r"data\.download=true") as e:
+        torchvision_dataset("mnist", 32, root=str(tmp_path / "nowhere"))
+    assert str(tmp_path / "nowhere") in str(e.value)
+
+
+def test_deadleaves_factory_rejects_empty():
+    with pytest.raises(DataError, match="num_images"):
+        deadleaves(16, num_images=0)

@@ -1,10 +1,14 @@
-"""Spectral evaluation of generated images against a fixed sample of the training data.
+"""Spectral statistics of an image set, and the metrics that compare generated images to real ones.
 
-``Evaluator`` computes the real-data statistics once; each call measures a batch of generated
-images and returns flat, stable metric names (``checkerboard/p2``, ``spectral/distance``, ...).
+``spectral_stats`` reduces a set of images to what every metric needs (per-image CE_P, the
+fixed-pattern CE_P, the mean power spectrum); ``compare`` turns one set's statistics, and
+optionally a reference set's, into flat metric names (``checkerboard/p2``,
+``checkerboard_excess_db/p2``, ``spectral/distance``, ...). Training (``Evaluator``) and
+``gan.analyze`` both use them, so the numbers mean the same everywhere.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -13,6 +17,65 @@ from gan import spectral
 from gan.data import sample_images
 from gan.networks import num_stages
 from gan.plots import radial_profiles_figure, spectra_figure
+
+
+@dataclass
+class SpectralStats:
+    """Statistics of N images ``(N, C, H, W)``."""
+
+    ce: dict[int, torch.Tensor]        # period -> CE_P per image, (N,)
+    ce_fixed: dict[int, float]         # period -> CE_P of the mean image
+    mean_power: torch.Tensor           # (H, W) batch-mean power spectrum, unshifted
+    n: int
+
+    @property
+    def radial(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(freqs (K,), profile (K,)) of the mean power."""
+        return spectral.radial_profile(self.mean_power)
+
+    @property
+    def log_spectrum(self) -> torch.Tensor:
+        """(H, W) log10 mean power, DC at the centre."""
+        return spectral.mean_log_spectrum(self.mean_power[None])
+
+
+def spectral_stats(images: torch.Tensor, periods: list[int], window: str = "none", channels: str = "mean",
+                   residual: bool = False, batch_size: int = 1024) -> SpectralStats:
+    """Reduce ``images`` ``(N, C, H, W)`` (any device) to ``SpectralStats``, ``batch_size`` at a time."""
+    if images.ndim != 4 or images.shape[0] == 0:
+        raise ValueError(f"expected a non-empty batch (N, C, H, W), got shape {tuple(images.shape)}")
+    ce: dict[int, list[torch.Tensor]] = {p: [] for p in periods}
+    power_sum, image_sum = 0.0, 0.0
+    for chunk in images.split(batch_size):
+        chunk = chunk.float() if chunk.dtype not in (torch.float32, torch.float64) else chunk
+        for p in periods:
+            ce[p].append(spectral.checkerboard_energy(chunk, p).cpu())
+        power_sum = power_sum + spectral.power_spectrum(chunk, window, channels, residual).sum(dim=0)
+        image_sum = image_sum + chunk.sum(dim=0, keepdim=True)
+    mean_image = image_sum / images.shape[0]
+    return SpectralStats(
+        ce={p: torch.cat(v) for p, v in ce.items()},
+        ce_fixed={p: float(spectral.checkerboard_energy(mean_image, p)[0]) for p in periods},
+        mean_power=(power_sum / images.shape[0]).cpu(),
+        n=images.shape[0],
+    )
+
+
+def compare(stats: SpectralStats, reference: SpectralStats | None = None, f_min: float = 0.0) -> dict[str, float]:
+    """Flat metrics of ``stats``; with a ``reference`` (real data) also excess dB and spectral distance."""
+    m: dict[str, float] = {}
+    for p, ce in stats.ce.items():
+        m[f"checkerboard/p{p}"] = float(ce.mean())
+        m[f"checkerboard_fixed/p{p}"] = stats.ce_fixed[p]
+        if reference is not None:
+            real = reference.ce[p].mean()
+            m[f"checkerboard_real/p{p}"] = float(real)
+            m[f"checkerboard_excess_db/p{p}"] = float(spectral.excess_db(ce.mean(), real))
+    square = stats.mean_power.shape[-1] == stats.mean_power.shape[-2]
+    if reference is not None and square:
+        freqs, profile = stats.radial
+        m["spectral/distance"] = float(spectral.spectral_distance(profile, reference.radial[1], freqs, f_min))
+    return m
 
 
 class Evaluator:
@@ -25,33 +88,17 @@ class Evaluator:
         self.figures = bool(e.figures)
         self.periods = spectral.periods_up_to(2 ** num_stages(cfg.image_size))
         self.device = torch.device(device)
-        real = sample_images(dataset, e.num_real, seed=cfg.seed).to(self.device, torch.float32)
-        self.real_ce = {p: ce.mean() for p, ce in spectral.checkerboard_energies(real, self.periods).items()}
-        power = spectral.power_spectrum(real, **self.options)
-        self.freqs, profiles = spectral.radial_profile(power)
-        self.real_profile = profiles.mean(dim=0)
-        self.real_log_spectrum = spectral.mean_log_spectrum(power)
-
-    def measure(self, fake: torch.Tensor) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
-        """Metrics of a batch ``(N, C, S, S)`` and the arrays behind them (profile, log spectrum)."""
-        fake = fake.to(self.device, torch.float32)
-        m: dict[str, float] = {}
-        for p, ce in spectral.checkerboard_energies(fake, self.periods).items():
-            m[f"checkerboard/p{p}"] = float(ce.mean())
-            m[f"checkerboard_real/p{p}"] = float(self.real_ce[p])
-            m[f"checkerboard_excess_db/p{p}"] = float(spectral.excess_db(ce.mean(), self.real_ce[p]))
-            m[f"checkerboard_fixed/p{p}"] = float(spectral.fixed_pattern_energy(fake, p))
-        power = spectral.power_spectrum(fake, **self.options)
-        profile = spectral.radial_profile(power)[1].mean(dim=0)
-        m["spectral/distance"] = float(spectral.spectral_distance(profile, self.real_profile, self.freqs, self.f_min))
-        return m, {"profile": profile, "log_spectrum": spectral.mean_log_spectrum(power)}
+        real = sample_images(dataset, e.num_real, seed=cfg.seed).to(self.device)
+        self.real = spectral_stats(real, self.periods, **self.options)
 
     def __call__(self, fake: torch.Tensor, logger, step: int) -> dict[str, Any]:
-        metrics, arrays = self.measure(fake)
+        stats = spectral_stats(fake.to(self.device), self.periods, **self.options)
+        metrics = compare(stats, self.real, self.f_min)
         if self.figures and logger is not None:
+            freqs, profile = stats.radial
             logger.figure(step, "spectrum/radial_profile", radial_profiles_figure(
-                self.freqs, {"generated": arrays["profile"], "real": self.real_profile}, title=f"step {step}"))
+                freqs, {"generated": profile, "real": self.real.radial[1]}, title=f"step {step}"))
             logger.figure(step, "spectrum/mean_log_spectrum", spectra_figure(
-                {"generated": arrays["log_spectrum"], "real": self.real_log_spectrum},
+                {"generated": stats.log_spectrum, "real": self.real.log_spectrum},
                 title=f"step {step}", ratio_of=("generated", "real")))
         return metrics

@@ -78,7 +78,7 @@ class Generator(nn.Module):
         self.stages = nn.Sequential(*stages)
         dcgan_init_(self)
 
-    def upsampling_layers(self) -> list[nn.Module]:
+    def upsampling_layers(self) -> list[upsamplers.Upsampler]:
         """The upsampler of each stage, first to last."""
         return [stage[0] for stage in self.stages]
 
@@ -120,3 +120,16 @@ class Discriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.main(x).flatten()
+
+
+@torch.no_grad()
+def sample(G: Generator, z: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Images from noise ``z`` ``(N, z_dim)`` -> ``(N, C, S, S)`` float32 on the CPU.
+
+    BatchNorm uses batch statistics (train mode, as DCGAN samples), and the running statistics
+    are restored afterwards, so sampling never changes the model.
+    """
+    saved = {k: v.clone() for k, v in G.state_dict().items() if "running" in k or "num_batches" in k}
+    out = torch.cat([G(zb).float().cpu() for zb in z.split(batch_size)])
+    G.load_state_dict(saved, strict=False)
+    return out

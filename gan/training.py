@@ -15,11 +15,13 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from gan import checkpoint as ckpt
+from gan.convmath import dc_checkerboard, dc_response
 from gan.data import batches, describe
 from gan.logging import RunLogger, flatten
-from gan.networks import Discriminator, Generator
+from gan.networks import Discriminator, Generator, sample
 
 log = logging.getLogger(__name__)
+CONFIG_FILE = "config.yaml"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,20 +145,17 @@ def train_step(state: State, real: torch.Tensor, loss: str) -> dict[str, torch.T
             "D/real": torch.sigmoid(real_logits.detach()).mean(), "D/fake": torch.sigmoid(fake_logits.detach()).mean()}
 
 
-@torch.no_grad()
-def generate(G: Generator, z: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """Images from noise ``z`` ``(N, z_dim)`` -> ``(N, C, S, S)`` on the CPU. Uses batch statistics
-    (train-mode BatchNorm, as DCGAN samples) but leaves the running statistics untouched."""
-    saved = {k: v.clone() for k, v in G.state_dict().items() if "running" in k or "num_batches" in k}
-    out = torch.cat([G(zb).float().cpu() for zb in z.split(batch_size)])
-    G.load_state_dict(saved, strict=False)
-    return out
+def layer_checkerboard(G: Generator) -> dict[str, float]:
+    """``dc_checkerboard/stageI``: how far each upsampler is from mapping a constant input to a
+    constant output (0 = checkerboard-free at DC; see ``gan.convmath.dc_checkerboard``)."""
+    return {f"dc_checkerboard/stage{i}": float(dc_checkerboard(dc_response(up, up.in_channels)))
+            for i, up in enumerate(G.upsampling_layers())}
 
 
 def evaluate(state: State, evaluator, logger: RunLogger, cfg: DictConfig) -> dict[str, Any]:
-    fake = generate(state.G, state.fixed_z)
+    fake = sample(state.G, state.fixed_z)
     logger.images(state.step, "samples", fake[: cfg.eval.grid_size], save_as=f"samples/step_{state.step:07d}.png")
-    metrics = evaluator(fake, logger, state.step)
+    metrics = evaluator(fake, logger, state.step) | layer_checkerboard(state.G)
     logger.metrics(state.step, metrics)
     logger.flush()
     return metrics
@@ -190,6 +189,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     logger = RunLogger(run_dir, resume_step=state.step if resumed else None)
     if resumed is None:
         logger.text("config", f"```\n{OmegaConf.to_yaml(cfg)}\n```")
+    OmegaConf.save(cfg, run_dir / CONFIG_FILE, resolve=True)  # what gan.analyze rebuilds the model from
     evaluator = Evaluator(dataset, cfg, device)
 
     steps = int(cfg.train.steps)

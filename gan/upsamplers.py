@@ -29,8 +29,9 @@ class Upsampler(nn.Module):
 
     up: nn.Module
 
-    def __init__(self, blur: BlurSpec = None):
+    def __init__(self, in_channels: int, out_channels: int, blur: BlurSpec = None):
         super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
         self.blur = Blur(blur) if blur else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -58,7 +59,7 @@ class TransposedConv(Upsampler):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 4,
                  init: str = "default", blur: BlurSpec = None, bias: bool = False):
-        super().__init__(blur)
+        super().__init__(in_channels, out_channels, blur)
         if init not in ("default", "bilinear"):
             raise ValueError(f"upsampler.init must be 'default' or 'bilinear' for transposed, got {init!r}")
         p, op = transposed_padding(kernel_size)
@@ -80,7 +81,7 @@ class ResizeConv(Upsampler):
 
     def __init__(self, in_channels: int, out_channels: int, mode: str = "nearest",
                  kernel_size: int = 3, blur: BlurSpec = None, bias: bool = False):
-        super().__init__(blur)
+        super().__init__(in_channels, out_channels, blur)
         if mode not in ("nearest", "bilinear", "bicubic"):
             raise ValueError(f"upsampler.mode must be nearest, bilinear or bicubic, got {mode!r}")
         if kernel_size % 2 == 0:
@@ -101,7 +102,7 @@ class PixelShuffleConv(Upsampler):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3,
                  init: str = "default", blur: BlurSpec = None, bias: bool = False):
-        super().__init__(blur)
+        super().__init__(in_channels, out_channels, blur)
         if init not in ("default", "icnr"):
             raise ValueError(f"upsampler.init must be 'default' or 'icnr' for pixel shuffle, got {init!r}")
         if kernel_size % 2 == 0:

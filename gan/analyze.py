@@ -1,0 +1,262 @@
+"""``python -m gan.analyze PATH [--reference PATH_OR_DATASET] [--out DIR]``: spectra of any images.
+
+PATH is a run directory (its last good checkpoint is loaded and N images are sampled), a folder
+of images, or a ``.pt``/``.npz`` tensor file ``(N, C, H, W)`` (or ``(N, H, W, C)``; uint8 or float).
+The reference is another such path or a dataset name from ``conf/data`` (``deadleaves``, ...).
+
+Writes, in ``--out``: ``spectra.npz`` (the arrays), ``metrics.json`` (numbers and options) and
+PNG figures drawn from ``spectra.npz`` alone (``--plot-only DIR`` redraws them).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gan import spectral
+from gan.evaluation import SpectralStats, compare, spectral_stats
+
+TENSOR_SUFFIXES = (".pt", ".pth", ".npz", ".npy")
+
+
+class AnalysisError(ValueError):
+    """Unusable input for the analysis; the message says what and where."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading images -> (N, C, H, W) float in [-1, 1]
+
+
+def _to_nchw(x: torch.Tensor, where: str) -> torch.Tensor:
+    if x.ndim == 3:
+        x = x[:, None]
+    if x.ndim != 4:
+        raise AnalysisError(f"{where}: expected images (N, C, H, W) or (N, H, W, C), got shape {tuple(x.shape)}")
+    if x.shape[1] not in (1, 3) and x.shape[-1] in (1, 3):
+        x = x.permute(0, 3, 1, 2)
+    if x.shape[0] == 0:
+        raise AnalysisError(f"{where}: holds no images")
+    if x.dtype == torch.uint8:
+        return x.float() / 127.5 - 1
+    if not x.is_floating_point():
+        raise AnalysisError(f"{where}: expected uint8 or float images, got {x.dtype}")
+    return x.float()
+
+
+def load_tensor_file(path: Path) -> torch.Tensor:
+    try:
+        if path.suffix in (".npz", ".npy"):
+            data = np.load(path)
+            if isinstance(data, np.lib.npyio.NpzFile):
+                if not data.files:
+                    raise AnalysisError(f"{path}: the .npz file holds no arrays")
+                data = data["images"] if "images" in data.files else data[data.files[0]]
+            x = torch.from_numpy(np.asarray(data))
+        else:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+            x = obj.get("images") if isinstance(obj, dict) else obj
+            if not isinstance(x, torch.Tensor):
+                raise AnalysisError(f"{path}: expected a tensor or a dict with key 'images'")
+    except AnalysisError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any reader failure is reported as one line
+        raise AnalysisError(f"{path}: cannot read ({type(e).__name__}: {e})") from e
+    return _to_nchw(x, str(path))
+
+
+def load_folder(path: Path, channels: int | None = None) -> torch.Tensor:
+    """Every image under ``path`` at its own size (all must match); RGB unless all are greyscale."""
+    from PIL import Image
+    from gan.data import IMAGE_EXTENSIONS
+
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not files:
+        raise AnalysisError(f"{path}: no image files found ({', '.join(IMAGE_EXTENSIONS)})")
+    arrays, size = [], None
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                im.load()
+                mode = {1: "L", 3: "RGB"}.get(channels or 0) or ("L" if im.mode in ("L", "I", "1") else "RGB")
+                a = np.asarray(im.convert(mode))
+        except Exception as e:  # noqa: BLE001
+            raise AnalysisError(f"{f}: unreadable image ({type(e).__name__})") from e
+        if size is None:
+            size, first = a.shape[:2], f
+        elif a.shape[:2] != size:
+            raise AnalysisError(f"mixed image sizes: {first} is {size[1]}x{size[0]}, {f} is {a.shape[1]}x{a.shape[0]}")
+        arrays.append(a if a.ndim == 3 else a[..., None])
+    if len({a.shape[-1] for a in arrays}) > 1:
+        arrays = [np.repeat(a, 3, axis=-1) if a.shape[-1] == 1 else a for a in arrays]
+    return _to_nchw(torch.from_numpy(np.stack(arrays)), str(path))
+
+
+def load_run(path: Path, num_samples: int, seed: int = 0) -> torch.Tensor:
+    """Sample ``num_samples`` images from the last good checkpoint of a training run directory."""
+    from omegaconf import OmegaConf
+
+    from gan import checkpoint as ckpt
+    from gan.networks import sample
+    from gan.training import CONFIG_FILE, build_models
+
+    cfg_file = path / CONFIG_FILE
+    if not cfg_file.is_file():
+        cfg_file = path / ".hydra" / "config.yaml"
+    if not cfg_file.is_file():
+        raise AnalysisError(f"{path}: run directory without {CONFIG_FILE} or .hydra/config.yaml")
+    cfg = OmegaConf.load(cfg_file)
+    found = ckpt.load_latest(path / "checkpoints", warn=lambda m: print(f"warning: {m}", file=sys.stderr))
+    if found is None:
+        raise AnalysisError(f"{path}: no readable checkpoint in {path / 'checkpoints'}")
+    state = found[0]
+    channels = state["G"][[k for k in state["G"] if k.endswith("weight")][-1]].shape[1]
+    G, _ = build_models(cfg, channels)
+    G.load_state_dict(state["G"])
+    z = torch.randn(num_samples, cfg.generator.z_dim, generator=torch.Generator().manual_seed(seed))
+    return sample(G, z)
+
+
+def load_dataset(name: str, image_size: int, num: int, seed: int = 0) -> torch.Tensor:
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    from gan import CONF_DIR
+    from gan.data import sample_images
+
+    if not (CONF_DIR / "data" / f"{name}.yaml").is_file():
+        names = sorted(p.stem for p in (CONF_DIR / "data").glob("*.yaml"))
+        raise AnalysisError(f"reference {name!r} is neither a path nor a dataset; datasets: {', '.join(names)}")
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=[f"data={name}", f"image_size={image_size}"])
+    if name == "deadleaves":
+        cfg.data.num_images = num
+    dataset = instantiate(cfg.data, _partial_=True)(image_size=image_size)
+    return sample_images(dataset, num, seed)
+
+
+def load_images(spec: str, num_samples: int, image_size: int | None = None) -> torch.Tensor:
+    """Images from a run directory, folder, tensor file, or (with ``image_size``) a dataset name."""
+    path = Path(spec)
+    if path.is_dir():
+        if (path / "checkpoints").is_dir():
+            return load_run(path, num_samples)
+        return load_folder(path)
+    if path.is_file():
+        if path.suffix not in TENSOR_SUFFIXES:
+            raise AnalysisError(f"{path}: not a run directory, folder or tensor file ({', '.join(TENSOR_SUFFIXES)})")
+        return load_tensor_file(path)
+    if image_size is not None and "/" not in spec:
+        return load_dataset(spec, image_size, num_samples)
+    raise AnalysisError(f"{path}: no such file or folder")
+
+
+# ---------------------------------------------------------------------------------------------
+# Compute, save, plot
+
+
+def periods_for(h: int, w: int, max_period: int) -> list[int]:
+    """Powers of two up to ``max_period`` that divide both sides."""
+    return [p for p in spectral.periods_up_to(max_period) if h % p == 0 and w % p == 0]
+
+
+def stats_arrays(prefix: str, stats: SpectralStats) -> dict[str, np.ndarray]:
+    out = {f"{prefix}mean_power": stats.mean_power.numpy(), f"{prefix}log_spectrum": stats.log_spectrum.numpy()}
+    for p, ce in stats.ce.items():
+        out[f"{prefix}ce_p{p}"] = ce.numpy()
+    if stats.mean_power.shape[-1] == stats.mean_power.shape[-2]:
+        freqs, profile = stats.radial
+        out["freqs"], out[f"{prefix}profile"] = freqs.numpy(), profile.numpy()
+    return out
+
+
+def analyze(images: torch.Tensor, reference: torch.Tensor | None, out: Path, window: str = "none",
+            channels: str = "mean", residual: bool = False, f_min: float = 0.0, max_period: int = 16,
+            source: str = "images") -> dict:
+    """Compute and save ``spectra.npz`` and ``metrics.json`` in ``out``; return the metrics."""
+    h, w = images.shape[-2:]
+    if reference is not None and reference.shape[-2:] != images.shape[-2:]:
+        raise AnalysisError(f"{source}: images are {w}x{h} but the reference images are "
+                            f"{reference.shape[-1]}x{reference.shape[-2]}: sizes must match")
+    periods = periods_for(h, w, max_period)
+    if not periods:
+        raise AnalysisError(f"{source}: image size {w}x{h} is not divisible by 2: no checkerboard period fits")
+    options = dict(window=window, channels=channels, residual=residual)
+    stats = spectral_stats(images, periods, **options)
+    ref = spectral_stats(reference, periods, **options) if reference is not None else None
+    metrics = compare(stats, ref, f_min)
+    arrays = stats_arrays("", stats) | (stats_arrays("ref_", ref) if ref is not None else {})
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out / "spectra.npz", **arrays)
+    record = {"metrics": metrics, "options": {**options, "f_min": f_min, "periods": periods,
+                                              "num_images": int(images.shape[0]),
+                                              "num_reference": int(reference.shape[0]) if reference is not None else 0,
+                                              "image_size": [int(h), int(w)]}}
+    (out / "metrics.json").write_text(json.dumps(record, indent=2))
+    return metrics
+
+
+def plot(out: Path) -> list[Path]:
+    """Draw the figures from ``out/spectra.npz`` only."""
+    from gan.plots import radial_profiles_figure, spectra_figure
+
+    a = np.load(out / "spectra.npz")
+    has_ref = "ref_log_spectrum" in a.files
+    spectra = {"images": a["log_spectrum"], **({"reference": a["ref_log_spectrum"]} if has_ref else {})}
+    written = []
+    fig = spectra_figure(spectra, title="mean log10 power spectrum", ratio_of=("images", "reference") if has_ref else None)
+    fig.savefig(out / "mean_log_spectrum.png", dpi=120)
+    written.append(out / "mean_log_spectrum.png")
+    if "profile" in a.files:
+        profiles = {"images": a["profile"], **({"reference": a["ref_profile"]} if has_ref else {})}
+        fig2 = radial_profiles_figure(a["freqs"], profiles, title="radial power profile")
+        fig2.savefig(out / "radial_profile.png", dpi=120)
+        written.append(out / "radial_profile.png")
+    import matplotlib.pyplot as plt
+    plt.close("all")
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m gan.analyze", description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("path", help="run directory, image folder, or .pt/.npz/.npy tensor file")
+    ap.add_argument("--reference", help="path as above, or a dataset name from conf/data (e.g. deadleaves)")
+    ap.add_argument("--out", help="output folder (default: PATH/analysis or PATH's stem + _analysis)")
+    ap.add_argument("--num-samples", type=int, default=1024, help="images sampled from a run / a dataset")
+    ap.add_argument("--window", default="none", choices=["none", "hann", "kaiser"])
+    ap.add_argument("--channels", default="mean", choices=["mean", "luma"])
+    ap.add_argument("--residual", action="store_true", help="spectrum of the median-filter residual")
+    ap.add_argument("--f-min", type=float, default=0.0, help="lowest frequency in spectral/distance (cycles/px)")
+    ap.add_argument("--max-period", type=int, default=16, help="largest checkerboard period P")
+    ap.add_argument("--plot-only", action="store_true", help="redraw the figures of an existing output folder")
+    args = ap.parse_args(argv)
+    try:
+        if args.plot_only:
+            out = Path(args.out or args.path)
+            if not (out / "spectra.npz").is_file():
+                raise AnalysisError(f"{out}: no spectra.npz to plot")
+        else:
+            if args.num_samples < 1:
+                raise AnalysisError(f"--num-samples must be >= 1, got {args.num_samples}")
+            path = Path(args.path)
+            out = Path(args.out) if args.out else (path / "analysis" if path.is_dir() else path.with_name(path.stem + "_analysis"))
+            images = load_images(args.path, args.num_samples)
+            reference = load_images(args.reference, args.num_samples, image_size=images.shape[-1]) if args.reference else None
+            metrics = analyze(images, reference, out, args.window, args.channels, args.residual, args.f_min,
+                              args.max_period, source=args.path)
+            for k, v in metrics.items():
+                print(f"{k:32s} {v:.6g}")
+        for p in plot(out):
+            print(f"wrote {p}")
+    except (AnalysisError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gan import analyze, spectral
+from gan.training import train
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_folder(root: Path, n: int = 6, size: int = 16, odd_one: tuple[int, int] | None = None) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(root / f"{i}.png")
+    if odd_one:
+        Image.fromarray(np.zeros((*odd_one, 3), np.uint8)).save(root / "odd.png")
+    return root
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gan.analyze", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_analyze_folder_against_tensor_file(tmp_path):
+    folder = write_folder(tmp_path / "imgs")
+    ref = torch.rand(10, 3, 16, 16) * 2 - 1
+    torch.save(ref, tmp_path / "ref.pt")
+    out = tmp_path / "out"
+    assert analyze.main([str(folder), "--reference", str(tmp_path / "ref.pt"), "--out", str(out)]) == 0
+    record = json.loads((out / "metrics.json").read_text())
+    assert record["options"]["num_images"] == 6 and record["options"]["window"] == "none"
+    imgs = analyze.load_folder(folder)
+    expected = spectral.checkerboard_energy(imgs, 2).mean().item()
+    assert record["metrics"]["checkerboard/p2"] == pytest.approx(expected)
+    assert {"checkerboard_excess_db/p2", "spectral/distance", "checkerboard/p16"} <= set(record["metrics"])
+    arrays = np.load(out / "spectra.npz")
+    assert {"freqs", "profile", "ref_profile", "log_spectrum", "ce_p2"} <= set(arrays.files)
+    for png in ("mean_log_spectrum.png", "radial_profile.png"):
+        assert (out / png).stat().st_size > 1000
+    (out / "radial_profile.png").unlink()
+    assert analyze.main([str(out), "--plot-only"]) == 0  # figures come back from the arrays alone
+    assert (out / "radial_profile.png").is_file()
+
+
+def test_analyze_run_directory_and_dataset_reference(tiny_cfg, tmp_path):
+    cfg = tiny_cfg("train.steps=2", "eval.figures=false")
+    train(cfg)
+    out = tmp_path / "analysis"
+    result = run_cli(str(cfg.run_dir), "--reference", "deadleaves", "--num-samples", "32", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    record = json.loads((out / "metrics.json").read_text())
+    assert record["options"]["num_images"] == 32 and record["options"]["image_size"] == [16, 16]
+    assert record["options"]["periods"] == [2, 4, 8, 16]
+    assert (out / "mean_log_spectrum.png").is_file() and (out / "spectra.npz").is_file()
+
+
+def test_npz_nhwc_uint8_is_accepted(tmp_path):
+    arr = np.random.default_rng(0).integers(0, 255, (4, 8, 8, 3), dtype=np.uint8)
+    np.savez(tmp_path / "x.npz", images=arr)
+    x = analyze.load_tensor_file(tmp_path / "x.npz")
+    assert x.shape == (4, 3, 8, 8) and x.min() >= -1 and x.max() <= 1
+
+
+@pytest.mark.parametrize("setup,expected", [
+    (lambda p: ((p / "empty").mkdir(), p / "empty")[-1], "no image files"),
+    (lambda p: write_folder(p / "mixed", odd_one=(8, 8)), "mixed image sizes"),
+    (lambda p: write_folder(p / "odd", n=2, size=15), "not divisible by 2"),
+    (lambda p: ((p / "bad.txt").write_bytes(b"junk"), p / "bad.txt")[-1], "not a run directory"),
+    (lambda p: p / "missing", "no such file"),
+    (lambda p: ((p / "c").mkdir(), (p / "c" / "x.png").write_bytes(b"junk"), p / "c")[-1], "unreadable image"),
+    (lambda p: ((p / "t.pt").write_bytes(b"truncated"), p / "t.pt")[-1], "cannot read"),
+])
+def test_bad_inputs_exit_nonzero_with_one_line(tmp_path, capsys, setup, expected):
+    target = setup(tmp_path)
+    assert analyze.main([str(target), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and str(target) in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_cli_bad_input_has_no_traceback(tmp_path):
+    result = run_cli(str(tmp_path / "missing"))
+    assert result.returncode == 2
+    assert result.stderr.startswith("error:") and "Traceback" not in result.stderr

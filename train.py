@@ -1,13 +1,45 @@
-"""Train a DCGAN with a chosen upsampler: ``python train.py upsampler=resize_nearest``."""
+"""Train a DCGAN with a chosen upsampler: ``python train.py upsampler=resize_nearest``.
+
+Exit codes: 0 finished, 2 bad configuration or data, 3 diverged (NaN/Inf), 128+N stopped by
+signal N (a checkpoint was saved; rerun to resume). In a multirun a failing job is reported by
+Hydra and the other jobs go on.
+"""
+import logging
+import sys
+
 import hydra
+
+import gan  # noqa: F401 - registers the ${short:...} resolver used by conf/train.yaml
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from gan.training import train
+from gan.training import TrainingDiverged, TrainingInterrupted, train, user_error_types
+
+log = logging.getLogger("train")
+
+
+def exit_code(e: BaseException) -> int | None:
+    if isinstance(e, TrainingInterrupted):
+        return 128 + e.signum
+    if isinstance(e, TrainingDiverged):
+        return 3
+    if isinstance(e, user_error_types()):
+        return 2
+    return None
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    return train(cfg).get("checkerboard_excess_db/p2")
+    try:
+        return train(cfg).get(cfg.get("objective", "checkerboard_excess_db/p2"))
+    except Exception as e:  # noqa: BLE001 - known failures become one line and an exit code
+        code = exit_code(e)
+        if code is None or HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise
+        log.error("%s", e)
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(code)
 
 
 if __name__ == "__main__":

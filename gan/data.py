@@ -39,8 +39,8 @@ class TensorImages(Dataset):
 # Dead leaves (Lee, Mumford & Huang 2001), the embedded default
 
 
-def dead_leaves_images(n: int, size: int, channels: int = 3, seed: int = 0, num_discs: int = 48,
-                       r_min: float = 0.05, r_max: float = 0.5, alpha: float = 3.0,
+def dead_leaves_images(n: int, size: int, channels: int = 3, seed: int = 0, num_discs: int = 16,
+                       r_min: float = 0.1, r_max: float = 0.6, alpha: float = 3.0,
                        chunk: int = 256) -> torch.Tensor:
     """``n`` dead-leaves images ``(n, channels, size, size)`` in [-1, 1], deterministic in ``seed``.
 

@@ -15,6 +15,7 @@ import torch
 
 from gan import spectral
 from gan.data import sample_images
+from gan.metrics import swd
 from gan.networks import num_stages
 from gan.plots import radial_profiles_figure, spectra_figure
 
@@ -90,10 +91,14 @@ class Evaluator:
         self.device = torch.device(device)
         real = sample_images(dataset, e.num_real, seed=cfg.seed).to(self.device)
         self.real = spectral_stats(real, self.periods, **self.options)
+        self.swd = dict(per_image=e.swd_patches, num_dirs=e.swd_dirs, seed=cfg.seed) if e.swd else None
+        self.real_images = real.cpu() if self.swd and cfg.image_size >= 16 else None
 
     def __call__(self, fake: torch.Tensor, logger, step: int) -> dict[str, Any]:
         stats = spectral_stats(fake.to(self.device), self.periods, **self.options)
         metrics = compare(stats, self.real, self.f_min)
+        if self.real_images is not None:
+            metrics |= swd(self.real_images, fake.cpu(), **self.swd)
         if self.figures and logger is not None:
             freqs, profile = stats.radial
             logger.figure(step, "spectrum/radial_profile", radial_profiles_figure(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -17,6 +18,7 @@ from torch.utils.tensorboard.summary import hparams as hparams_summary
 from torchvision.utils import make_grid, save_image
 
 METRICS_FILE = "metrics.jsonl"
+STATUS_FILE = "status.json"
 
 
 def to_unit_range(images: torch.Tensor) -> torch.Tensor:
@@ -50,6 +52,22 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue
     return records
+
+
+def write_status(run_dir: str | Path, status: str, **info: Any) -> None:
+    """``status.json`` = {"status": running|finished|failed|diverged|interrupted, ...}, atomically."""
+    path = Path(run_dir) / STATUS_FILE
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"status": status, **info}))
+    os.replace(tmp, path)
+
+
+def read_status(run_dir: str | Path) -> dict[str, Any]:
+    """The run's ``status.json``, or ``{"status": "unknown"}`` when there is none (or it is unreadable)."""
+    try:
+        return json.loads((Path(run_dir) / STATUS_FILE).read_text())
+    except (OSError, json.JSONDecodeError):
+        return {"status": "unknown"}
 
 
 class RunLogger:

@@ -1,8 +1,11 @@
 """``train(cfg) -> dict``: the DCGAN training loop, free of Hydra decorators so tests call it directly."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
+import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +20,9 @@ from tqdm.auto import tqdm
 from gan import checkpoint as ckpt
 from gan.convmath import dc_checkerboard, dc_response
 from gan.data import batches, describe
-from gan.logging import RunLogger, flatten
+from gan.logging import RunLogger, flatten, write_status
 from gan.networks import Discriminator, Generator, sample
+from gan.validate import validate
 
 log = logging.getLogger(__name__)
 CONFIG_FILE = "config.yaml"
@@ -161,63 +165,137 @@ def evaluate(state: State, evaluator, logger: RunLogger, cfg: DictConfig) -> dic
     return metrics
 
 
+class TrainingDiverged(RuntimeError):
+    """A loss or weight became NaN/Inf; the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(RuntimeError):
+    """SIGTERM/SIGINT arrived; a checkpoint of the current step was saved."""
+
+    def __init__(self, signum: int, step: int):
+        super().__init__(f"stopped by {signal.Signals(signum).name} at step {step}; checkpoint saved, "
+                         f"rerun the same command to resume")
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def deferred_signals(signums=(signal.SIGTERM, signal.SIGINT)):
+    """Record SIGTERM/SIGINT in a list instead of dying mid-step; the loop stops at a step boundary."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():  # handlers only in the main thread
+        yield received
+        return
+    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in signums}
+    try:
+        yield received
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    """Errors that mean "fix your config or data" (exit code 2), not a bug."""
+    from gan.checkpoint import CheckpointError
+    from gan.data import DataError
+
+    return (DataError, CheckpointError, ValueError)
+
+
+def finite_model(state: State) -> bool:
+    return all(bool(torch.isfinite(p).all()) for net in (state.G, state.D) for p in net.parameters())
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
-    """Train a DCGAN as ``cfg`` says; write the run directory; return the final metrics."""
+    """Train a DCGAN as ``cfg`` says; write the run directory; return the final metrics.
+
+    Raises ``TrainingDiverged`` (NaN/Inf) and ``TrainingInterrupted`` (SIGTERM/SIGINT), after
+    recording the outcome in ``status.json`` (and, for divergence, in ``metrics.jsonl``).
+    """
     from gan.evaluation import Evaluator  # spectral metrics of generated vs real images
 
+    validate(cfg)
     run_dir = run_directory(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_dir = run_dir / "checkpoints"
-    seed_everything(cfg.seed, cfg.deterministic)
-    device = resolve_device(cfg.device)
+    write_status(run_dir, "running")
+    try:
+        seed_everything(cfg.seed, cfg.deterministic)
+        device = resolve_device(cfg.device)
+        dataset = build_dataset(cfg)
+        channels = int(dataset[0].shape[0])
+        log.info("data: %s", describe(dataset))
+        G, D = build_models(cfg, channels)
+        G.to(device), D.to(device)
+        betas = tuple(cfg.train.betas)
+        state = State(G, D,
+                      torch.optim.Adam(G.parameters(), lr=cfg.train.lr_g, betas=betas),
+                      torch.optim.Adam(D.parameters(), lr=cfg.train.lr_d, betas=betas),
+                      fixed_z=torch.randn(cfg.eval.num_samples, cfg.generator.z_dim,
+                                          generator=torch.Generator().manual_seed(cfg.seed + 12345)).to(device))
+        resumed = ckpt.load_latest(ckpt_dir, map_location=device, warn=log.warning) if cfg.train.resume else None
+        if resumed is not None:
+            state.load_state_dict(resumed[0])
+            log.info("resumed from %s at step %d", resumed[1], state.step)
+        logger = RunLogger(run_dir, resume_step=state.step if resumed else None)
+        if resumed is None:
+            logger.text("config", f"```\n{OmegaConf.to_yaml(cfg)}\n```")
+        OmegaConf.save(cfg, run_dir / CONFIG_FILE, resolve=True)  # what gan.analyze rebuilds the model from
+        evaluator = Evaluator(dataset, cfg, device)
+        final = run_loop(cfg, state, dataset, evaluator, logger, ckpt_dir, device)
+    except TrainingDiverged as e:
+        write_status(run_dir, "diverged", error=str(e))
+        raise
+    except TrainingInterrupted as e:
+        write_status(run_dir, "interrupted", error=str(e))
+        raise
+    except BaseException as e:
+        write_status(run_dir, "failed", error=f"{type(e).__name__}: {e}")
+        raise
+    logger.hparams(flatten(OmegaConf.to_container(cfg, resolve=True)), final)
+    logger.close()
+    write_status(run_dir, "finished", step=final["step"])
+    return final
 
-    dataset = build_dataset(cfg)
-    channels = int(dataset[0].shape[0])
-    log.info("data: %s", describe(dataset))
-    G, D = build_models(cfg, channels)
-    G.to(device), D.to(device)
-    betas = tuple(cfg.train.betas)
-    state = State(G, D,
-                  torch.optim.Adam(G.parameters(), lr=cfg.train.lr_g, betas=betas),
-                  torch.optim.Adam(D.parameters(), lr=cfg.train.lr_d, betas=betas),
-                  fixed_z=torch.randn(cfg.eval.num_samples, cfg.generator.z_dim,
-                                      generator=torch.Generator().manual_seed(cfg.seed + 12345)).to(device))
-    resumed = ckpt.load_latest(ckpt_dir, map_location=device, warn=log.warning) if cfg.train.resume else None
-    if resumed is not None:
-        state.load_state_dict(resumed[0])
-        log.info("resumed from %s at step %d", resumed[1], state.step)
-    logger = RunLogger(run_dir, resume_step=state.step if resumed else None)
-    if resumed is None:
-        logger.text("config", f"```\n{OmegaConf.to_yaml(cfg)}\n```")
-    OmegaConf.save(cfg, run_dir / CONFIG_FILE, resolve=True)  # what gan.analyze rebuilds the model from
-    evaluator = Evaluator(dataset, cfg, device)
 
+def run_loop(cfg: DictConfig, state: State, dataset, evaluator, logger: RunLogger, ckpt_dir: Path,
+             device: torch.device) -> dict[str, Any]:
+    """Steps ``state.step .. train.steps`` with logging, evaluation and checkpoints."""
     steps = int(cfg.train.steps)
     data = batches(dataset, cfg.train.batch_size, seed=cfg.seed, start_step=state.step,
                    num_workers=cfg.train.num_workers)
     metrics: dict[str, Any] = {}
     if state.step == 0:
         metrics = evaluate(state, evaluator, logger, cfg)
-    bar = tqdm(total=steps, initial=state.step, desc=f"train {run_dir.name}", disable=not cfg.train.progress,
-               dynamic_ncols=True)
+    bar = tqdm(total=steps, initial=state.step, desc=f"train {logger.run_dir.name}",
+               disable=not cfg.train.progress, dynamic_ncols=True)
     stats: dict[str, torch.Tensor] = {}
-    try:
-        while state.step < steps:
-            real = next(data).to(device, non_blocking=True)
-            stats = train_step(state, real, cfg.train.loss)
-            state.step += 1
-            bar.update(1)
-            if state.step % cfg.train.log_every == 0 or state.step == steps:
-                values = {k: float(v) for k, v in stats.items()}
-                logger.scalars(state.step, values)
-                bar.set_postfix({k.replace("loss/", ""): f"{v:.3f}" for k, v in values.items() if k.startswith("loss")})
-            if state.step % cfg.eval.every == 0 or state.step == steps:
-                metrics = evaluate(state, evaluator, logger, cfg)
-            if state.step % cfg.train.ckpt_every == 0 or state.step == steps:
-                save_checkpoint(state, ckpt_dir, periodic=state.step % cfg.train.ckpt_every == 0)
-    finally:
-        bar.close()
-    final = {"step": state.step, **{k: float(v) for k, v in stats.items()}, **metrics}
-    logger.hparams(flatten(OmegaConf.to_container(cfg, resolve=True)), final)
-    logger.close()
-    return final
+    finite = torch.ones((), dtype=torch.bool, device=device)  # checked on the host only at log/ckpt steps
+    with deferred_signals() as received:
+        try:
+            while state.step < steps:
+                real = next(data).to(device, non_blocking=True)
+                stats = train_step(state, real, cfg.train.loss)
+                finite &= torch.isfinite(stats["loss/D"]) & torch.isfinite(stats["loss/G"])
+                state.step += 1
+                bar.update(1)
+                log_now = state.step % cfg.train.log_every == 0 or state.step == steps
+                eval_now = state.step % cfg.eval.every == 0 or state.step == steps
+                ckpt_now = state.step % cfg.train.ckpt_every == 0 or state.step == steps or received
+                if (log_now or eval_now or ckpt_now) and not (bool(finite) and finite_model(state)):
+                    logger.metrics(state.step, {"diverged": True})
+                    raise TrainingDiverged(f"NaN/Inf in a loss or weight by step {state.step}; "
+                                           f"the last good checkpoint in {ckpt_dir} is kept")
+                if log_now:
+                    values = {k: float(v) for k, v in stats.items()}
+                    logger.scalars(state.step, values)
+                    bar.set_postfix({k[5:]: f"{v:.3f}" for k, v in values.items() if k.startswith("loss/")})
+                if eval_now:
+                    metrics = evaluate(state, evaluator, logger, cfg)
+                if ckpt_now:
+                    save_checkpoint(state, ckpt_dir, periodic=state.step % cfg.train.ckpt_every == 0)
+                if received:
+                    logger.flush()
+                    raise TrainingInterrupted(received[0], state.step)
+        finally:
+            bar.close()
+    return {"step": state.step, **{k: float(v) for k, v in stats.items()}, **metrics}

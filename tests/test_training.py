@@ -32,6 +32,8 @@ def check_run_dir(run_dir: Path, steps: int) -> None:
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [0, 2, 4]
     assert 0 <= records[-1]["checkerboard/p2"] <= 1
+    assert "dc_checkerboard/stage0" in records[-1]
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "finished"
     ckpt = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
     assert ckpt["step"] == steps and {"G", "D", "opt_g", "opt_d", "rng", "fixed_z"} <= set(ckpt)
     assert (run_dir / "checkpoints" / "step_0000002.pt").is_file()

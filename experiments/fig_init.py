@@ -1,0 +1,101 @@
+"""Artifacts at initialisation: every upsampler preset in an untrained DCGAN generator.
+
+    python experiments/fig_init.py [--out figures/init] [--image-size 64] [--ngf 64] [--n 256]
+
+For each preset (same seed, same noise): a sample grid, the mean log power spectrum, and the
+checkerboard energies CE_P and fixed-pattern CE_P of the samples. Arrays go to ``init.npz`` and
+numbers to ``init.json``; the figure is drawn from those files only (``--plot-only``).
+No training: seconds on a CPU.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def compute(image_size: int, ngf: int, n: int, seed: int = 0) -> tuple[dict[str, np.ndarray], dict]:
+    from gan import spectral, upsamplers
+    from gan.evaluation import compare, spectral_stats
+    from gan.networks import Generator, num_stages, sample
+
+    periods = spectral.periods_up_to(2 ** num_stages(image_size))
+    z = torch.randn(n, 100, generator=torch.Generator().manual_seed(seed))
+    arrays, table = {}, {}
+    for name in upsamplers.available():
+        torch.manual_seed(seed)
+        G = Generator(image_size, 3, ngf=ngf, upsampler=name)
+        images = sample(G, z)
+        stats = spectral_stats(images, periods)
+        arrays[f"{name}/grid"] = images[:16].numpy()
+        arrays[f"{name}/log_spectrum"] = stats.log_spectrum.numpy()
+        table[name] = compare(stats)
+    return arrays, {"image_size": image_size, "ngf": ngf, "num_images": n, "seed": seed, "metrics": table}
+
+
+def plot(out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from torchvision.utils import make_grid
+
+    a = np.load(out / "init.npz")
+    info = json.loads((out / "init.json").read_text())
+    names = list(info["metrics"])
+    spectra = [a[f"{n}/log_spectrum"] for n in names]
+    vmin, vmax = min(s.min() for s in spectra), max(s.max() for s in spectra)
+    fig, axes = plt.subplots(2, len(names), figsize=(1.9 * len(names), 4.6), dpi=110)
+    for j, name in enumerate(names):
+        grid = make_grid(torch.from_numpy(a[f"{name}/grid"]) * 0.5 + 0.5, nrow=4, padding=1).permute(1, 2, 0)
+        axes[0, j].imshow(grid.clamp(0, 1).numpy())
+        axes[0, j].set_title(name.replace("_", "\n", 1), fontsize=8)
+        im = axes[1, j].imshow(a[f"{name}/log_spectrum"], cmap="inferno", vmin=vmin, vmax=vmax,
+                               extent=(-0.5, 0.5, 0.5, -0.5))
+        ce2 = info["metrics"][name]["checkerboard/p2"]
+        axes[1, j].set_xlabel(f"CE2 = {ce2:.3g}", fontsize=8)
+        for ax in axes[:, j]:
+            ax.set_xticks([]), ax.set_yticks([])
+    axes[1, 0].set_ylabel("mean log10 power\n(DC at centre)", fontsize=8)
+    fig.colorbar(im, ax=axes[1].tolist(), shrink=0.8, label="log10 power")
+    fig.suptitle(f"Untrained DCGAN generators, {info['image_size']}x{info['image_size']}, ngf={info['ngf']}, "
+                 f"same seed and noise: samples (top), spectra (bottom)", fontsize=10)
+    png = out / "init.png"
+    fig.savefig(png, bbox_inches="tight")
+    plt.close(fig)
+    return png
+
+
+def markdown_table(info: dict) -> str:
+    """The numbers of ``init.json`` as a Markdown table."""
+    names = list(info["metrics"])
+    keys = [k for k in info["metrics"][names[0]] if k.startswith("checkerboard")]
+    lines = ["| upsampler | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    for n in names:
+        lines.append(f"| {n} | " + " | ".join(f"{info['metrics'][n][k]:.3g}" for k in keys) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default="figures/init", type=Path)
+    ap.add_argument("--image-size", type=int, default=64)
+    ap.add_argument("--ngf", type=int, default=64)
+    ap.add_argument("--n", type=int, default=256)
+    ap.add_argument("--plot-only", action="store_true")
+    args = ap.parse_args(argv)
+    if not args.plot_only:
+        args.out.mkdir(parents=True, exist_ok=True)
+        arrays, info = compute(args.image_size, args.ngf, args.n)
+        np.savez_compressed(args.out / "init.npz", **arrays)
+        (args.out / "init.json").write_text(json.dumps(info, indent=2))
+    png = plot(args.out)
+    print(markdown_table(json.loads((args.out / "init.json").read_text())))
+    print(f"wrote {png}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Trained comparison from a sweep directory: samples, spectra and spectral errors per upsampler.
+
+    python experiments/fig_sweep.py SWEEP_DIR [--out figures/sweep] [--n 512]
+
+For every group of the sweep (one per upsampler, or whatever varies besides the seed), the first
+finished seed's last checkpoint is sampled; its spectra are compared with the training data.
+Writes ``sweep.npz`` / ``sweep.json`` and ``sweep_samples.png``, ``sweep_spectra.png``,
+``sweep_profiles.png`` drawn from them; ``gan.summarize`` supplies the table, bars and curves.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def compute(sweep_dir: Path, n: int) -> tuple[dict[str, np.ndarray], dict]:
+    from omegaconf import OmegaConf
+
+    from gan import spectral
+    from gan.analyze import load_run
+    from gan.data import sample_images
+    from gan.training import build_dataset
+    from gan.evaluation import compare, spectral_stats
+    from gan.networks import num_stages
+    from gan.summarize import find_jobs, varying_keys
+
+    jobs = [j for j in find_jobs(sweep_dir) if j.status == "finished"]
+    if not jobs:
+        raise SystemExit(f"error: no finished jobs under {sweep_dir}")
+    keys = [k for k in varying_keys(jobs)] or ["upsampler._target_"]
+    groups: dict[str, object] = {}
+    for j in sorted(jobs, key=lambda j: (str([j.config.get(k) for k in keys]), j.config.get("seed", 0))):
+        label = ", ".join(str(j.config.get(k)).replace("gan.upsamplers.", "") for k in keys)
+        groups.setdefault(label, j)
+    cfg = OmegaConf.load(next(iter(groups.values())).path / "config.yaml")
+    size = cfg.image_size
+    periods = spectral.periods_up_to(2 ** num_stages(size))
+    real = sample_images(build_dataset(cfg), n, seed=0)  # the sweep's own training data
+    real_stats = spectral_stats(real, periods)
+    freqs, real_profile = real_stats.radial
+    arrays = {"freqs": freqs.numpy(), "real/profile": real_profile.numpy(),
+              "real/log_spectrum": real_stats.log_spectrum.numpy(), "real/grid": real[:16].numpy()}
+    table = {}
+    for label, job in groups.items():
+        fake = load_run(job.path, n)
+        stats = spectral_stats(fake, periods)
+        profile = stats.radial[1]
+        arrays[f"{label}/grid"] = fake[:16].numpy()
+        arrays[f"{label}/log_spectrum"] = stats.log_spectrum.numpy()
+        arrays[f"{label}/profile"] = profile.numpy()
+        arrays[f"{label}/relative_error"] = spectral.relative_spectral_error(profile, real_profile).numpy()
+        table[label] = {"run": str(job.path), **compare(stats, real_stats)}
+    return arrays, {"keys": keys, "image_size": size, "num_images": n, "groups": list(groups), "metrics": table}
+
+
+def plot(out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from torchvision.utils import make_grid
+
+    a = np.load(out / "sweep.npz")
+    info = json.loads((out / "sweep.json").read_text())
+    names = ["real", *info["groups"]]
+    ncol = min(len(names), 6)
+    nrow = -(-len(names) // ncol)
+    written = []
+
+    fig, axes = plt.subplots(nrow, ncol, figsize=(2.2 * ncol, 2.45 * nrow), dpi=110, squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        grid = make_grid(torch.from_numpy(a[f"{name}/grid"]) * 0.5 + 0.5, nrow=4, padding=1).permute(1, 2, 0)
+        ax.imshow(grid.clamp(0, 1).numpy())
+        ce = "" if name == "real" else f"\nCE2 excess {info['metrics'][name]['checkerboard_excess_db/p2']:.1f} dB"
+        ax.set_title(f"{name}{ce}", fontsize=8)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.suptitle("samples after training (first finished seed of each group)", fontsize=10)
+    fig.tight_layout()
+    written.append(out / "sweep_samples.png")
+    fig.savefig(written[-1])
+    plt.close(fig)
+
+    spectra = [a[f"{n}/log_spectrum"] for n in names]
+    vmin, vmax = min(s.min() for s in spectra), max(s.max() for s in spectra)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(2.2 * ncol, 2.4 * nrow), dpi=110, squeeze=False)
+    for ax, name, s in zip(axes.flat, names, spectra):
+        im = ax.imshow(s, cmap="inferno", vmin=vmin, vmax=vmax, extent=(-0.5, 0.5, 0.5, -0.5))
+        ax.set_title(name, fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([]), ax.set_yticks([])
+    for ax in axes.flat[len(names):]:
+        ax.axis("off")
+    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.7, label="log10 mean power")
+    fig.suptitle("mean log power spectra (DC at centre), one colour scale", fontsize=10)
+    written.append(out / "sweep_spectra.png")
+    fig.savefig(written[-1], bbox_inches="tight")
+    plt.close(fig)
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.6), dpi=110)
+    f = a["freqs"]
+    ax1.loglog(f, a["real/profile"], "k-", lw=2.5, label="real")
+    for name in info["groups"]:
+        ax1.loglog(f, a[f"{name}/profile"], lw=1.2, label=name)
+        ax2.semilogx(f, a[f"{name}/relative_error"], lw=1.2, label=name)
+    ax1.set(xlabel="spatial frequency (cycles/pixel)", ylabel="mean power", title="radial power profiles")
+    ax2.axhline(0, color="k", lw=1)
+    ax2.set(xlabel="spatial frequency (cycles/pixel)", ylabel="P_fake / P_real - 1",
+            title="relative spectral error (Schwarz et al. 2021)")
+    for ax in (ax1, ax2):
+        ax.grid(True, which="both", alpha=0.3)
+    ax2.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    written.append(out / "sweep_profiles.png")
+    fig.savefig(written[-1])
+    plt.close(fig)
+    return written
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("sweep_dir", type=Path)
+    ap.add_argument("--out", default="figures/sweep", type=Path)
+    ap.add_argument("--n", type=int, default=512)
+    ap.add_argument("--plot-only", action="store_true")
+    args = ap.parse_args(argv)
+    if not args.plot_only:
+        args.out.mkdir(parents=True, exist_ok=True)
+        arrays, info = compute(args.sweep_dir, args.n)
+        np.savez_compressed(args.out / "sweep.npz", **arrays)
+        (args.out / "sweep.json").write_text(json.dumps(info, indent=2))
+    for p in plot(args.out):
+        print(f"wrote {p}")
+
+
+if __name__ == "__main__":
+    main()

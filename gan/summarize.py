@@ -1,0 +1,226 @@
+"""``python -m gan.summarize SWEEP_DIR [--out DIR]``: one table over a sweep, with confidence intervals.
+
+Reads every job directory under SWEEP_DIR (any folder holding ``config.yaml`` or
+``.hydra/config.yaml``), groups the jobs by their configuration minus the seed, and writes
+``summary.csv``, ``summary.md`` (mean and 95% t-interval over seeds per metric), ``summary_bars.png``
+and ``summary_curves.png`` (checkerboard excess vs step, mean with a min-max band over seeds).
+Jobs that failed, diverged or are still running are listed with their status, never dropped.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import OmegaConf
+from scipy import stats
+
+from gan.logging import flatten, read_metrics, read_status
+
+#: Keys that never define a group: the seed varies within a group; paths differ per job.
+IGNORED_KEYS = ("seed", "run_dir", "train.progress")
+HEADLINE = ("checkerboard_excess_db/p2", "checkerboard/p2", "checkerboard_fixed/p2", "spectral/distance")
+
+
+class SummaryError(ValueError):
+    """Nothing to summarise at the given path."""
+
+
+@dataclass
+class Job:
+    path: Path
+    config: dict[str, Any]
+    status: str
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def final(self) -> dict[str, float]:
+        """Numeric metrics of the last evaluation record."""
+        last = next((r for r in reversed(self.records) if "checkerboard/p2" in r), {})
+        return {k: float(v) for k, v in last.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+                and k != "step"}
+
+
+def find_jobs(sweep_dir: Path) -> list[Job]:
+    """Every job directory under ``sweep_dir`` (or ``sweep_dir`` itself if it is one)."""
+    runs = sorted({f.parent.parent if f.parent.name == ".hydra" else f.parent for f in sweep_dir.rglob("config.yaml")})
+    jobs = []
+    for run in runs:
+        cfg_file = run / "config.yaml" if (run / "config.yaml").is_file() else run / ".hydra" / "config.yaml"
+        try:
+            config = flatten(OmegaConf.to_container(OmegaConf.load(cfg_file), resolve=False))
+        except Exception as e:  # noqa: BLE001 - a broken config is reported, not fatal
+            jobs.append(Job(run, {}, f"unreadable config ({type(e).__name__})"))
+            continue
+        status = read_status(run)["status"]
+        records = read_metrics(run)
+        if status == "unknown":
+            status = "not started" if not records else "unknown (no status.json)"
+        jobs.append(Job(run, config, status, records))
+    return jobs
+
+
+def varying_keys(jobs: list[Job]) -> list[str]:
+    """Config keys whose values differ between jobs, minus the ignored ones."""
+    keys = sorted({k for j in jobs for k in j.config})
+    return [k for k in keys if k not in IGNORED_KEYS and len({str(j.config.get(k)) for j in jobs}) > 1]
+
+
+def mean_ci(values: list[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean and two-sided t-interval; the interval is NaN for fewer than two values."""
+    a = np.asarray(values, dtype=float)
+    m = float(a.mean())
+    if len(a) < 2:
+        return m, math.nan, math.nan
+    if float(a.std()) == 0.0:
+        return m, m, m
+    lo, hi = stats.t.interval(confidence, len(a) - 1, loc=m, scale=stats.sem(a))
+    return m, float(lo), float(hi)
+
+
+def summarize(jobs: list[Job], metrics: list[str] | None = None) -> tuple[list[str], list[dict[str, Any]]]:
+    """Rows of the summary table: one per group of finished jobs, plus one per unfinished job."""
+    keys = varying_keys(jobs) or ["upsampler._target_"]
+    groups: dict[tuple, list[Job]] = defaultdict(list)
+    for j in jobs:
+        groups[tuple(str(j.config.get(k)) for k in keys)].append(j)
+    finished = [j for j in jobs if j.status == "finished"]
+    all_metrics = metrics or sorted({k for j in finished for k in j.final})
+    rows = []
+    for label, members in groups.items():
+        done = [j for j in members if j.status == "finished"]
+        row: dict[str, Any] = dict(zip(keys, label))
+        row["n"] = len(done)
+        row["seeds"] = " ".join(sorted(str(j.config.get("seed")) for j in done))
+        others = sorted(f"{j.path.name}: {j.status}" for j in members if j.status != "finished")
+        row["not finished"] = "; ".join(others)
+        for m in all_metrics:
+            vals = [j.final[m] for j in done if m in j.final and math.isfinite(j.final[m])]
+            row[m], row[f"{m} ci_low"], row[f"{m} ci_high"] = mean_ci(vals) if vals else (math.nan,) * 3
+        rows.append(row)
+    return keys, rows
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _fmt(mean: float, lo: float, hi: float) -> str:
+    if math.isnan(mean):
+        return "n/a"
+    return f"{mean:.4g}" if math.isnan(lo) else f"{mean:.4g} ± {(hi - lo) / 2:.2g}"
+
+
+def write_markdown(path: Path, keys: list[str], rows: list[dict[str, Any]], metrics: list[str]) -> None:
+    head = [*keys, "n", *metrics, "not finished"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [str(r[k]) for k in keys] + [str(r["n"])]
+        cells += [_fmt(r[m], r[f"{m} ci_low"], r[f"{m} ci_high"]) for m in metrics]
+        cells.append(r["not finished"] or "")
+        lines.append("| " + " | ".join(cells) + " |")
+    note = "\nMean over seeds ± half-width of the 95% t-interval (scipy.stats); n = finished seeds.\n"
+    path.write_text("\n".join(lines) + "\n" + note)
+
+
+def label_of(row: dict[str, Any], keys: list[str]) -> str:
+    return ", ".join(f"{k.split('.')[-1] if k != 'upsampler._target_' else 'upsampler'}={row[k]}" for k in keys)
+
+
+def plot_bars(path: Path, keys: list[str], rows: list[dict[str, Any]], metrics: list[str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in rows if r["n"] > 0]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 0.45 * len(rows) + 1.8), squeeze=False)
+    labels = [label_of(r, keys) for r in rows]
+    for ax, m in zip(axes[0], metrics):
+        means = np.array([r[m] for r in rows], dtype=float)
+        lo = np.array([r[f"{m} ci_low"] for r in rows], dtype=float)
+        hi = np.array([r[f"{m} ci_high"] for r in rows], dtype=float)
+        err = np.nan_to_num(np.vstack([means - lo, hi - means]), nan=0.0)
+        ax.barh(np.arange(len(rows)), means, xerr=err, color="tab:blue", alpha=0.8, capsize=3)
+        ax.set_yticks(np.arange(len(rows)), labels if ax is axes[0][0] else [""] * len(rows), fontsize=8)
+        ax.set_title(m, fontsize=9)
+        ax.grid(True, axis="x", alpha=0.3)
+        ax.invert_yaxis()
+    fig.suptitle("final metrics: mean over seeds with 95% confidence intervals", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_curves(path: Path, keys: list[str], jobs: list[Job], metric: str = "checkerboard_excess_db/p2") -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    groups: dict[str, list[Job]] = defaultdict(list)
+    for j in jobs:
+        if any(metric in r for r in j.records):
+            groups[", ".join(str(j.config.get(k)) for k in keys)].append(j)
+    for label, members in sorted(groups.items()):
+        curves = [{r["step"]: r[metric] for r in j.records if isinstance(r.get(metric), (int, float))} for j in members]
+        steps = sorted(set.intersection(*(set(c) for c in curves)))
+        if not steps:
+            continue
+        vals = np.array([[c[s] for s in steps] for c in curves])
+        line, = ax.plot(steps, vals.mean(0), label=f"{label} (n={len(members)})")
+        ax.fill_between(steps, vals.min(0), vals.max(0), color=line.get_color(), alpha=0.2, lw=0)
+    ax.set_xlabel("training step")
+    ax.set_ylabel(metric)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    ax.set_title("mean over seeds; band: min-max", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m gan.summarize", description=__doc__.split("\n\n")[0])
+    ap.add_argument("sweep_dir", type=Path)
+    ap.add_argument("--out", type=Path, help="output folder (default: SWEEP_DIR)")
+    ap.add_argument("--metrics", nargs="*", help="metrics in summary.md and the bar chart")
+    args = ap.parse_args(argv)
+    try:
+        if not args.sweep_dir.is_dir():
+            raise SummaryError(f"{args.sweep_dir}: no such folder")
+        jobs = find_jobs(args.sweep_dir)
+        if not jobs:
+            raise SummaryError(f"{args.sweep_dir}: no job directories (no config.yaml or .hydra/config.yaml below it)")
+        keys, rows = summarize(jobs)
+        out = args.out or args.sweep_dir
+        out.mkdir(parents=True, exist_ok=True)
+        available = [m for m in rows[0] if m in {k for j in jobs for k in j.final}]
+        shown = args.metrics or [m for m in HEADLINE if m in available]
+        write_csv(out / "summary.csv", rows)
+        write_markdown(out / "summary.md", keys, rows, shown)
+        if any(r["n"] > 0 for r in rows) and shown:
+            plot_bars(out / "summary_bars.png", keys, rows, shown)
+            plot_curves(out / "summary_curves.png", keys, jobs)
+        print((out / "summary.md").read_text())
+        unfinished = [j for j in jobs if j.status != "finished"]
+        print(f"{len(jobs)} job(s): {len(jobs) - len(unfinished)} finished, {len(unfinished)} not "
+              f"({', '.join(sorted({j.status for j in unfinished})) or '-'}); wrote {out}/summary.*")
+    except SummaryError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

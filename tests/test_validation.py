@@ -1,0 +1,94 @@
+"""Bad input gets one clear line naming the key, and exit code 2 from the CLI."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gan.validate import ConfigError, validate
+from tests.conftest import TINY, compose_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+BAD = [  # (override, key named in the message)
+    ("image_size=48", "image_size"),
+    ("image_size=4", "image_size"),
+    ("train.steps=0", "train.steps"),
+    ("train.steps=-5", "train.steps"),
+    ("train.batch_size=0", "train.batch_size"),
+    ("train.lr_g=0", "train.lr_g"),
+    ("train.lr_d=-1e-4", "train.lr_d"),
+    ("train.lr_g=nan", "train.lr_g"),
+    ("train.loss=wasserstein", "train.loss"),
+    ("train.betas=[0.5,1.5]", "train.betas"),
+    ("eval.every=0", "eval.every"),
+    ("eval.num_samples=0", "eval.num_samples"),
+    ("eval.grid_size=1000", "eval.grid_size"),
+    ("eval.window=gauss", "eval.window"),
+    ("eval.f_min=0.7", "eval.f_min"),
+    ("generator.ngf=0", "generator.ngf"),
+    ("generator.upsample_layers=first", "generator.upsample_layers"),
+    ("discriminator.downsample=maxpool", "discriminator.downsample"),
+    ("upsampler=resize_nearest upsampler.kernel_size=4", "upsampler.kernel_size"),
+    ("upsampler=pixel_shuffle upsampler.init=bilinear", "upsampler.init"),
+    ("upsampler.kernel_size=0", "upsampler.kernel_size"),
+    ("data.channels=2", "data.channels"),
+    ("data=folder", "data.root"),
+    ("device=cuda:7", "device"),
+    ("device=tpu", "device"),
+]
+
+
+def tiny_with(override: str) -> list[str]:
+    """TINY plus ``override``; TINY's data.* settings are dropped when another dataset is chosen."""
+    base = [o for o in TINY if not o.startswith("data.")] if "data=" in override else TINY
+    return [*base, *override.split()]
+
+
+@pytest.mark.parametrize("override,key", BAD)
+def test_validate_names_the_key(override, key):
+    cfg = compose_config(*tiny_with(override))
+    with pytest.raises(ConfigError) as e:
+        validate(cfg)
+    msg = str(e.value)
+    assert key in msg and "\n" not in msg
+
+
+def test_default_and_every_preset_validate():
+    validate(compose_config())
+    for name in ("transposed_k3", "pixel_shuffle_icnr_zoh", "resize_bilinear"):
+        validate(compose_config(f"upsampler={name}"))
+
+
+def run_cli(*overrides: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "train.py", *overrides], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+
+
+def _check_cli(tmp_path, override, key):
+    out = run_cli(*tiny_with(override), f"hydra.run.dir={tmp_path / 'run'}")
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert key in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("override,key", [BAD[0], BAD[8], BAD[18], BAD[22]])
+def test_cli_exit_code_2_without_traceback(tmp_path, override, key):
+    _check_cli(tmp_path, override, key)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("override,key", BAD)
+def test_cli_table(tmp_path, override, key):
+    _check_cli(tmp_path, override, key)
+
+
+def test_unknown_upsampler_lists_the_choices(tmp_path):
+    out = run_cli(*tiny_with("upsampler=deconv"), f"hydra.run.dir={tmp_path / 'run'}")
+    assert out.returncode != 0 and "transposed_k3" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_missing_dataset_says_where_and_how(tmp_path):
+    out = run_cli(*tiny_with(f"data=mnist data.root={tmp_path / 'nowhere'}"), f"hydra.run.dir={tmp_path / 'run'}")
+    assert out.returncode == 2
+    assert "data.download=true" in out.stderr and str(tmp_path / "nowhere") in out.stderr
+    assert "Traceback" not in out.stderr

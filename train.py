@@ -1,8 +1,8 @@
 """Train a DCGAN with a chosen upsampler: ``python train.py upsampler=resize_nearest``.
 
 Exit codes: 0 finished, 2 bad configuration or data, 3 diverged (NaN/Inf), 128+N stopped by
-signal N (a checkpoint was saved; rerun to resume). In a multirun a failing job is reported by
-Hydra and the other jobs go on.
+signal N (a checkpoint was saved; rerun to resume). In a multirun a failing or diverging job is
+reported by Hydra and the other jobs go on; SIGTERM/SIGINT stop the whole sweep.
 """
 import logging
 import sys
@@ -35,8 +35,9 @@ def main(cfg: DictConfig) -> float | None:
         return train(cfg).get(cfg.get("objective", "checkerboard_excess_db/p2"))
     except Exception as e:  # noqa: BLE001 - known failures become one line and an exit code
         code = exit_code(e)
-        if code is None or HydraConfig.get().mode == RunMode.MULTIRUN:
-            raise
+        multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+        if code is None or (multirun and not isinstance(e, TrainingInterrupted)):
+            raise  # in a sweep, Hydra reports the failed job and runs the others
         log.error("%s", e)
         print(f"error: {e}", file=sys.stderr)
         sys.exit(code)

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import figdata
+
 KINDS = ("strided", "blur_strided", "resize")
 
 
@@ -47,8 +49,7 @@ def plot(out: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    a = np.load(out / "gradients.npz")
-    info = json.loads((out / "gradients.json").read_text())
+    a, info = figdata.load(out, "gradients")
     fig, axes = plt.subplots(3, len(KINDS) + 1, figsize=(3.0 * (len(KINDS) + 1), 8.4), dpi=100)
     for i in range(2):
         axes[i, 0].imshow(np.clip(a["real"][i].transpose(1, 2, 0) * 0.5 + 0.5, 0, 1))
@@ -86,10 +87,7 @@ def main(argv=None) -> None:
     ap.add_argument("--plot-only", action="store_true")
     args = ap.parse_args(argv)
     if not args.plot_only:
-        args.out.mkdir(parents=True, exist_ok=True)
-        arrays, info = compute(args.image_size, args.ndf, args.n)
-        np.savez_compressed(args.out / "gradients.npz", **arrays)
-        (args.out / "gradients.json").write_text(json.dumps(info, indent=2))
+        figdata.save(args.out, "gradients", *compute(args.image_size, args.ndf, args.n))
     png = plot(args.out)
     for kind, m in json.loads((args.out / "gradients.json").read_text())["metrics"].items():
         print(f"{kind:14s} " + "  ".join(f"{k}={v:.3g}" for k, v in m.items()))

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import figdata
+
 
 def compute(image_size: int, ngf: int, n: int, seed: int = 0) -> tuple[dict[str, np.ndarray], dict]:
     from gan import spectral, upsamplers
@@ -43,8 +45,7 @@ def plot(out: Path) -> Path:
     import matplotlib.pyplot as plt
     from torchvision.utils import make_grid
 
-    a = np.load(out / "init.npz")
-    info = json.loads((out / "init.json").read_text())
+    a, info = figdata.load(out, "init")
     names = list(info["metrics"])
     spectra = [a[f"{n}/log_spectrum"] for n in names]
     vmin, vmax = min(s.min() for s in spectra), max(s.max() for s in spectra)
@@ -88,10 +89,7 @@ def main(argv=None) -> None:
     ap.add_argument("--plot-only", action="store_true")
     args = ap.parse_args(argv)
     if not args.plot_only:
-        args.out.mkdir(parents=True, exist_ok=True)
-        arrays, info = compute(args.image_size, args.ngf, args.n)
-        np.savez_compressed(args.out / "init.npz", **arrays)
-        (args.out / "init.json").write_text(json.dumps(info, indent=2))
+        figdata.save(args.out, "init", *compute(args.image_size, args.ngf, args.n))
     png = plot(args.out)
     print(markdown_table(json.loads((args.out / "init.json").read_text())))
     print(f"wrote {png}")

@@ -10,11 +10,12 @@ Writes ``sweep.npz`` / ``sweep.json`` and ``sweep_samples.png``, ``sweep_spectra
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
+
+import figdata
 
 
 def compute(sweep_dir: Path, n: int) -> tuple[dict[str, np.ndarray], dict]:
@@ -64,14 +65,13 @@ def plot(out: Path) -> list[Path]:
     import matplotlib.pyplot as plt
     from torchvision.utils import make_grid
 
-    a = np.load(out / "sweep.npz")
-    info = json.loads((out / "sweep.json").read_text())
+    a, info = figdata.load(out, "sweep")
     names = ["real", *info["groups"]]
     ncol = min(len(names), 6)
     nrow = -(-len(names) // ncol)
     written = []
 
-    fig, axes = plt.subplots(nrow, ncol, figsize=(2.2 * ncol, 2.45 * nrow), dpi=110, squeeze=False)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(2.2 * ncol, 2.75 * nrow), dpi=110, squeeze=False)
     for ax, name in zip(axes.flat, names):
         grid = make_grid(torch.from_numpy(a[f"{name}/grid"]) * 0.5 + 0.5, nrow=4, padding=1).permute(1, 2, 0)
         ax.imshow(grid.clamp(0, 1).numpy())
@@ -129,10 +129,7 @@ def main(argv=None) -> None:
     ap.add_argument("--plot-only", action="store_true")
     args = ap.parse_args(argv)
     if not args.plot_only:
-        args.out.mkdir(parents=True, exist_ok=True)
-        arrays, info = compute(args.sweep_dir, args.n)
-        np.savez_compressed(args.out / "sweep.npz", **arrays)
-        (args.out / "sweep.json").write_text(json.dumps(info, indent=2))
+        figdata.save(args.out, "sweep", *compute(args.sweep_dir, args.n))
     for p in plot(args.out):
         print(f"wrote {p}")
 

@@ -113,8 +113,7 @@ def load_run(path: Path, num_samples: int, seed: int = 0) -> torch.Tensor:
     if found is None:
         raise AnalysisError(f"{path}: no readable checkpoint in {path / 'checkpoints'}")
     state = found[0]
-    channels = state["G"][[k for k in state["G"] if k.endswith("weight")][-1]].shape[1]
-    G, _ = build_models(cfg, channels)
+    G, _ = build_models(cfg, cfg.data.channels)
     G.load_state_dict(state["G"])
     z = torch.randn(num_samples, cfg.generator.z_dim, generator=torch.Generator().manual_seed(seed))
     return sample(G, z)

@@ -49,15 +49,16 @@ def spectral_stats(images: torch.Tensor, periods: list[int], window: str = "none
     power_sum, image_sum = 0.0, 0.0
     for chunk in images.split(batch_size):
         chunk = chunk.float() if chunk.dtype not in (torch.float32, torch.float64) else chunk
-        for p in periods:
-            ce[p].append(spectral.checkerboard_energy(chunk, p).cpu())
-        power_sum = power_sum + spectral.power_spectrum(chunk, window, channels, residual).sum(dim=0)
+        for p, v in spectral.checkerboard_energies(chunk, periods).items():
+            ce[p].append(v.cpu())
+        power_sum = power_sum + spectral.half_power_spectrum(chunk, window, channels, residual).sum(dim=0)
         image_sum = image_sum + chunk.sum(dim=0, keepdim=True)
     mean_image = image_sum / images.shape[0]
+    fixed = spectral.checkerboard_energies(mean_image, periods)
     return SpectralStats(
         ce={p: torch.cat(v) for p, v in ce.items()},
-        ce_fixed={p: float(spectral.checkerboard_energy(mean_image, p)[0]) for p in periods},
-        mean_power=(power_sum / images.shape[0]).cpu(),
+        ce_fixed={p: float(v[0]) for p, v in fixed.items()},
+        mean_power=spectral.full_spectrum(power_sum / images.shape[0], images.shape[-1]).cpu(),
         n=images.shape[0],
     )
 

@@ -9,7 +9,6 @@ difference between the sorted projections. Reported x 1e3 per level (as ProGAN) 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from gan.filters import blur_kernel, fir_filter2d
 
@@ -68,8 +67,8 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, directions: torch.Tenso
     """Mean over directions of mean |sort(a @ dir) - sort(b @ dir)|. a, b: ``(M, D)``; directions ``(D, K)``."""
     if a.shape != b.shape:
         raise ValueError(f"descriptor sets must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
-    dirs = directions.to(a)
-    pa, pb = (a @ dirs).sort(dim=0).values, (b @ dirs).sort(dim=0).values
+    dirs_t = directions.to(a).t().contiguous()  # (K, D): projections come out (K, M), sorted along rows
+    pa, pb = (dirs_t @ a.t()).sort(dim=1).values, (dirs_t @ b.t()).sort(dim=1).values
     return (pa - pb).abs().mean()
 
 

@@ -49,16 +49,7 @@ def checkerboard_energy(x: torch.Tensor, period: int = 2) -> torch.Tensor:
     (u, v) with u a multiple of H/P and v a multiple of W/P. Defined as 0 for a constant image
     (mean-free energy at the floating-point rounding level of the values).
     """
-    _check_images(x)
-    xt = mean_free(x)
-    b, c, h, w = x.shape
-    m = phase_means(xt, period)  # (B, C, P, P)
-    num = m.square().sum(dim=(1, 2, 3)) * (h // period) * (w // period)
-    den = xt.square().sum(dim=(1, 2, 3))
-    # An image whose mean-free energy is at the rounding level of its values is constant: CE = 0.
-    floor = c * h * w * (16 * torch.finfo(x.dtype).eps * x.detach().abs().amax(dim=(1, 2, 3))) ** 2
-    constant = den <= floor
-    return torch.where(constant, torch.zeros_like(den), num / torch.where(constant, torch.ones_like(den), den))
+    return checkerboard_energies(x, [period])[period]
 
 
 def fixed_pattern_energy(x: torch.Tensor, period: int = 2) -> torch.Tensor:
@@ -72,8 +63,35 @@ def periods_up_to(factor: int) -> list[int]:
 
 
 def checkerboard_energies(x: torch.Tensor, periods: list[int]) -> dict[int, torch.Tensor]:
-    """``{P: CE_P(x) (B,)}`` for several periods."""
-    return {p: checkerboard_energy(x, p) for p in periods}
+    """``{P: CE_P(x) (B,)}`` for several periods in one pass over the pixels.
+
+    The phase means of the largest period are computed once; a smaller period that divides it
+    averages them further (its phase classes are unions of the larger period's).
+    """
+    _check_images(x)
+    if not periods:
+        return {}
+    b, c, h, w = x.shape
+    xt = mean_free(x)
+    den = xt.square().sum(dim=(1, 2, 3))
+    # An image whose mean-free energy is at the rounding level of its values is constant: CE = 0.
+    floor = c * h * w * (16 * torch.finfo(x.dtype).eps * x.detach().abs().amax(dim=(1, 2, 3))) ** 2
+    constant = den <= floor
+    safe_den = torch.where(constant, torch.ones_like(den), den)
+    top = max(periods)
+    m_top = phase_means(xt, top) if all(top % p == 0 for p in periods) else None  # (B, C, top, top)
+    out = {}
+    for p in periods:
+        if m_top is not None:
+            if h % p or w % p:
+                raise ValueError(f"period {p} must divide the image size {h}x{w}")
+            k = top // p
+            m = m_top.reshape(b, c, k, p, k, p).mean(dim=(2, 4))  # (B, C, P, P)
+        else:
+            m = phase_means(xt, p)
+        num = m.square().sum(dim=(1, 2, 3)) * (h // p) * (w // p)
+        out[p] = torch.where(constant, torch.zeros_like(den), num / safe_den)
+    return out
 
 
 def excess_db(fake_mean: torch.Tensor | float, real_mean: torch.Tensor | float) -> torch.Tensor:
@@ -106,6 +124,40 @@ def window_2d(h: int, w: int, window: str, dtype=torch.float32, device=None) -> 
     return torch.outer(one(h), one(w))
 
 
+def _prepare(x: torch.Tensor, channels: str, residual: bool) -> torch.Tensor:
+    """Channel handling and optional median residual before the FFT."""
+    _check_images(x)
+    if channels == "luma":
+        if x.shape[1] == 3:
+            x = (x * x.new_tensor(LUMA).view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
+        elif x.shape[1] != 1:
+            raise ValueError(f"channels='luma' needs 1 or 3 channels, got {x.shape[1]}")
+    elif channels != "mean":
+        raise ValueError(f"channels must be 'mean' or 'luma', got {channels!r}")
+    return x - median_filter3(x) if residual else x
+
+
+def half_power_spectrum(x: torch.Tensor, window: str = "none", channels: str = "mean",
+                        residual: bool = False) -> torch.Tensor:
+    """``power_spectrum`` on the non-negative horizontal frequencies only (``rfft2``), half the work.
+    ``(B, C, H, W) -> (B, H, W // 2 + 1)``; ``full_spectrum`` restores the rest by symmetry."""
+    x = _prepare(x, channels, residual)
+    w = window_2d(x.shape[-2], x.shape[-1], window, x.dtype, x.device)
+    spec = torch.view_as_real(torch.fft.rfft2(mean_free(x) * w))  # (B, C, H, W//2+1, 2)
+    return spec.square().sum(dim=-1).mean(dim=1) / w.square().sum()
+
+
+def full_spectrum(half: torch.Tensor, width: int) -> torch.Tensor:
+    """Rebuild ``(..., H, W)`` from a real signal's half spectrum ``(..., H, W // 2 + 1)``:
+    P[u, v] = P[-u mod H, W - v] for the missing columns."""
+    missing = width - half.shape[-1]  # columns v = W//2+1 .. W-1
+    if missing <= 0:
+        return half[..., :width]
+    mirrored = half[..., 1:missing + 1].flip(-1)  # columns W-v for v = W//2+1 .. W-1
+    mirrored = torch.roll(mirrored.flip(-2), shifts=1, dims=-2)  # rows -u mod H
+    return torch.cat([half, mirrored], dim=-1)
+
+
 def power_spectrum(x: torch.Tensor, window: str = "none", channels: str = "mean",
                    residual: bool = False) -> torch.Tensor:
     """Power per DFT bin, ``(B, C, H, W) -> (B, H, W)`` (unshifted: DC at [0, 0]).
@@ -115,19 +167,7 @@ def power_spectrum(x: torch.Tensor, window: str = "none", channels: str = "mean"
     filtered copy (the high-pass residual of Wang et al. 2020). With ``window="none"`` the mean over
     bins equals the mean-free energy per pixel (Parseval).
     """
-    _check_images(x)
-    if channels == "luma":
-        if x.shape[1] == 3:
-            x = (x * x.new_tensor(LUMA).view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
-        elif x.shape[1] != 1:
-            raise ValueError(f"channels='luma' needs 1 or 3 channels, got {x.shape[1]}")
-    elif channels != "mean":
-        raise ValueError(f"channels must be 'mean' or 'luma', got {channels!r}")
-    if residual:
-        x = x - median_filter3(x)
-    w = window_2d(x.shape[-2], x.shape[-1], window, x.dtype, x.device)
-    spec = torch.fft.fft2(mean_free(x) * w)
-    return spec.abs().square().mean(dim=1) / w.square().sum()
+    return full_spectrum(half_power_spectrum(x, window, channels, residual), x.shape[-1])
 
 
 def mean_log_spectrum(power: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:

@@ -25,7 +25,8 @@ from gan.logging import flatten, read_metrics, read_status
 
 #: Keys that never define a group: the seed varies within a group; paths differ per job.
 IGNORED_KEYS = ("seed", "run_dir", "train.progress")
-HEADLINE = ("checkerboard_excess_db/p2", "checkerboard/p2", "checkerboard_fixed/p2", "spectral/distance")
+HEADLINE = ("checkerboard_excess_db/p2", "checkerboard/p2", "checkerboard_fixed/p2", "spectral/distance",
+            "quality/swd")
 
 
 class SummaryError(ValueError):
@@ -55,6 +56,7 @@ def find_jobs(sweep_dir: Path) -> list[Job]:
         cfg_file = run / "config.yaml" if (run / "config.yaml").is_file() else run / ".hydra" / "config.yaml"
         try:
             config = flatten(OmegaConf.to_container(OmegaConf.load(cfg_file), resolve=False))
+            config |= hydra_choices(run)
         except Exception as e:  # noqa: BLE001 - a broken config is reported, not fatal
             jobs.append(Job(run, {}, f"unreadable config ({type(e).__name__})"))
             continue
@@ -66,10 +68,29 @@ def find_jobs(sweep_dir: Path) -> list[Job]:
     return jobs
 
 
+def hydra_choices(run: Path) -> dict[str, str]:
+    """Config group choices of a Hydra job (``{"choice.upsampler": "transposed_k3", ...}``)."""
+    path = run / ".hydra" / "hydra.yaml"
+    if not path.is_file():
+        return {}
+    choices = OmegaConf.select(OmegaConf.load(path), "hydra.runtime.choices") or {}
+    return {f"choice.{k}": str(v) for k, v in choices.items() if not k.startswith("hydra/")}
+
+
 def varying_keys(jobs: list[Job]) -> list[str]:
-    """Config keys whose values differ between jobs, minus the ignored ones."""
+    """Config keys whose values differ between jobs, minus the ignored ones and minus the keys of a
+    config group that its varying choice already determines (``upsampler.kernel_size`` is implied
+    by ``choice.upsampler`` unless it varies within one choice)."""
     keys = sorted({k for j in jobs for k in j.config})
-    return [k for k in keys if k not in IGNORED_KEYS and len({str(j.config.get(k)) for j in jobs}) > 1]
+    keys = [k for k in keys if k not in IGNORED_KEYS and len({str(j.config.get(k)) for j in jobs}) > 1]
+    choices = [k for k in keys if k.startswith("choice.")]
+
+    def determined(key: str, choice: str) -> bool:
+        seen: dict[str, str] = {}
+        return all(seen.setdefault(str(j.config.get(choice)), str(j.config.get(key))) == str(j.config.get(key))
+                   for j in jobs)
+
+    return [k for k in keys if not any(k.startswith(c[len("choice."):] + ".") and determined(k, c) for c in choices)]
 
 
 def mean_ci(values: list[float], confidence: float = 0.95) -> tuple[float, float, float]:
@@ -93,7 +114,7 @@ def summarize(jobs: list[Job], metrics: list[str] | None = None) -> tuple[list[s
     finished = [j for j in jobs if j.status == "finished"]
     all_metrics = metrics or sorted({k for j in finished for k in j.final})
     rows = []
-    for label, members in groups.items():
+    for label, members in sorted(groups.items()):
         done = [j for j in members if j.status == "finished"]
         row: dict[str, Any] = dict(zip(keys, label))
         row["n"] = len(done)
@@ -121,7 +142,7 @@ def _fmt(mean: float, lo: float, hi: float) -> str:
 
 
 def write_markdown(path: Path, keys: list[str], rows: list[dict[str, Any]], metrics: list[str]) -> None:
-    head = [*keys, "n", *metrics, "not finished"]
+    head = [*(k.removeprefix("choice.") for k in keys), "n", *metrics, "not finished"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [str(r[k]) for k in keys] + [str(r["n"])]
@@ -133,7 +154,7 @@ def write_markdown(path: Path, keys: list[str], rows: list[dict[str, Any]], metr
 
 
 def label_of(row: dict[str, Any], keys: list[str]) -> str:
-    return ", ".join(f"{k.split('.')[-1] if k != 'upsampler._target_' else 'upsampler'}={row[k]}" for k in keys)
+    return ", ".join(f"{k.removeprefix('choice.')}={row[k]}" for k in keys)
 
 
 def plot_bars(path: Path, keys: list[str], rows: list[dict[str, Any]], metrics: list[str]) -> None:

@@ -15,7 +15,6 @@ from typing import Any, Mapping, Sequence
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from gan import CONF_DIR
 from gan.convmath import bilinear_kernel

@@ -1,8 +1,10 @@
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,3 +19,39 @@ def test_fig_overlap_writes_png_and_arrays(tmp_path):
     a = np.load(tmp_path / "overlap.npz")
     assert a["1d_k3_s2"].tolist()[:5] == [1, 1, 2, 1, 2]
     assert len(a.files) == 4 * 3 * 2 + 2 * 3
+
+
+@pytest.mark.slow
+def test_reproduce_tiny_writes_every_figure_and_report(tmp_path):
+    out = subprocess.run([sys.executable, "experiments/reproduce.py", "--tiny", "--out", str(tmp_path)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    _check_report(tmp_path, with_sweep=True)
+
+
+def test_reproduce_figures_1_to_3_tiny(tmp_path):
+    out = subprocess.run([sys.executable, "experiments/reproduce.py", "--tiny", "--no-sweep", "--out", str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    _check_report(tmp_path, with_sweep=False)
+
+
+def _check_report(root: Path, with_sweep: bool) -> None:
+    pngs = ["overlap/overlap.png", "init/init.png", "gradients/gradients.png"]
+    if with_sweep:
+        pngs += ["sweep/sweep_samples.png", "sweep/sweep_spectra.png", "sweep/sweep_profiles.png",
+                 "sweep/summary_bars.png", "sweep/summary_curves.png"]
+    for png in pngs:
+        with Image.open(root / png) as im:
+            im.verify()
+        assert (root / png).stat().st_size > 2000
+    report = (root / "REPORT.md").read_text()
+    for png in pngs:
+        assert png in report
+    init = json.loads((root / "init" / "init.json").read_text())["metrics"]
+    for name, m in init.items():  # the numbers in the report are the ones in the data file
+        assert f"| {name} | {m['checkerboard/p2']:.3g} |" in report
+    grads = json.loads((root / "gradients" / "gradients.json").read_text())["metrics"]
+    for name, m in grads.items():
+        assert f"| {name} | {m['checkerboard/p2']:.3g} | {m['checkerboard_fixed/p2']:.3g} |" in report
+    assert np.load(root / "init" / "init.npz").files

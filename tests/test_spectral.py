@@ -168,3 +168,20 @@ def test_spectral_distance_and_relative_error():
     torch.testing.assert_close(spectral.relative_spectral_error(fake, real), torch.tensor([0.0, 0.0, 9.0, -0.9]))
     with pytest.raises(ValueError, match="f_min"):
         spectral.spectral_distance(fake, real, freqs, f_min=0.9)
+
+
+@pytest.mark.parametrize("shape", [(16, 12), (15, 9), (8, 7), (5, 2)])
+def test_half_spectrum_rebuilds_the_full_fft(shape):
+    torch.manual_seed(0)
+    x = torch.randn(3, 2, *shape, dtype=torch.float64)
+    ref = torch.fft.fft2(x - x.mean(dim=(-2, -1), keepdim=True)).abs().square().mean(dim=1) / (shape[0] * shape[1])
+    torch.testing.assert_close(spectral.power_spectrum(x), ref)
+
+
+def test_energies_in_one_pass_equal_one_period_at_a_time():
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 24, 24, dtype=torch.float64)
+    for periods in ([2, 4, 8], [2, 3, 6], [4]):
+        many = spectral.checkerboard_energies(x, periods)
+        for p in periods:
+            torch.testing.assert_close(many[p], dft_share(x, p))

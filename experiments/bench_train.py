@@ -1,0 +1,119 @@
+"""Benchmark: training throughput of ``gan.training`` against a bare PyTorch loop, in one process.
+
+    python experiments/bench_train.py [--steps 500] [--repeats 3] [overrides ...]
+
+The bare loop follows pytorch/examples' ``dcgan/main.py`` (same Generator/Discriminator with the
+transposed k=4 upsampler, BCE on logits, Adam, batches indexed from the in-memory dataset, no
+logging). The suite runs ``gan.training.run_loop`` with its default logging, checkpoint and
+evaluation schedule, and once more with evaluation switched off. The three are alternated
+``--repeats`` times; the median images/s of each and the ratios to the bare loop are printed.
+Model building, data generation and the cached real statistics are set-up, outside the timings.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gan import training  # noqa: E402
+from gan.evaluation import Evaluator  # noqa: E402
+from gan.logging import RunLogger  # noqa: E402
+from tests.conftest import compose_config  # noqa: E402
+
+
+def fresh_state(cfg, channels: int, device) -> training.State:
+    torch.manual_seed(cfg.seed)
+    G, D = training.build_models(cfg, channels)
+    G.to(device), D.to(device)
+    betas = tuple(cfg.train.betas)
+    return training.State(G, D, torch.optim.Adam(G.parameters(), cfg.train.lr_g, betas=betas),
+                          torch.optim.Adam(D.parameters(), cfg.train.lr_d, betas=betas),
+                          torch.randn(cfg.eval.num_samples, cfg.generator.z_dim, device=device))
+
+
+def bare_loop(cfg, images: torch.Tensor, device, steps: int) -> float:
+    """pytorch/examples-style loop; returns seconds."""
+    s = fresh_state(cfg, images.shape[1], device)
+    G, D, opt_g, opt_d = s.G, s.D, s.opt_g, s.opt_d
+    b = cfg.train.batch_size
+    perm = torch.randperm(len(images))
+    t = time.perf_counter()
+    for i in range(steps):
+        j = (i * b) % (len(images) - b)
+        real = images[perm[j:j + b]].to(device)
+        fake = G(torch.randn(b, G.z_dim, device=device))
+        out_r, out_f = D(real), D(fake.detach())
+        err_d = (F.binary_cross_entropy_with_logits(out_r, torch.ones_like(out_r))
+                 + F.binary_cross_entropy_with_logits(out_f, torch.zeros_like(out_f)))
+        opt_d.zero_grad()
+        err_d.backward()
+        opt_d.step()
+        out = D(fake)
+        err_g = F.binary_cross_entropy_with_logits(out, torch.ones_like(out))
+        opt_g.zero_grad()
+        err_g.backward()
+        opt_g.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - t
+
+
+def suite_loop(cfg, dataset, evaluator, device, steps: int, evaluation: bool) -> float:
+    """``gan.training.run_loop`` in a temporary run dir; returns seconds."""
+    s = fresh_state(cfg, dataset[0].shape[0], device)
+    s.step, cfg.train.steps = steps, 2 * steps  # steps W..2W: no extra step-0 evaluation in the window
+    with tempfile.TemporaryDirectory() as d:
+        logger = RunLogger(d)
+        original = training.evaluate
+        if not evaluation:
+            training.evaluate = lambda *a, **k: {}
+        try:
+            t = time.perf_counter()
+            training.run_loop(cfg, s, dataset, evaluator, logger, Path(d) / "checkpoints", device)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            return time.perf_counter() - t
+        finally:
+            training.evaluate = original
+            logger.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--steps", type=int, default=500, help="steps per timed window (default: one eval period)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. image_size=64 generator.ngf=64")
+    args = ap.parse_args()
+    cfg = compose_config(*args.overrides, "train.progress=false")
+    device = training.resolve_device(cfg.device)
+    dataset = training.build_dataset(cfg)
+    evaluator = Evaluator(dataset, cfg, device)
+    images = dataset.images
+    b = cfg.train.batch_size
+    bare_loop(cfg, images, device, 20), suite_loop(cfg, dataset, evaluator, device, 20, False)  # warm-up
+    times = {"bare loop": [], "suite, no evaluation": [], "suite, default evaluation": []}
+    for _ in range(args.repeats):
+        times["bare loop"].append(bare_loop(cfg, images, device, args.steps))
+        times["suite, no evaluation"].append(suite_loop(cfg, dataset, evaluator, device, args.steps, False))
+        times["suite, default evaluation"].append(suite_loop(cfg, dataset, evaluator, device, args.steps, True))
+    rate = {k: args.steps * b / statistics.median(v) for k, v in times.items()}
+    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads; image_size "
+          f"{cfg.image_size}, ngf {cfg.generator.ngf}, ndf {cfg.discriminator.ndf}, batch {b}; "
+          f"{args.steps} steps per window (eval every {cfg.eval.every}, ckpt every {cfg.train.ckpt_every}), "
+          f"median of {args.repeats}")
+    print(f"{'loop':<28}{'images/s':>10}{'vs bare':>9}")
+    for k, r in rate.items():
+        print(f"{k:<28}{r:>10.0f}{r / rate['bare loop']:>8.2f}x")
+
+
+if __name__ == "__main__":
+    main()

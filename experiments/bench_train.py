@@ -6,7 +6,8 @@ The bare loop follows pytorch/examples' ``dcgan/main.py`` (same Generator/Discri
 transposed k=4 upsampler, BCE on logits, Adam, batches indexed from the in-memory dataset, no
 logging). The suite runs ``gan.training.run_loop`` with its default logging, checkpoint and
 evaluation schedule, and once more with evaluation switched off. The three are alternated
-``--repeats`` times; the median images/s of each and the ratios to the bare loop are printed.
+``--repeats`` times; the median images/s of each and the ratios to the bare loop are printed,
+with the data loader's own images/s (it must never be the bottleneck).
 Model building, data generation and the cached real statistics are set-up, outside the timings.
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gan import training  # noqa: E402
+from gan.data import batches  # noqa: E402
 from gan.evaluation import Evaluator  # noqa: E402
 from gan.logging import RunLogger  # noqa: E402
 from tests.conftest import compose_config  # noqa: E402
@@ -106,6 +108,11 @@ def main() -> None:
         times["suite, no evaluation"].append(suite_loop(cfg, dataset, evaluator, device, args.steps, False))
         times["suite, default evaluation"].append(suite_loop(cfg, dataset, evaluator, device, args.steps, True))
     rate = {k: args.steps * b / statistics.median(v) for k, v in times.items()}
+    loader = batches(dataset, b, seed=cfg.seed)
+    t = time.perf_counter()
+    for _ in range(args.steps):
+        next(loader).to(device)
+    rate["data loader alone"] = args.steps * b / (time.perf_counter() - t)
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads; image_size "
           f"{cfg.image_size}, ngf {cfg.generator.ngf}, ndf {cfg.discriminator.ndf}, batch {b}; "
           f"{args.steps} steps per window (eval every {cfg.eval.every}, ckpt every {cfg.train.ckpt_every}), "

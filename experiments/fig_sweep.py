@@ -17,6 +17,8 @@ import torch
 
 import figdata
 
+TAIL_FROM = 0.25  # cycles/pixel: the upper half of the band, where upsampling artifacts live
+
 
 def compute(sweep_dir: Path, n: int) -> tuple[dict[str, np.ndarray], dict]:
     from omegaconf import OmegaConf
@@ -101,17 +103,22 @@ def plot(out: Path) -> list[Path]:
     fig.savefig(written[-1], bbox_inches="tight")
     plt.close(fig)
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.6), dpi=110)
+    fig, (ax1, ax3, ax2) = plt.subplots(1, 3, figsize=(17, 4.6), dpi=110)
     f = a["freqs"]
+    tail = f >= TAIL_FROM
     ax1.loglog(f, a["real/profile"], "k-", lw=2.5, label="real")
+    ax3.semilogy(f[tail], a["real/profile"][tail], "k-", lw=2.5, label="real")
     for name in info["groups"]:
         ax1.loglog(f, a[f"{name}/profile"], lw=1.2, label=name)
+        ax3.semilogy(f[tail], a[f"{name}/profile"][tail], lw=1.2, marker=".", label=name)
         ax2.semilogx(f, a[f"{name}/relative_error"], lw=1.2, label=name)
     ax1.set(xlabel="spatial frequency (cycles/pixel)", ylabel="mean power", title="radial power profiles")
+    ax3.set(xlabel="spatial frequency (cycles/pixel)", ylabel="mean power",
+            title=f"high-frequency tail (f >= {TAIL_FROM})")
     ax2.axhline(0, color="k", lw=1)
     ax2.set(xlabel="spatial frequency (cycles/pixel)", ylabel="P_fake / P_real - 1",
             title="relative spectral error (Schwarz et al. 2021)")
-    for ax in (ax1, ax2):
+    for ax in (ax1, ax2, ax3):
         ax.grid(True, which="both", alpha=0.3)
     ax2.legend(fontsize=7, loc="best")
     fig.tight_layout()

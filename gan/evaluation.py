@@ -8,16 +8,19 @@ optionally a reference set's, into flat metric names (``checkerboard/p2``,
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from gan import spectral
+from gan import fid, spectral
 from gan.data import sample_images
 from gan.metrics import swd
 from gan.networks import num_stages
 from gan.plots import radial_profiles_figure, spectra_figure
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -93,13 +96,22 @@ class Evaluator:
         real = sample_images(dataset, e.num_real, seed=cfg.seed).to(self.device)
         self.real = spectral_stats(real, self.periods, **self.options)
         self.swd = dict(per_image=e.swd_patches, num_dirs=e.swd_dirs, seed=cfg.seed) if e.swd else None
-        self.real_images = real.cpu() if self.swd and cfg.image_size >= 16 else None
+        self.real_images = real.cpu() if (self.swd and cfg.image_size >= 16) or e.fid else None
+        self.fid_weights = None
+        if e.fid:
+            reason = fid.unavailable_reason(e.fid_weights)
+            if reason:
+                log.info("FID/KID skipped: %s", reason)
+            else:
+                self.fid_weights = fid.inception_weights(e.fid_weights)
 
     def __call__(self, fake: torch.Tensor, logger, step: int) -> dict[str, Any]:
         stats = spectral_stats(fake.to(self.device), self.periods, **self.options)
         metrics = compare(stats, self.real, self.f_min)
-        if self.real_images is not None:
+        if self.swd and self.real_images is not None and fake.shape[-1] >= 16:
             metrics |= swd(self.real_images, fake.cpu(), **self.swd)
+        if self.fid_weights is not None:
+            metrics |= fid.fid_kid(self.real_images, fake.cpu(), self.fid_weights, str(self.device))
         if self.figures and logger is not None:
             freqs, profile = stats.radial
             logger.figure(step, "spectrum/radial_profile", radial_profiles_figure(

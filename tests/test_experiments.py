@@ -40,7 +40,7 @@ def _check_report(root: Path, with_sweep: bool) -> None:
     pngs = ["overlap/overlap.png", "init/init.png", "gradients/gradients.png"]
     if with_sweep:
         pngs += ["sweep/sweep_samples.png", "sweep/sweep_spectra.png", "sweep/sweep_profiles.png",
-                 "sweep/summary_bars.png", "sweep/summary_curves.png"]
+                 "sweep/summary_bars.png", "sweep/summary_curves.png", "last_layer/sweep_profiles.png"]
     for png in pngs:
         with Image.open(root / png) as im:
             im.verify()

@@ -34,12 +34,7 @@ from tests.conftest import compose_config  # noqa: E402
 
 def fresh_state(cfg, channels: int, device) -> training.State:
     torch.manual_seed(cfg.seed)
-    G, D = training.build_models(cfg, channels)
-    G.to(device), D.to(device)
-    betas = tuple(cfg.train.betas)
-    return training.State(G, D, torch.optim.Adam(G.parameters(), cfg.train.lr_g, betas=betas),
-                          torch.optim.Adam(D.parameters(), cfg.train.lr_d, betas=betas),
-                          torch.randn(cfg.eval.num_samples, cfg.generator.z_dim, device=device))
+    return training.new_state(cfg, channels, device)
 
 
 def bare_loop(cfg, images: torch.Tensor, device, steps: int) -> float:

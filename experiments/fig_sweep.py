@@ -34,7 +34,7 @@ def compute(sweep_dir: Path, n: int) -> tuple[dict[str, np.ndarray], dict]:
     jobs = [j for j in find_jobs(sweep_dir) if j.status == "finished"]
     if not jobs:
         raise SystemExit(f"error: no finished jobs under {sweep_dir}")
-    keys = [k for k in varying_keys(jobs)] or ["upsampler._target_"]
+    keys = varying_keys(jobs) or ["upsampler._target_"]
     groups: dict[str, object] = {}
     for j in sorted(jobs, key=lambda j: (str([j.config.get(k) for k in keys]), j.config.get("seed", 0))):
         label = ", ".join(str(j.config.get(k)).replace("gan.upsamplers.", "") for k in keys)

@@ -121,10 +121,10 @@ def load_run(path: Path, num_samples: int, seed: int = 0) -> torch.Tensor:
 
 def load_dataset(name: str, image_size: int, num: int, seed: int = 0) -> torch.Tensor:
     from hydra import compose, initialize_config_dir
-    from hydra.utils import instantiate
 
     from gan import CONF_DIR
     from gan.data import sample_images
+    from gan.training import build_dataset
 
     if not (CONF_DIR / "data" / f"{name}.yaml").is_file():
         names = sorted(p.stem for p in (CONF_DIR / "data").glob("*.yaml"))
@@ -133,8 +133,7 @@ def load_dataset(name: str, image_size: int, num: int, seed: int = 0) -> torch.T
         cfg = compose("train", overrides=[f"data={name}", f"image_size={image_size}"])
     if name == "deadleaves":
         cfg.data.num_images = num
-    dataset = instantiate(cfg.data, _partial_=True)(image_size=image_size)
-    return sample_images(dataset, num, seed)
+    return sample_images(build_dataset(cfg), num, seed)
 
 
 def load_images(spec: str, num_samples: int, image_size: int | None = None) -> torch.Tensor:

@@ -118,6 +118,17 @@ class State:
         ckpt.set_rng_state(s["rng"])
 
 
+def new_state(cfg: DictConfig, channels: int, device: torch.device) -> State:
+    """Fresh networks on ``device``, their Adam optimizers and the fixed evaluation noise (seeded)."""
+    G, D = build_models(cfg, channels)
+    G.to(device), D.to(device)
+    betas = tuple(cfg.train.betas)
+    fixed_z = torch.randn(cfg.eval.num_samples, cfg.generator.z_dim,
+                          generator=torch.Generator().manual_seed(cfg.seed + 12345))
+    return State(G, D, torch.optim.Adam(G.parameters(), lr=cfg.train.lr_g, betas=betas),
+                 torch.optim.Adam(D.parameters(), lr=cfg.train.lr_d, betas=betas), fixed_z.to(device))
+
+
 def save_checkpoint(state: State, ckpt_dir: Path, periodic: bool) -> None:
     payload = state.state_dict()
     if periodic:
@@ -224,14 +235,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         dataset = build_dataset(cfg)
         channels = int(dataset[0].shape[0])
         log.info("data: %s", describe(dataset))
-        G, D = build_models(cfg, channels)
-        G.to(device), D.to(device)
-        betas = tuple(cfg.train.betas)
-        state = State(G, D,
-                      torch.optim.Adam(G.parameters(), lr=cfg.train.lr_g, betas=betas),
-                      torch.optim.Adam(D.parameters(), lr=cfg.train.lr_d, betas=betas),
-                      fixed_z=torch.randn(cfg.eval.num_samples, cfg.generator.z_dim,
-                                          generator=torch.Generator().manual_seed(cfg.seed + 12345)).to(device))
+        state = new_state(cfg, channels, device)
         resumed = ckpt.load_latest(ckpt_dir, map_location=device, warn=log.warning) if cfg.train.resume else None
         if resumed is not None:
             state.load_state_dict(resumed[0])

@@ -2,7 +2,8 @@
 
 Exit codes: 0 finished, 2 bad configuration or data, 3 diverged (NaN/Inf), 128+N stopped by
 signal N (a checkpoint was saved; rerun to resume). In a multirun a failing or diverging job is
-reported by Hydra and the other jobs go on; SIGTERM/SIGINT stop the whole sweep.
+reported by Hydra and the other jobs go on; SIGTERM/SIGINT stop the whole sweep. Under submitit a
+signal is passed to submitit's handler after the checkpoint (USR2: requeue and resume).
 """
 import logging
 import sys

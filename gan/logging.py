@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import socket
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -55,10 +56,11 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def write_status(run_dir: str | Path, status: str, **info: Any) -> None:
-    """``status.json`` = {"status": running|finished|failed|diverged|interrupted, ...}, atomically."""
+    """``status.json`` = {"status": running|finished|failed|diverged|interrupted, "pid", "host", ...},
+    written atomically; pid and host say which process to signal (or to look for) in a sweep."""
     path = Path(run_dir) / STATUS_FILE
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"status": status, **info}))
+    tmp.write_text(json.dumps({"status": status, "pid": os.getpid(), "host": socket.gethostname(), **info}))
     os.replace(tmp, path)
 
 

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import random
 import signal
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +182,7 @@ class TrainingDiverged(RuntimeError):
 
 
 class TrainingInterrupted(RuntimeError):
-    """SIGTERM/SIGINT arrived; a checkpoint of the current step was saved."""
+    """SIGTERM/SIGINT (or the scheduler's warning signal) arrived; the current step was saved."""
 
     def __init__(self, signum: int, step: int):
         super().__init__(f"stopped by {signal.Signals(signum).name} at step {step}; checkpoint saved, "
@@ -189,19 +190,56 @@ class TrainingInterrupted(RuntimeError):
         self.signum = signum
 
 
+def stop_signals() -> tuple[int, ...]:
+    """SIGTERM, SIGINT and the job scheduler's warning signal: submitit's ``$SUBMITIT_PREEMPT_SIGNAL``
+    (default USR2), which SLURM sends before a preemption or the time limit."""
+    names = ("SIGTERM", "SIGINT", "SIG" + os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2"))
+    return tuple(dict.fromkeys(int(getattr(signal, n)) for n in names if hasattr(signal, n)))
+
+
+@dataclass
+class DeferredSignals:
+    """Signals received during a step, and the handlers that were installed before training."""
+
+    received: list[int] = field(default_factory=list)
+    previous: dict[int, Any] = field(default_factory=dict)
+
+    def host_handler(self, signum: int):
+        """The Python handler a host process installed for ``signum`` (e.g. submitit's requeue), or
+        None when the signal's default action applies (then training stops with a checkpoint)."""
+        h = self.previous.get(signum)
+        return h if callable(h) and h is not signal.default_int_handler else None
+
+
 @contextlib.contextmanager
-def deferred_signals(signums=(signal.SIGTERM, signal.SIGINT)):
-    """Record SIGTERM/SIGINT in a list instead of dying mid-step; the loop stops at a step boundary."""
-    received: list[int] = []
+def deferred_signals(signums: tuple[int, ...] | None = None):
+    """Record stop signals instead of acting mid-step; the loop acts on them at a step boundary."""
+    deferred = DeferredSignals()
     if threading.current_thread() is not threading.main_thread():  # handlers only in the main thread
-        yield received
+        yield deferred
         return
-    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in signums}
+    for s in signums or stop_signals():
+        deferred.previous[s] = signal.signal(s, lambda signum, frame: deferred.received.append(signum))
     try:
-        yield received
+        yield deferred
     finally:
-        for s, handler in previous.items():
+        for s, handler in deferred.previous.items():
             signal.signal(s, handler)
+
+
+def act_on_signals(deferred: DeferredSignals, step: int, run_dir: Path) -> None:
+    """Called after the checkpoint of ``step`` was saved. A signal with a host handler is passed to
+    it (submitit requeues the job and exits, or ignores SIGTERM); any other stops training."""
+    while deferred.received:
+        signum = deferred.received.pop(0)
+        host = deferred.host_handler(signum)
+        if host is None:
+            raise TrainingInterrupted(signum, step)
+        name, owner = signal.Signals(signum).name, getattr(host, "__qualname__", repr(host))
+        log.warning("%s at step %d: checkpoint saved; passing the signal to %s", name, step, owner)
+        write_status(run_dir, "interrupted", step=step, error=f"{name} at step {step}, passed to {owner}")
+        host(signum, None)  # may exit the process (submitit: after requeueing this job)
+        write_status(run_dir, "running", step=step)
 
 
 def user_error_types() -> tuple[type[BaseException], ...]:
@@ -252,6 +290,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     except TrainingInterrupted as e:
         write_status(run_dir, "interrupted", error=str(e))
         raise
+    except SystemExit:  # a host's signal handler ended the process; act_on_signals wrote the status
+        raise
     except BaseException as e:
         write_status(run_dir, "failed", error=f"{type(e).__name__}: {e}")
         raise
@@ -274,7 +314,7 @@ def run_loop(cfg: DictConfig, state: State, dataset, evaluator, logger: RunLogge
                disable=not cfg.train.progress, dynamic_ncols=True)
     stats: dict[str, torch.Tensor] = {}
     finite = torch.ones((), dtype=torch.bool, device=device)  # checked on the host only at log/ckpt steps
-    with deferred_signals() as received:
+    with deferred_signals() as signals:
         try:
             while state.step < steps:
                 real = next(data).to(device, non_blocking=True)
@@ -284,7 +324,7 @@ def run_loop(cfg: DictConfig, state: State, dataset, evaluator, logger: RunLogge
                 bar.update(1)
                 log_now = state.step % cfg.train.log_every == 0 or state.step == steps
                 eval_now = state.step % cfg.eval.every == 0 or state.step == steps
-                ckpt_now = state.step % cfg.train.ckpt_every == 0 or state.step == steps or received
+                ckpt_now = state.step % cfg.train.ckpt_every == 0 or state.step == steps or signals.received
                 if (log_now or eval_now or ckpt_now) and not (bool(finite) and finite_model(state)):
                     logger.metrics(state.step, {"diverged": True})
                     raise TrainingDiverged(f"NaN/Inf in a loss or weight by step {state.step}; "
@@ -297,9 +337,9 @@ def run_loop(cfg: DictConfig, state: State, dataset, evaluator, logger: RunLogge
                     metrics = evaluate(state, evaluator, logger, cfg)
                 if ckpt_now:
                     save_checkpoint(state, ckpt_dir, periodic=state.step % cfg.train.ckpt_every == 0)
-                if received:
+                if signals.received:
                     logger.flush()
-                    raise TrainingInterrupted(received[0], state.step)
+                    act_on_signals(signals, state.step, logger.run_dir)
         finally:
             bar.close()
     return {"step": state.step, **{k: float(v) for k, v in stats.items()}, **metrics}

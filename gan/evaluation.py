@@ -16,7 +16,7 @@ import torch
 
 from gan import fid, spectral
 from gan.data import sample_images
-from gan.metrics import swd
+from gan.metrics import SlicedWasserstein
 from gan.networks import num_stages
 from gan.plots import radial_profiles_figure, spectra_figure
 
@@ -95,8 +95,10 @@ class Evaluator:
         self.device = torch.device(device)
         real = sample_images(dataset, e.num_real, seed=cfg.seed).to(self.device)
         self.real = spectral_stats(real, self.periods, **self.options)
-        self.swd = dict(per_image=e.swd_patches, num_dirs=e.swd_dirs, seed=cfg.seed) if e.swd else None
-        self.real_images = real.cpu() if (self.swd and cfg.image_size >= 16) or e.fid else None
+        self.swd_count = min(e.num_real, e.num_samples)  # images per set compared by SWD
+        self.swd = (SlicedWasserstein(real[: self.swd_count], cfg.seed, e.swd_patches, e.swd_dirs)
+                    if e.swd and cfg.image_size >= 16 else None)
+        self.real_images = real.cpu() if e.fid else None
         self.fid_weights = None
         if e.fid:
             reason = fid.unavailable_reason(e.fid_weights)
@@ -108,8 +110,8 @@ class Evaluator:
     def __call__(self, fake: torch.Tensor, logger, step: int) -> dict[str, Any]:
         stats = spectral_stats(fake.to(self.device), self.periods, **self.options)
         metrics = compare(stats, self.real, self.f_min)
-        if self.swd and self.real_images is not None and fake.shape[-1] >= 16:
-            metrics |= swd(self.real_images, fake.cpu(), **self.swd)
+        if self.swd is not None:
+            metrics |= self.swd(fake[: self.swd_count])
         if self.fid_weights is not None:
             metrics |= fid.fid_kid(self.real_images, fake.cpu(), self.fid_weights, str(self.device))
         if self.figures and logger is not None:

@@ -63,13 +63,16 @@ def random_directions(dim: int, count: int, generator: torch.Generator | None = 
     return d / d.norm(dim=0, keepdim=True)
 
 
+def sorted_projections(d: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    """Descriptors ``(M, D)`` projected on directions ``(D, K)`` and sorted: ``(K, M)``."""
+    return (directions.to(d).t() @ d.t()).sort(dim=1).values
+
+
 def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
     """Mean over directions of mean |sort(a @ dir) - sort(b @ dir)|. a, b: ``(M, D)``; directions ``(D, K)``."""
     if a.shape != b.shape:
         raise ValueError(f"descriptor sets must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
-    dirs_t = directions.to(a).t().contiguous()  # (K, D): projections come out (K, M), sorted along rows
-    pa, pb = (dirs_t @ a.t()).sort(dim=1).values, (dirs_t @ b.t()).sort(dim=1).values
-    return (pa - pb).abs().mean()
+    return (sorted_projections(a, directions) - sorted_projections(b, directions)).abs().mean()
 
 
 def sliced_wasserstein_reference(a: torch.Tensor, b: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
@@ -82,27 +85,46 @@ def sliced_wasserstein_reference(a: torch.Tensor, b: torch.Tensor, directions: t
     return torch.tensor(total / directions.shape[1], dtype=a.dtype)
 
 
+class SlicedWasserstein:
+    """Multi-scale SWD to a fixed reference set ``real`` ``(N, C, S, S)``, on ``real``'s device.
+
+    The reference's patches, directions and sorted projections are computed once, so each call on a
+    generated set ``(N, C, S, S)`` costs half of a fresh comparison. Deterministic for a given
+    ``seed``; the same patch positions and directions serve both sets.
+    """
+
+    def __init__(self, real: torch.Tensor, seed: int = 0, per_image: int = 128, num_dirs: int = 512,
+                 min_size: int = 16):
+        if real.shape[-1] < min_size or real.shape[-1] < 7:
+            raise ValueError(f"SWD needs images of at least {max(min_size, 7)} px, got {real.shape[-1]}")
+        self.shape, self.per_image, self.min_size = tuple(real.shape), per_image, min_size
+        gen = torch.Generator().manual_seed(seed)
+        self.levels = []  # (size, patch-position RNG state, directions (D, K), sorted real projections (K, M))
+        for level in laplacian_pyramid(real.float(), min_size):
+            positions = gen.get_state()
+            d = normalize_descriptors(patch_descriptors(level, per_image, generator=gen))
+            dirs = random_directions(d.shape[1], num_dirs, generator=gen).to(d)
+            self.levels.append((level.shape[-1], positions, dirs, sorted_projections(d, dirs)))
+
+    def __call__(self, fake: torch.Tensor) -> dict[str, float]:
+        """``{"quality/swd_level_S": ..., ..., "quality/swd": mean over levels}``, each x 1e3."""
+        if tuple(fake.shape) != self.shape:
+            raise ValueError(f"image sets differ in shape: {self.shape} (reference) vs {tuple(fake.shape)}")
+        out = {}
+        fake = fake.to(self.levels[0][2].device)
+        for (size, positions, dirs, ref), level in zip(self.levels, laplacian_pyramid(fake.float(), self.min_size)):
+            gen = torch.Generator().set_state(positions)
+            d = normalize_descriptors(patch_descriptors(level, self.per_image, generator=gen))
+            out[f"quality/swd_level_{size}"] = 1e3 * float((sorted_projections(d, dirs) - ref).abs().mean())
+        out["quality/swd"] = sum(out.values()) / len(out)
+        return out
+
+
 def swd(real: torch.Tensor, fake: torch.Tensor, seed: int = 0, per_image: int = 128, num_dirs: int = 512,
         min_size: int = 16) -> dict[str, float]:
-    """Multi-scale SWD between two image sets ``(N, C, S, S)`` (the larger set is cut to the smaller).
-
-    Returns ``{"quality/swd_level_S": ..., ..., "quality/swd": mean over levels}``, each x 1e3.
-    Deterministic for a given ``seed``; the same patches positions and directions serve both sets.
-    """
+    """Multi-scale SWD between two image sets ``(N, C, S, S)`` (the larger set is cut to the smaller);
+    see ``SlicedWasserstein``."""
     if real.shape[1:] != fake.shape[1:]:
         raise ValueError(f"image sets differ in shape: {tuple(real.shape[1:])} vs {tuple(fake.shape[1:])}")
-    if real.shape[-1] < min_size or real.shape[-1] < 7:
-        raise ValueError(f"SWD needs images of at least {max(min_size, 7)} px, got {real.shape[-1]}")
     n = min(len(real), len(fake))
-    real, fake = real[:n].float(), fake[:n].float()
-    gen = torch.Generator().manual_seed(seed)
-    out = {}
-    for lr, lf in zip(laplacian_pyramid(real, min_size), laplacian_pyramid(fake, min_size)):
-        state = gen.get_state()
-        da = normalize_descriptors(patch_descriptors(lr, per_image, generator=gen))
-        gen.set_state(state)  # identical patch positions in both sets
-        db = normalize_descriptors(patch_descriptors(lf, per_image, generator=gen))
-        dirs = random_directions(da.shape[1], num_dirs, generator=gen)
-        out[f"quality/swd_level_{lr.shape[-1]}"] = 1e3 * float(sliced_wasserstein(da, db, dirs))
-    out["quality/swd"] = sum(out.values()) / len(out)
-    return out
+    return SlicedWasserstein(real[:n], seed, per_image, num_dirs, min_size)(fake[:n])

@@ -61,6 +61,15 @@ def test_patch_descriptors_pick_real_neighbourhoods():
     torch.testing.assert_close(d[6], x[1, :, ys[1, 1]:ys[1, 1] + 7, xs[1, 1]:xs[1, 1] + 7])
 
 
+def test_cached_reference_gives_fresh_results_on_every_call(sets):
+    a, b, blurred, _ = sets
+    cached = metrics.SlicedWasserstein(a, seed=5, per_image=16, num_dirs=32)
+    for other in (b, blurred, b):  # reuse does not consume the reference's patch positions
+        assert cached(other) == metrics.swd(a, other, seed=5, per_image=16, num_dirs=32)
+    with pytest.raises(ValueError, match="differ"):
+        cached(b[:10])
+
+
 def test_swd_rejects_mismatched_sets():
     with pytest.raises(ValueError, match="differ"):
         metrics.swd(torch.zeros(4, 3, 32, 32), torch.zeros(4, 1, 32, 32))

@@ -67,9 +67,30 @@ def seed_everything(seed: int, deterministic: bool) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(deterministic, warn_only=False)
+    if deterministic:  # cuBLAS needs this for deterministic matmuls; set before CUDA starts
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    # warn_only: an op without a deterministic kernel (on CUDA, e.g. bilinear upsampling's backward)
+    # warns instead of stopping the run
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
     torch.backends.cudnn.deterministic = deterministic
     torch.backends.cudnn.benchmark = not deterministic
+
+
+def set_threads(threads: int | None) -> None:
+    """CPU threads for intra-op parallelism. None keeps PyTorch's choice: the CPUs this process may
+    run on (its affinity mask, e.g. SLURM's cpus_per_task), or what joblib's workers were given."""
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+
+
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManager:
+    """Mixed precision for a training step: ``amp`` none | bf16 | fp16."""
+    if amp == "none":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=AMP_DTYPES[amp])
 
 
 def run_directory(cfg: DictConfig) -> Path:
@@ -102,32 +123,39 @@ class State:
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     fixed_z: torch.Tensor
+    # loss scaling for train.amp=fp16; a pass-through when disabled
+    scaler: torch.amp.GradScaler = field(default_factory=lambda: torch.amp.GradScaler("cpu", enabled=False))
     step: int = 0
 
     def state_dict(self) -> dict[str, Any]:
         return {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
-                "opt_d": self.opt_d.state_dict(), "fixed_z": self.fixed_z.cpu(), "step": self.step,
-                "rng": ckpt.rng_state()}
+                "opt_d": self.opt_d.state_dict(), "scaler": self.scaler.state_dict(),
+                "fixed_z": self.fixed_z.cpu(), "step": self.step, "rng": ckpt.rng_state()}
 
     def load_state_dict(self, s: dict[str, Any]) -> None:
         self.G.load_state_dict(s["G"])
         self.D.load_state_dict(s["D"])
         self.opt_g.load_state_dict(s["opt_g"])
         self.opt_d.load_state_dict(s["opt_d"])
+        if s.get("scaler") and self.scaler.is_enabled():
+            self.scaler.load_state_dict(s["scaler"])
         self.fixed_z.copy_(s["fixed_z"])
         self.step = int(s["step"])
         ckpt.set_rng_state(s["rng"])
 
 
 def new_state(cfg: DictConfig, channels: int, device: torch.device) -> State:
-    """Fresh networks on ``device``, their Adam optimizers and the fixed evaluation noise (seeded)."""
+    """Fresh networks on ``device`` (NHWC with ``train.channels_last``), their Adam optimizers, the
+    gradient scaler and the fixed evaluation noise (seeded)."""
     G, D = build_models(cfg, channels)
-    G.to(device), D.to(device)
+    memory_format = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
+    G.to(device, memory_format=memory_format), D.to(device, memory_format=memory_format)
     betas = tuple(cfg.train.betas)
     fixed_z = torch.randn(cfg.eval.num_samples, cfg.generator.z_dim,
                           generator=torch.Generator().manual_seed(cfg.seed + 12345))
     return State(G, D, torch.optim.Adam(G.parameters(), lr=cfg.train.lr_g, betas=betas),
-                 torch.optim.Adam(D.parameters(), lr=cfg.train.lr_d, betas=betas), fixed_z.to(device))
+                 torch.optim.Adam(D.parameters(), lr=cfg.train.lr_d, betas=betas), fixed_z.to(device),
+                 scaler=torch.amp.GradScaler(device.type, enabled=cfg.train.amp == "fp16"))
 
 
 def save_checkpoint(state: State, ckpt_dir: Path, periodic: bool) -> None:
@@ -141,22 +169,25 @@ def save_checkpoint(state: State, ckpt_dir: Path, periodic: bool) -> None:
 # The loop
 
 
-def train_step(state: State, real: torch.Tensor, loss: str) -> dict[str, torch.Tensor]:
-    """One D update then one G update on the same fake batch; returns detached statistics."""
-    G, D = state.G, state.D
-    z = torch.randn(real.shape[0], G.z_dim, device=real.device)
-    fake = G(z)  # (B, C, S, S)
-
-    real_logits, fake_logits = D(real), D(fake.detach())
-    loss_d = d_loss(loss, real_logits, fake_logits)
+def train_step(state: State, real: torch.Tensor, loss: str, amp: str = "none") -> dict[str, torch.Tensor]:
+    """One D update then one G update on the same fake batch ``real`` ``(B, C, S, S)``; returns
+    detached statistics. ``amp``: mixed precision (none | bf16 | fp16, fp16 with ``state.scaler``)."""
+    G, D, scaler = state.G, state.D, state.scaler
+    with autocast(real.device, amp):
+        z = torch.randn(real.shape[0], G.z_dim, device=real.device)
+        fake = G(z)  # (B, C, S, S)
+        real_logits, fake_logits = D(real).float(), D(fake.detach()).float()  # losses in fp32
+        loss_d = d_loss(loss, real_logits, fake_logits)
     state.opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
-    state.opt_d.step()
+    scaler.scale(loss_d).backward()
+    scaler.step(state.opt_d)
 
-    loss_g = g_loss(loss, D(fake))
+    with autocast(real.device, amp):
+        loss_g = g_loss(loss, D(fake).float())
     state.opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
-    state.opt_g.step()
+    scaler.scale(loss_g).backward()
+    scaler.step(state.opt_g)
+    scaler.update()
     return {"loss/D": loss_d.detach(), "loss/G": loss_g.detach(),
             "D/real": torch.sigmoid(real_logits.detach()).mean(), "D/fake": torch.sigmoid(fake_logits.detach()).mean()}
 
@@ -251,7 +282,8 @@ def user_error_types() -> tuple[type[BaseException], ...]:
 
 
 def finite_model(state: State) -> bool:
-    return all(bool(torch.isfinite(p).all()) for net in (state.G, state.D) for p in net.parameters())
+    """No NaN/Inf in any weight (one host sync)."""
+    return bool(torch.stack([torch.isfinite(p).all() for net in (state.G, state.D) for p in net.parameters()]).all())
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -269,10 +301,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     write_status(run_dir, "running")
     try:
         seed_everything(cfg.seed, cfg.deterministic)
+        set_threads(cfg.threads)
         device = resolve_device(cfg.device)
         dataset = build_dataset(cfg)
         channels = int(dataset[0].shape[0])
-        log.info("data: %s", describe(dataset))
+        log.info("device %s, %d CPU threads; data: %s", device, torch.get_num_threads(), describe(dataset))
         state = new_state(cfg, channels, device)
         resumed = ckpt.load_latest(ckpt_dir, map_location=device, warn=log.warning) if cfg.train.resume else None
         if resumed is not None:
@@ -307,6 +340,7 @@ def run_loop(cfg: DictConfig, state: State, dataset, evaluator, logger: RunLogge
     steps = int(cfg.train.steps)
     data = batches(dataset, cfg.train.batch_size, seed=cfg.seed, start_step=state.step,
                    num_workers=cfg.train.num_workers)
+    memory_format = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
     metrics: dict[str, Any] = {}
     if state.step == 0:
         metrics = evaluate(state, evaluator, logger, cfg)
@@ -317,8 +351,8 @@ def run_loop(cfg: DictConfig, state: State, dataset, evaluator, logger: RunLogge
     with deferred_signals() as signals:
         try:
             while state.step < steps:
-                real = next(data).to(device, non_blocking=True)
-                stats = train_step(state, real, cfg.train.loss)
+                real = next(data).to(device, non_blocking=True, memory_format=memory_format)
+                stats = train_step(state, real, cfg.train.loss, cfg.train.amp)
                 finite &= torch.isfinite(stats["loss/D"]) & torch.isfinite(stats["loss/G"])
                 state.step += 1
                 bar.update(1)
@@ -330,7 +364,7 @@ def run_loop(cfg: DictConfig, state: State, dataset, evaluator, logger: RunLogge
                     raise TrainingDiverged(f"NaN/Inf in a loss or weight by step {state.step}; "
                                            f"the last good checkpoint in {ckpt_dir} is kept")
                 if log_now:
-                    values = {k: float(v) for k, v in stats.items()}
+                    values = dict(zip(stats, torch.stack(list(stats.values())).tolist()))  # one sync
                     logger.scalars(state.step, values)
                     bar.set_postfix({k[5:]: f"{v:.3f}" for k, v in values.items() if k.startswith("loss/")})
                 if eval_now:

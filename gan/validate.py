@@ -62,6 +62,9 @@ def validate(cfg: DictConfig) -> None:
     _require(len(betas) == 2 and all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas), "train.betas",
              list(betas), "must be two numbers in [0, 1)")
     _choice(cfg, "train.loss", ["bce", "hinge"])
+    _choice(cfg, "train.amp", ["none", "bf16", "fp16"])
+    if _get(cfg, "threads") is not None:
+        _positive_int(cfg, "threads")
     _choice(cfg, "generator.upsample_layers", ["all", "last"])
     _choice(cfg, "discriminator.downsample", ["strided", "blur_strided", "resize"])
     _choice(cfg, "eval.window", ["none", "hann", "kaiser"])

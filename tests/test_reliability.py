@@ -84,8 +84,8 @@ def test_host_signal_handler_gets_the_signal_after_a_checkpoint(tiny_cfg, monkey
         calls.append((signum, torch.load(last, weights_only=True)["step"], read_status(cfg.run_dir)["status"]))
     real_step = training.train_step
 
-    def step_then_signal(state, real, loss):
-        stats = real_step(state, real, loss)
+    def step_then_signal(state, *args):
+        stats = real_step(state, *args)
         if state.step == 2:  # the third step, as the counter is incremented after the step
             os.kill(os.getpid(), signal.SIGTERM)
         return stats
@@ -133,8 +133,8 @@ def test_nan_stops_with_message_and_keeps_last_good_checkpoint(tiny_cfg, monkeyp
     cfg.train.steps = 12
     real_step = training.train_step
 
-    def poisoned_step(state, real, loss):  # a NaN appears in a weight after step 7
-        stats = real_step(state, real, loss)
+    def poisoned_step(state, *args):  # a NaN appears in a weight after step 7
+        stats = real_step(state, *args)
         if state.step == 7:
             with torch.no_grad():
                 next(state.G.parameters()).view(-1)[0] = float("nan")

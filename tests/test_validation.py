@@ -36,6 +36,8 @@ BAD = [  # (override, key named in the message)
     ("data=folder", "data.root"),
     ("device=cuda:7", "device"),
     ("device=tpu", "device"),
+    ("train.amp=fp8", "train.amp"),
+    ("threads=0", "threads"),
 ]
 
 

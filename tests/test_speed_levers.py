@@ -1,0 +1,91 @@
+"""channels_last, mixed precision and CPU threads: the same training step, only faster where supported.
+
+The code paths run on CPU here; their speed is measured on a GPU with experiments/bench_train.py.
+"""
+import pytest
+import torch
+
+from gan import training
+from gan.training import new_state, train, train_step
+
+CPU = torch.device("cpu")
+
+
+def fresh(tiny_cfg, *overrides):
+    cfg = tiny_cfg(*overrides)
+    torch.manual_seed(0)
+    return cfg, new_state(cfg, 3, CPU)
+
+
+def one_step(state, cfg, real):
+    torch.manual_seed(1)  # the same z for every variant
+    return train_step(state, real, cfg.train.loss, cfg.train.amp)
+
+
+@pytest.fixture
+def real():
+    return torch.rand(8, 3, 16, 16, generator=torch.Generator().manual_seed(2)) * 2 - 1
+
+
+def grads(state):
+    return [p.grad for net in (state.G, state.D) for p in net.parameters()]
+
+
+def test_channels_last_gives_the_same_step(tiny_cfg, real):
+    cfg_a, a = fresh(tiny_cfg)
+    cfg_b, b = fresh(tiny_cfg, "train.channels_last=true")
+    kernels = [p for net in (b.G, b.D) for p in net.parameters() if p.ndim == 4]
+    assert kernels and all(p.is_contiguous(memory_format=torch.channels_last) for p in kernels)
+    assert not all(p.is_contiguous(memory_format=torch.channels_last)
+                   for net in (a.G, a.D) for p in net.parameters() if p.ndim == 4)
+    sa = one_step(a, cfg_a, real)
+    sb = one_step(b, cfg_b, real.contiguous(memory_format=torch.channels_last))
+    for k in sa:
+        torch.testing.assert_close(sa[k], sb[k], rtol=1e-4, atol=1e-6)
+    for ga, gb in zip(grads(a), grads(b)):  # gradients, not Adam's first update (sign-like for tiny g)
+        torch.testing.assert_close(ga, gb, rtol=1e-3, atol=1e-6)
+
+
+def test_bf16_autocast_runs_the_networks_in_bf16_with_fp32_weights(tiny_cfg, real):
+    cfg32, s32 = fresh(tiny_cfg)
+    cfg16, s16 = fresh(tiny_cfg, "train.amp=bf16")
+    dtypes = []
+    s16.G.register_forward_hook(lambda module, inputs, output: dtypes.append(output.dtype))
+    stats32, stats16 = one_step(s32, cfg32, real), one_step(s16, cfg16, real)
+    assert dtypes == [torch.bfloat16]
+    assert all(p.dtype == torch.float32 for net in (s16.G, s16.D) for p in net.parameters())
+    assert stats16["loss/D"] != stats32["loss/D"]  # a different computation ...
+    for k in stats32:  # ... within bf16 precision (8 mantissa bits)
+        torch.testing.assert_close(stats16[k], stats32[k], rtol=0.03, atol=0.03)
+
+
+def test_fp16_loss_scale_is_checkpointed_and_restored(tiny_cfg, real):
+    cfg, a = fresh(tiny_cfg, "train.amp=fp16")
+    assert a.scaler.is_enabled()
+    stats = one_step(a, cfg, real)
+    assert all(torch.isfinite(v) for v in stats.values())
+    a.scaler.update(new_scale=512.0)
+    _, b = fresh(tiny_cfg, "train.amp=fp16")
+    b.load_state_dict(a.state_dict())
+    assert b.scaler.get_scale() == 512.0
+
+
+def test_fp16_run_resumes(tiny_cfg):
+    cfg = tiny_cfg("train.amp=fp16", "eval.figures=false")
+    train(cfg)
+    cfg.train.steps = 6
+    final = train(cfg)
+    assert final["step"] == 6 and torch.isfinite(torch.tensor(final["loss/D"]))
+    saved = torch.load(f"{cfg.run_dir}/checkpoints/last.pt", weights_only=True)
+    assert saved["scaler"]["scale"] > 0
+
+
+def test_threads_setting(tiny_cfg):
+    before = torch.get_num_threads()
+    try:
+        train(tiny_cfg("threads=1", "train.steps=2", "eval.figures=false"))
+        assert torch.get_num_threads() == 1
+        training.set_threads(None)  # None leaves PyTorch's choice alone
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

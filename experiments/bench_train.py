@@ -6,10 +6,12 @@ The bare loop follows pytorch/examples' ``dcgan/main.py`` (same Generator/Discri
 transposed k=4 upsampler, BCE on logits, Adam, batches indexed from the in-memory dataset, no
 logging). The suite runs ``gan.training.run_loop`` with its default logging, checkpoint and
 evaluation schedule, and once more with evaluation switched off. The three are alternated
-``--repeats`` times; the median images/s of each and the ratios to the bare loop are printed,
-with the data loader's own images/s (it must never be the bottleneck). Overrides such as
-``train.amp=bf16 train.channels_last=true threads=1`` apply to the suite; the bare loop stays fp32
-NCHW, so with them the ratio is the levers' gain times the suite's overhead.
+``--repeats`` times; the median images/s of each and the ratios to the bare loop are printed, and
+the median and range of the per-repeat ratios to the bare window just before (drift cancels),
+with the data loader's own images/s (it must never be the bottleneck) and the time of one
+evaluation alone, which bounds the ratio with evaluation free of the windows' noise. Overrides
+such as ``train.amp=bf16 train.channels_last=true threads=1`` apply to the suite; the bare loop
+stays fp32 NCHW, so with them the ratio is the levers' gain times the suite's overhead.
 Model building, data generation and the cached real statistics are set-up, outside the timings.
 """
 from __future__ import annotations
@@ -117,9 +119,32 @@ def main() -> None:
           f"{args.steps} steps per window (eval every {cfg.eval.every}, ckpt every {cfg.train.ckpt_every}), "
           f"median of {args.repeats}; suite: amp {cfg.train.amp}, channels_last {cfg.train.channels_last} "
           f"(the bare loop is always fp32 NCHW)")
-    print(f"{'loop':<28}{'images/s':>10}{'vs bare':>9}")
+    print(f"{'loop':<28}{'images/s':>10}{'vs bare':>9}   paired ratios: median [min, max]")
     for k, r in rate.items():
-        print(f"{k:<28}{r:>10.0f}{r / rate['bare loop']:>8.2f}x")
+        paired = [b_ / t_ for b_, t_ in zip(times["bare loop"], times[k])] if k in times else []
+        spread = (f"   {statistics.median(paired):.2f}x [{min(paired):.2f}, {max(paired):.2f}]"
+                  if paired and k != "bare loop" else "")
+        print(f"{k:<28}{r:>10.0f}{r / rate['bare loop']:>8.2f}x{spread}")
+    seconds = evaluation_seconds(cfg, dataset, evaluator, device, args.repeats)
+    period = cfg.eval.every * b / rate["bare loop"]  # seconds of bare training between evaluations
+    print(f"one evaluation: {seconds:.3f} s (median of {args.repeats}); with one every {cfg.eval.every} steps "
+          f"the suite can reach at most {period / (period + seconds):.2f}x the bare loop")
+
+
+def evaluation_seconds(cfg, dataset, evaluator, device, repeats: int) -> float:
+    """Median wall time of one ``gan.training.evaluate`` (sampling, metrics, figures, sample grid)."""
+    s = fresh_state(cfg, dataset[0].shape[0], device)
+    times = []
+    with tempfile.TemporaryDirectory() as d:
+        logger = RunLogger(d)
+        for _ in range(repeats + 1):  # the first is a warm-up
+            t = time.perf_counter()
+            training.evaluate(s, evaluator, logger, cfg)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - t)
+        logger.close()
+    return statistics.median(times[1:])
 
 
 if __name__ == "__main__":

@@ -98,6 +98,7 @@ class SlicedWasserstein:
         if real.shape[-1] < min_size or real.shape[-1] < 7:
             raise ValueError(f"SWD needs images of at least {max(min_size, 7)} px, got {real.shape[-1]}")
         self.shape, self.per_image, self.min_size = tuple(real.shape), per_image, min_size
+        self.device = real.device
         gen = torch.Generator().manual_seed(seed)
         self.levels = []  # (size, patch-position RNG state, directions (D, K), sorted real projections (K, M))
         for level in laplacian_pyramid(real.float(), min_size):
@@ -111,7 +112,7 @@ class SlicedWasserstein:
         if tuple(fake.shape) != self.shape:
             raise ValueError(f"image sets differ in shape: {self.shape} (reference) vs {tuple(fake.shape)}")
         out = {}
-        fake = fake.to(self.levels[0][2].device)
+        fake = fake.to(self.device)
         for (size, positions, dirs, ref), level in zip(self.levels, laplacian_pyramid(fake.float(), self.min_size)):
             gen = torch.Generator().set_state(positions)
             d = normalize_descriptors(patch_descriptors(level, self.per_image, generator=gen))

@@ -83,6 +83,11 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(int(threads))
 
 
+def memory_format(cfg: DictConfig) -> torch.memory_format:
+    """NHWC for both networks and the batches with ``train.channels_last``, else the default NCHW."""
+    return torch.channels_last if cfg.train.channels_last else torch.contiguous_format
+
+
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -148,8 +153,7 @@ def new_state(cfg: DictConfig, channels: int, device: torch.device) -> State:
     """Fresh networks on ``device`` (NHWC with ``train.channels_last``), their Adam optimizers, the
     gradient scaler and the fixed evaluation noise (seeded)."""
     G, D = build_models(cfg, channels)
-    memory_format = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
-    G.to(device, memory_format=memory_format), D.to(device, memory_format=memory_format)
+    G.to(device, memory_format=memory_format(cfg)), D.to(device, memory_format=memory_format(cfg))
     betas = tuple(cfg.train.betas)
     fixed_z = torch.randn(cfg.eval.num_samples, cfg.generator.z_dim,
                           generator=torch.Generator().manual_seed(cfg.seed + 12345))
@@ -340,7 +344,7 @@ def run_loop(cfg: DictConfig, state: State, dataset, evaluator, logger: RunLogge
     steps = int(cfg.train.steps)
     data = batches(dataset, cfg.train.batch_size, seed=cfg.seed, start_step=state.step,
                    num_workers=cfg.train.num_workers)
-    memory_format = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
+    batch_format = memory_format(cfg)
     metrics: dict[str, Any] = {}
     if state.step == 0:
         metrics = evaluate(state, evaluator, logger, cfg)
@@ -351,7 +355,7 @@ def run_loop(cfg: DictConfig, state: State, dataset, evaluator, logger: RunLogge
     with deferred_signals() as signals:
         try:
             while state.step < steps:
-                real = next(data).to(device, non_blocking=True, memory_format=memory_format)
+                real = next(data).to(device, non_blocking=True, memory_format=batch_format)
                 stats = train_step(state, real, cfg.train.loss, cfg.train.amp)
                 finite &= torch.isfinite(stats["loss/D"]) & torch.isfinite(stats["loss/G"])
                 state.step += 1

@@ -9,31 +9,21 @@ import logging
 import sys
 
 import hydra
-
-import gan  # noqa: F401 - registers the ${short:...} resolver used by conf/train.yaml
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from gan.training import TrainingDiverged, TrainingInterrupted, train, user_error_types
+from gan.errors import TrainingInterrupted, exit_code
+from gan.metrics import HEADLINE
+from gan.training import train
 
 log = logging.getLogger("train")
-
-
-def exit_code(e: BaseException) -> int | None:
-    if isinstance(e, TrainingInterrupted):
-        return 128 + e.signum
-    if isinstance(e, TrainingDiverged):
-        return 3
-    if isinstance(e, user_error_types()):
-        return 2
-    return None
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     try:
-        return train(cfg).get(cfg.get("objective", "checkerboard_excess_db/p2"))
+        return train(cfg).get(cfg.get("objective", HEADLINE))
     except Exception as e:  # noqa: BLE001 - known failures become one line and an exit code
         code = exit_code(e)
         multirun = HydraConfig.get().mode == RunMode.MULTIRUN

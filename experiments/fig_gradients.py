@@ -17,17 +17,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import figdata
-
-KINDS = ("strided", "blur_strided", "resize")
+from gan import metrics as M
+from gan.networks import DOWNSAMPLERS as KINDS
+from gan.plots import load_figure_data, save_figure_data
 
 
 def compute(image_size: int, ndf: int, n: int, seed: int = 0) -> tuple[dict[str, np.ndarray], dict]:
     from gan import spectral
     from gan.data import dead_leaves_images
-    from gan.networks import Discriminator, num_stages
+    from gan.networks import Discriminator
 
-    periods = spectral.periods_up_to(2 ** num_stages(image_size))
+    periods = M.periods_for(image_size)
     real = dead_leaves_images(n, image_size, seed=seed)
     arrays, table = {"real": real[:8].numpy()}, {}
     for kind in KINDS:
@@ -38,44 +38,37 @@ def compute(image_size: int, ndf: int, n: int, seed: int = 0) -> tuple[dict[str,
         g = x.grad
         arrays[f"{kind}/grad"] = g[:8].numpy()
         arrays[f"{kind}/log_spectrum"] = spectral.mean_log_spectrum(spectral.power_spectrum(g)).numpy()
-        table[kind] = {f"checkerboard/p{p}": float(spectral.checkerboard_energy(g, p).mean()) for p in periods}
-        table[kind] |= {f"checkerboard_fixed/p{p}": float(spectral.fixed_pattern_energy(g, p)) for p in periods}
+        table[kind] = {M.CE.format(p=p): float(spectral.checkerboard_energy(g, p).mean()) for p in periods}
+        table[kind] |= {M.CE_FIXED.format(p=p): float(spectral.fixed_pattern_energy(g, p)) for p in periods}
     return arrays, {"image_size": image_size, "ndf": ndf, "num_images": n, "seed": seed, "metrics": table}
 
 
 def plot(out: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    a, info = figdata.load(out, "gradients")
+    from gan.plots import save_figure, show_spectra
+
+    a, info = load_figure_data(out, "gradients")
     fig, axes = plt.subplots(3, len(KINDS) + 1, figsize=(3.0 * (len(KINDS) + 1), 8.4), dpi=100)
     for i in range(2):
         axes[i, 0].imshow(np.clip(a["real"][i].transpose(1, 2, 0) * 0.5 + 0.5, 0, 1))
         axes[i, 0].set_title("real image" if i == 0 else "", fontsize=9)
     axes[2, 0].axis("off")
-    spectra = [a[f"{k}/log_spectrum"] for k in KINDS]
-    vmin, vmax = min(s.min() for s in spectra), max(s.max() for s in spectra)
+    im = show_spectra(axes[2, 1:], [a[f"{k}/log_spectrum"] for k in KINDS],
+                      ["mean log10 power of gradients"] * len(KINDS))
     for j, kind in enumerate(KINDS, start=1):
         for i in range(2):
             g = a[f"{kind}/grad"][i].mean(axis=0)
             lim = np.abs(g).max()
             axes[i, j].imshow(g, cmap="RdBu_r", vmin=-lim, vmax=lim)
             if i == 0:
-                axes[i, j].set_title(f"D downsample: {kind}\nCE2 = {info['metrics'][kind]['checkerboard/p2']:.3g}",
-                                     fontsize=9)
-        im = axes[2, j].imshow(a[f"{kind}/log_spectrum"], cmap="inferno", vmin=vmin, vmax=vmax,
-                               extent=(-0.5, 0.5, 0.5, -0.5))
-        axes[2, j].set_title("mean log10 power of gradients", fontsize=8)
+                ce2 = info["metrics"][kind][M.CE.format(p=2)]
+                axes[i, j].set_title(f"D downsample: {kind}\nCE2 = {ce2:.3g}", fontsize=9)
     for ax in axes.flat:
         ax.set_xticks([]), ax.set_yticks([])
     fig.colorbar(im, ax=axes[2, 1:].tolist(), shrink=0.8, label="log10 power")
     fig.suptitle("Input gradients of untrained DCGAN discriminators (channel mean; same seed)", fontsize=11)
-    png = out / "gradients.png"
-    fig.savefig(png, bbox_inches="tight")
-    plt.close(fig)
-    return png
+    return save_figure(fig, out / "gradients.png", bbox_inches="tight")
 
 
 def main(argv=None) -> None:
@@ -87,7 +80,7 @@ def main(argv=None) -> None:
     ap.add_argument("--plot-only", action="store_true")
     args = ap.parse_args(argv)
     if not args.plot_only:
-        figdata.save(args.out, "gradients", *compute(args.image_size, args.ndf, args.n))
+        save_figure_data(args.out, "gradients", *compute(args.image_size, args.ndf, args.n))
     png = plot(args.out)
     for kind, m in json.loads((args.out / "gradients.json").read_text())["metrics"].items():
         print(f"{kind:14s} " + "  ".join(f"{k}={v:.3g}" for k, v in m.items()))

@@ -16,47 +16,41 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import figdata
+from gan import metrics as M
+from gan.plots import load_figure_data, save_figure_data
 
 
 def compute(image_size: int, ngf: int, n: int, seed: int = 0) -> tuple[dict[str, np.ndarray], dict]:
-    from gan import spectral, upsamplers
-    from gan.evaluation import compare, spectral_stats
-    from gan.networks import Generator, num_stages, sample
+    from gan import upsamplers
+    from gan.networks import Generator, sample
 
-    periods = spectral.periods_up_to(2 ** num_stages(image_size))
+    periods = M.periods_for(image_size)
     z = torch.randn(n, 100, generator=torch.Generator().manual_seed(seed))
     arrays, table = {}, {}
     for name in upsamplers.available():
         torch.manual_seed(seed)
         G = Generator(image_size, 3, ngf=ngf, upsampler=name)
         images = sample(G, z)
-        stats = spectral_stats(images, periods)
+        stats = M.image_stats(images, periods)
         arrays[f"{name}/grid"] = images[:16].numpy()
         arrays[f"{name}/log_spectrum"] = stats.log_spectrum.numpy()
-        table[name] = compare(stats)
+        table[name] = M.compute(stats)
     return arrays, {"image_size": image_size, "ngf": ngf, "num_images": n, "seed": seed, "metrics": table}
 
 
 def plot(out: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from torchvision.utils import make_grid
 
-    a, info = figdata.load(out, "init")
+    from gan.plots import image_grid, save_figure, show_spectra
+
+    a, info = load_figure_data(out, "init")
     names = list(info["metrics"])
-    spectra = [a[f"{n}/log_spectrum"] for n in names]
-    vmin, vmax = min(s.min() for s in spectra), max(s.max() for s in spectra)
     fig, axes = plt.subplots(2, len(names), figsize=(1.9 * len(names), 4.6), dpi=110)
+    im = show_spectra(axes[1], [a[f"{n}/log_spectrum"] for n in names])
     for j, name in enumerate(names):
-        grid = make_grid(torch.from_numpy(a[f"{name}/grid"]) * 0.5 + 0.5, nrow=4, padding=1).permute(1, 2, 0)
-        axes[0, j].imshow(grid.clamp(0, 1).numpy())
+        axes[0, j].imshow(image_grid(a[f"{name}/grid"]))
         axes[0, j].set_title(name.replace("_", "\n", 1), fontsize=8)
-        im = axes[1, j].imshow(a[f"{name}/log_spectrum"], cmap="inferno", vmin=vmin, vmax=vmax,
-                               extent=(-0.5, 0.5, 0.5, -0.5))
-        ce2 = info["metrics"][name]["checkerboard/p2"]
+        ce2 = info["metrics"][name][M.CE.format(p=2)]
         axes[1, j].set_xlabel(f"CE2 = {ce2:.3g}", fontsize=8)
         for ax in axes[:, j]:
             ax.set_xticks([]), ax.set_yticks([])
@@ -64,10 +58,7 @@ def plot(out: Path) -> Path:
     fig.colorbar(im, ax=axes[1].tolist(), shrink=0.8, label="log10 power")
     fig.suptitle(f"Untrained DCGAN generators, {info['image_size']}x{info['image_size']}, ngf={info['ngf']}, "
                  f"same seed and noise: samples (top), spectra (bottom)", fontsize=10)
-    png = out / "init.png"
-    fig.savefig(png, bbox_inches="tight")
-    plt.close(fig)
-    return png
+    return save_figure(fig, out / "init.png", bbox_inches="tight")
 
 
 def markdown_table(info: dict) -> str:
@@ -89,7 +80,7 @@ def main(argv=None) -> None:
     ap.add_argument("--plot-only", action="store_true")
     args = ap.parse_args(argv)
     if not args.plot_only:
-        figdata.save(args.out, "init", *compute(args.image_size, args.ngf, args.n))
+        save_figure_data(args.out, "init", *compute(args.image_size, args.ngf, args.n))
     png = plot(args.out)
     print(markdown_table(json.loads((args.out / "init.json").read_text())))
     print(f"wrote {png}")

@@ -31,33 +31,34 @@ def compute(size: int = 6) -> dict[str, np.ndarray]:
     return arrays
 
 
-def plot(npz: Path, png: Path) -> None:
-    import matplotlib
+def kernel_stride_axes(fig, spec, **space):
+    """One subplot per (stride row, kernel column) of ``spec``: yields ``(ax, k, s)``."""
+    cells = spec.subgridspec(len(STRIDES), len(KERNELS), **space)
+    for i, s in enumerate(STRIDES):
+        for j, k in enumerate(KERNELS):
+            yield fig.add_subplot(cells[i, j]), k, s
 
-    matplotlib.use("Agg")
+
+def plot(npz: Path, png: Path) -> None:
     import matplotlib.pyplot as plt
+
+    from gan.plots import save_figure
 
     a = np.load(npz)
     fig = plt.figure(figsize=(15, 11), dpi=100)
     grid = fig.add_gridspec(3, 1, height_ratios=[1.1, 2.2, 1.6], hspace=0.35)
-    top = grid[0].subgridspec(len(STRIDES), len(KERNELS), hspace=0.7, wspace=0.25)
-    for i, s in enumerate(STRIDES):
-        for j, k in enumerate(KERNELS):
-            ax = fig.add_subplot(top[i, j])
-            m = a[f"1d_k{k}_s{s}"]
-            ax.bar(np.arange(len(m)), m, width=0.9, color="tab:blue")
-            ax.set_title(f"1-D  k={k}, s={s}", fontsize=9)
-            ax.set_yticks(range(int(m.max()) + 1))
-            ax.set_xticks([])
-            ax.tick_params(labelsize=7)
-    mid = grid[1].subgridspec(len(STRIDES), len(KERNELS), hspace=0.35, wspace=0.1)
-    for i, s in enumerate(STRIDES):
-        for j, k in enumerate(KERNELS):
-            ax = fig.add_subplot(mid[i, j])
-            m = a[f"2d_k{k}_s{s}"]
-            im = ax.imshow(m / m.max(), cmap="magma", vmin=0, vmax=1)
-            ax.set_title(f"2-D  k={k}, s={s}  (max {int(m.max())})", fontsize=9)
-            ax.set_xticks([]), ax.set_yticks([])
+    for ax, k, s in kernel_stride_axes(fig, grid[0], hspace=0.7, wspace=0.25):
+        m = a[f"1d_k{k}_s{s}"]
+        ax.bar(np.arange(len(m)), m, width=0.9, color="tab:blue")
+        ax.set_title(f"1-D  k={k}, s={s}", fontsize=9)
+        ax.set_yticks(range(int(m.max()) + 1))
+        ax.set_xticks([])
+        ax.tick_params(labelsize=7)
+    for ax, k, s in kernel_stride_axes(fig, grid[1], hspace=0.35, wspace=0.1):
+        m = a[f"2d_k{k}_s{s}"]
+        im = ax.imshow(m / m.max(), cmap="magma", vmin=0, vmax=1)
+        ax.set_title(f"2-D  k={k}, s={s}  (max {int(m.max())})", fontsize=9)
+        ax.set_xticks([]), ax.set_yticks([])
     fig.colorbar(im, ax=fig.axes[-len(KERNELS) * len(STRIDES):], label="taps per output pixel / max", shrink=0.8)
     bottom = grid[2].subgridspec(1, len(STACKED) * len(LAYERS), wspace=0.15)
     for j, (k, s) in enumerate(STACKED):
@@ -69,9 +70,7 @@ def plot(npz: Path, png: Path) -> None:
             ax.set_xticks([]), ax.set_yticks([])
     fig.suptitle("How many kernel taps reach each output pixel of a transposed convolution "
                  "(uneven = checkerboard)", fontsize=12)
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, png, bbox_inches="tight")
 
 
 def main(argv=None) -> None:

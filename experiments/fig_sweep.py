@@ -13,22 +13,19 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import torch
 
-import figdata
+from gan import metrics as M
+from gan.plots import load_figure_data, save_figure_data
 
 TAIL_FROM = 0.25  # cycles/pixel: the upper half of the band, where upsampling artifacts live
 
 
 def compute(sweep_dir: Path, n: int) -> tuple[dict[str, np.ndarray], dict]:
-    from omegaconf import OmegaConf
-
     from gan import spectral
     from gan.analyze import load_run
+    from gan.build import build_dataset
     from gan.data import sample_images
-    from gan.training import build_dataset
-    from gan.evaluation import compare, spectral_stats
-    from gan.networks import num_stages
+    from gan.rundir import RunDir
     from gan.summarize import find_jobs, varying_keys
 
     jobs = [j for j in find_jobs(sweep_dir) if j.status == "finished"]
@@ -39,35 +36,33 @@ def compute(sweep_dir: Path, n: int) -> tuple[dict[str, np.ndarray], dict]:
     for j in sorted(jobs, key=lambda j: (str([j.config.get(k) for k in keys]), j.config.get("seed", 0))):
         label = ", ".join(str(j.config.get(k)).replace("gan.upsamplers.", "") for k in keys)
         groups.setdefault(label, j)
-    cfg = OmegaConf.load(next(iter(groups.values())).path / "config.yaml")
+    cfg = RunDir(next(iter(groups.values())).path).config()
     size = cfg.image_size
-    periods = spectral.periods_up_to(2 ** num_stages(size))
+    periods = M.periods_for(size)
     real = sample_images(build_dataset(cfg), n, seed=0)  # the sweep's own training data
-    real_stats = spectral_stats(real, periods)
+    real_stats = M.image_stats(real, periods)
     freqs, real_profile = real_stats.radial
     arrays = {"freqs": freqs.numpy(), "real/profile": real_profile.numpy(),
               "real/log_spectrum": real_stats.log_spectrum.numpy(), "real/grid": real[:16].numpy()}
     table = {}
     for label, job in groups.items():
         fake = load_run(job.path, n)
-        stats = spectral_stats(fake, periods)
+        stats = M.image_stats(fake, periods)
         profile = stats.radial[1]
         arrays[f"{label}/grid"] = fake[:16].numpy()
         arrays[f"{label}/log_spectrum"] = stats.log_spectrum.numpy()
         arrays[f"{label}/profile"] = profile.numpy()
         arrays[f"{label}/relative_error"] = spectral.relative_spectral_error(profile, real_profile).numpy()
-        table[label] = {"run": str(job.path), **compare(stats, real_stats)}
+        table[label] = {"run": str(job.path), **M.compute(stats, real_stats)}
     return arrays, {"keys": keys, "image_size": size, "num_images": n, "groups": list(groups), "metrics": table}
 
 
 def plot(out: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from torchvision.utils import make_grid
 
-    a, info = figdata.load(out, "sweep")
+    from gan.plots import image_grid, save_figure, show_spectra
+
+    a, info = load_figure_data(out, "sweep")
     names = ["real", *info["groups"]]
     ncol = min(len(names), 6)
     nrow = -(-len(names) // ncol)
@@ -75,33 +70,24 @@ def plot(out: Path) -> list[Path]:
 
     fig, axes = plt.subplots(nrow, ncol, figsize=(2.2 * ncol, 2.75 * nrow), dpi=110, squeeze=False)
     for ax, name in zip(axes.flat, names):
-        grid = make_grid(torch.from_numpy(a[f"{name}/grid"]) * 0.5 + 0.5, nrow=4, padding=1).permute(1, 2, 0)
-        ax.imshow(grid.clamp(0, 1).numpy())
-        ce = "" if name == "real" else f"\nCE2 excess {info['metrics'][name]['checkerboard_excess_db/p2']:.1f} dB"
+        ax.imshow(image_grid(a[f"{name}/grid"]))
+        ce = "" if name == "real" else f"\nCE2 excess {info['metrics'][name][M.HEADLINE]:.1f} dB"
         ax.set_title(f"{name}{ce}", fontsize=8)
     for ax in axes.flat:
         ax.axis("off")
     fig.suptitle("samples after training (first finished seed of each group)", fontsize=10)
     fig.tight_layout()
-    written.append(out / "sweep_samples.png")
-    fig.savefig(written[-1])
-    plt.close(fig)
+    written.append(save_figure(fig, out / "sweep_samples.png"))
 
-    spectra = [a[f"{n}/log_spectrum"] for n in names]
-    vmin, vmax = min(s.min() for s in spectra), max(s.max() for s in spectra)
     fig, axes = plt.subplots(nrow, ncol, figsize=(2.2 * ncol, 2.4 * nrow), dpi=110, squeeze=False)
-    for ax, name, s in zip(axes.flat, names, spectra):
-        im = ax.imshow(s, cmap="inferno", vmin=vmin, vmax=vmax, extent=(-0.5, 0.5, 0.5, -0.5))
-        ax.set_title(name, fontsize=8)
+    im = show_spectra(axes.flat, [a[f"{n}/log_spectrum"] for n in names], names)
     for ax in axes.flat:
         ax.set_xticks([]), ax.set_yticks([])
     for ax in axes.flat[len(names):]:
         ax.axis("off")
     fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.7, label="log10 mean power")
     fig.suptitle("mean log power spectra (DC at centre), one colour scale", fontsize=10)
-    written.append(out / "sweep_spectra.png")
-    fig.savefig(written[-1], bbox_inches="tight")
-    plt.close(fig)
+    written.append(save_figure(fig, out / "sweep_spectra.png", bbox_inches="tight"))
 
     fig, (ax1, ax3, ax2) = plt.subplots(1, 3, figsize=(17, 4.6), dpi=110)
     f = a["freqs"]
@@ -122,9 +108,7 @@ def plot(out: Path) -> list[Path]:
         ax.grid(True, which="both", alpha=0.3)
     ax2.legend(fontsize=7, loc="best")
     fig.tight_layout()
-    written.append(out / "sweep_profiles.png")
-    fig.savefig(written[-1])
-    plt.close(fig)
+    written.append(save_figure(fig, out / "sweep_profiles.png"))
     return written
 
 
@@ -136,7 +120,7 @@ def main(argv=None) -> None:
     ap.add_argument("--plot-only", action="store_true")
     args = ap.parse_args(argv)
     if not args.plot_only:
-        figdata.save(args.out, "sweep", *compute(args.sweep_dir, args.n))
+        save_figure_data(args.out, "sweep", *compute(args.sweep_dir, args.n))
     for p in plot(args.out):
         print(f"wrote {p}")
 

@@ -26,8 +26,7 @@ import fig_overlap  # noqa: E402
 import fig_sweep  # noqa: E402
 
 
-TINY = ["generator.ngf=4", "discriminator.ndf=4", "train.steps=4", "eval.every=2", "eval.num_samples=16",
-        "eval.num_real=32", "eval.grid_size=16", "data.num_images=64", "train.batch_size=8"]
+TINY = ["+debug=tiny"]  # conf/debug/tiny.yaml; given after +experiment=..., so it wins
 #: Figure 5 compares a few last stages (one seed) to keep the whole report near 30 min on a CPU.
 LAST_LAYER = ["upsampler=transposed,transposed_k3,resize_nearest,pixel_shuffle,pixel_shuffle_icnr,transposed_zoh",
               "seed=0"]

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gan import spectral
-from gan.evaluation import SpectralStats, compare, spectral_stats
+from gan import metrics, spectral
+from gan.metrics import SpectralStats, compute, image_stats
 
 TENSOR_SUFFIXES = (".pt", ".pth", ".npz", ".npy")
 
@@ -70,77 +70,53 @@ def load_tensor_file(path: Path) -> torch.Tensor:
 
 def load_folder(path: Path, channels: int | None = None) -> torch.Tensor:
     """Every image under ``path`` at its own size (all must match); RGB unless all are greyscale."""
-    from PIL import Image
-    from gan.data import IMAGE_EXTENSIONS
+    from gan.data import ImageFolder
 
-    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
-    if not files:
-        raise AnalysisError(f"{path}: no image files found ({', '.join(IMAGE_EXTENSIONS)})")
-    arrays, size = [], None
-    for f in files:
-        try:
-            with Image.open(f) as im:
-                im.load()
-                mode = {1: "L", 3: "RGB"}.get(channels or 0) or ("L" if im.mode in ("L", "I", "1") else "RGB")
-                a = np.asarray(im.convert(mode))
-        except Exception as e:  # noqa: BLE001
-            raise AnalysisError(f"{f}: unreadable image ({type(e).__name__})") from e
-        if size is None:
-            size, first = a.shape[:2], f
-        elif a.shape[:2] != size:
-            raise AnalysisError(f"mixed image sizes: {first} is {size[1]}x{size[0]}, {f} is {a.shape[1]}x{a.shape[0]}")
-        arrays.append(a if a.ndim == 3 else a[..., None])
-    if len({a.shape[-1] for a in arrays}) > 1:
-        arrays = [np.repeat(a, 3, axis=-1) if a.shape[-1] == 1 else a for a in arrays]
-    return _to_nchw(torch.from_numpy(np.stack(arrays)), str(path))
+    return ImageFolder(path, image_size=None, channels=channels, strict=True).load_all()
 
 
 def load_run(path: Path, num_samples: int, seed: int = 0) -> torch.Tensor:
     """Sample ``num_samples`` images from the last good checkpoint of a training run directory."""
-    from omegaconf import OmegaConf
-
     from gan import checkpoint as ckpt
+    from gan.build import build_generator
     from gan.networks import sample
-    from gan.training import CONFIG_FILE, build_models
+    from gan.rundir import RunDir
 
-    cfg_file = path / CONFIG_FILE
-    if not cfg_file.is_file():
-        cfg_file = path / ".hydra" / "config.yaml"
-    if not cfg_file.is_file():
-        raise AnalysisError(f"{path}: run directory without {CONFIG_FILE} or .hydra/config.yaml")
-    cfg = OmegaConf.load(cfg_file)
-    found = ckpt.load_latest(path / "checkpoints", warn=lambda m: print(f"warning: {m}", file=sys.stderr))
+    run = RunDir(path)
+    try:
+        cfg = run.config()
+    except FileNotFoundError as e:
+        raise AnalysisError(str(e)) from e
+    found = ckpt.load_latest(run.checkpoint_dir, warn=lambda m: print(f"warning: {m}", file=sys.stderr))
     if found is None:
-        raise AnalysisError(f"{path}: no readable checkpoint in {path / 'checkpoints'}")
-    state = found[0]
-    G, _ = build_models(cfg, cfg.data.channels)
-    G.load_state_dict(state["G"])
+        raise AnalysisError(f"{path}: no readable checkpoint in {run.checkpoint_dir}")
+    G = build_generator(cfg, cfg.data.channels)
+    G.load_state_dict(found[0]["G"])
     z = torch.randn(num_samples, cfg.generator.z_dim, generator=torch.Generator().manual_seed(seed))
     return sample(G, z)
 
 
 def load_dataset(name: str, image_size: int, num: int, seed: int = 0) -> torch.Tensor:
-    from hydra import compose, initialize_config_dir
-
-    from gan import CONF_DIR
+    from gan import config
+    from gan.build import build_dataset
     from gan.data import sample_images
-    from gan.training import build_dataset
 
-    if not (CONF_DIR / "data" / f"{name}.yaml").is_file():
-        names = sorted(p.stem for p in (CONF_DIR / "data").glob("*.yaml"))
-        raise AnalysisError(f"reference {name!r} is neither a path nor a dataset; datasets: {', '.join(names)}")
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("train", overrides=[f"data={name}", f"image_size={image_size}"])
-    if name == "deadleaves":
+    if name not in config.presets("data"):
+        raise AnalysisError(f"reference {name!r} is neither a path nor a dataset; datasets: "
+                            f"{', '.join(config.presets('data'))}")
+    cfg = config.compose(f"data={name}", f"image_size={image_size}")
+    if "num_images" in cfg.data:
         cfg.data.num_images = num
     return sample_images(build_dataset(cfg), num, seed)
 
 
 def load_images(spec: str, num_samples: int, image_size: int | None = None) -> torch.Tensor:
     """Images from a run directory, folder, tensor file, or (with ``image_size``) a dataset name."""
+    from gan.rundir import RunDir
+
     path = Path(spec)
     if path.is_dir():
-        if (path / "checkpoints").is_dir():
+        if RunDir(path).checkpoint_dir.is_dir():
             return load_run(path, num_samples)
         return load_folder(path)
     if path.is_file():
@@ -156,65 +132,55 @@ def load_images(spec: str, num_samples: int, image_size: int | None = None) -> t
 # Compute, save, plot
 
 
-def periods_for(h: int, w: int, max_period: int) -> list[int]:
-    """Powers of two up to ``max_period`` that divide both sides."""
-    return [p for p in spectral.periods_up_to(max_period) if h % p == 0 and w % p == 0]
-
-
 def stats_arrays(prefix: str, stats: SpectralStats) -> dict[str, np.ndarray]:
     out = {f"{prefix}mean_power": stats.mean_power.numpy(), f"{prefix}log_spectrum": stats.log_spectrum.numpy()}
     for p, ce in stats.ce.items():
         out[f"{prefix}ce_p{p}"] = ce.numpy()
-    if stats.mean_power.shape[-1] == stats.mean_power.shape[-2]:
+    if stats.square:
         freqs, profile = stats.radial
         out["freqs"], out[f"{prefix}profile"] = freqs.numpy(), profile.numpy()
     return out
 
 
 def analyze(images: torch.Tensor, reference: torch.Tensor | None, out: Path, window: str = "none",
-            channels: str = "mean", residual: bool = False, f_min: float = 0.0, max_period: int = 16,
-            source: str = "images") -> dict:
+            channels: str = "mean", residual: bool = False, f_min: float = 0.0, source: str = "images") -> dict:
     """Compute and save ``spectra.npz`` and ``metrics.json`` in ``out``; return the metrics."""
     h, w = images.shape[-2:]
     if reference is not None and reference.shape[-2:] != images.shape[-2:]:
         raise AnalysisError(f"{source}: images are {w}x{h} but the reference images are "
                             f"{reference.shape[-1]}x{reference.shape[-2]}: sizes must match")
-    periods = periods_for(h, w, max_period)
+    periods = metrics.periods_for(h, w)
     if not periods:
-        raise AnalysisError(f"{source}: image size {w}x{h} is not divisible by 2: no checkerboard period fits")
+        raise AnalysisError(f"{source}: image size {w}x{h} is not divisible by 2 (or smaller than 8): "
+                            f"no checkerboard period fits")
     options = dict(window=window, channels=channels, residual=residual)
-    stats = spectral_stats(images, periods, **options)
-    ref = spectral_stats(reference, periods, **options) if reference is not None else None
-    metrics = compare(stats, ref, f_min)
+    stats = image_stats(images, periods, **options)
+    ref = image_stats(reference, periods, **options) if reference is not None else None
+    values = compute(stats, ref, f_min)
     arrays = stats_arrays("", stats) | (stats_arrays("ref_", ref) if ref is not None else {})
     out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out / "spectra.npz", **arrays)
-    record = {"metrics": metrics, "options": {**options, "f_min": f_min, "periods": periods,
+    record = {"metrics": values, "options": {**options, "f_min": f_min, "periods": periods,
                                               "num_images": int(images.shape[0]),
                                               "num_reference": int(reference.shape[0]) if reference is not None else 0,
                                               "image_size": [int(h), int(w)]}}
     (out / "metrics.json").write_text(json.dumps(record, indent=2))
-    return metrics
+    return values
 
 
 def plot(out: Path) -> list[Path]:
     """Draw the figures from ``out/spectra.npz`` only."""
-    from gan.plots import radial_profiles_figure, spectra_figure
+    from gan.plots import radial_profiles_figure, save_figure, spectra_figure
 
     a = np.load(out / "spectra.npz")
     has_ref = "ref_log_spectrum" in a.files
     spectra = {"images": a["log_spectrum"], **({"reference": a["ref_log_spectrum"]} if has_ref else {})}
-    written = []
     fig = spectra_figure(spectra, title="mean log10 power spectrum", ratio_of=("images", "reference") if has_ref else None)
-    fig.savefig(out / "mean_log_spectrum.png", dpi=120)
-    written.append(out / "mean_log_spectrum.png")
+    written = [save_figure(fig, out / "mean_log_spectrum.png", dpi=120)]
     if "profile" in a.files:
         profiles = {"images": a["profile"], **({"reference": a["ref_profile"]} if has_ref else {})}
-        fig2 = radial_profiles_figure(a["freqs"], profiles, title="radial power profile")
-        fig2.savefig(out / "radial_profile.png", dpi=120)
-        written.append(out / "radial_profile.png")
-    import matplotlib.pyplot as plt
-    plt.close("all")
+        fig = radial_profiles_figure(a["freqs"], profiles, title="radial power profile")
+        written.append(save_figure(fig, out / "radial_profile.png", dpi=120))
     return written
 
 
@@ -225,11 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reference", help="path as above, or a dataset name from conf/data (e.g. deadleaves)")
     ap.add_argument("--out", help="output folder (default: PATH/analysis or PATH's stem + _analysis)")
     ap.add_argument("--num-samples", type=int, default=1024, help="images sampled from a run / a dataset")
-    ap.add_argument("--window", default="none", choices=["none", "hann", "kaiser"])
-    ap.add_argument("--channels", default="mean", choices=["mean", "luma"])
+    ap.add_argument("--window", default="none", choices=spectral.WINDOWS)
+    ap.add_argument("--channels", default="mean", choices=spectral.CHANNEL_MODES)
     ap.add_argument("--residual", action="store_true", help="spectrum of the median-filter residual")
     ap.add_argument("--f-min", type=float, default=0.0, help="lowest frequency in spectral/distance (cycles/px)")
-    ap.add_argument("--max-period", type=int, default=16, help="largest checkerboard period P")
     ap.add_argument("--plot-only", action="store_true", help="redraw the figures of an existing output folder")
     args = ap.parse_args(argv)
     try:
@@ -244,9 +209,9 @@ def main(argv: list[str] | None = None) -> int:
             out = Path(args.out) if args.out else (path / "analysis" if path.is_dir() else path.with_name(path.stem + "_analysis"))
             images = load_images(args.path, args.num_samples)
             reference = load_images(args.reference, args.num_samples, image_size=images.shape[-1]) if args.reference else None
-            metrics = analyze(images, reference, out, args.window, args.channels, args.residual, args.f_min,
-                              args.max_period, source=args.path)
-            for k, v in metrics.items():
+            values = analyze(images, reference, out, args.window, args.channels, args.residual, args.f_min,
+                             source=args.path)
+            for k, v in values.items():
                 print(f"{k:32s} {v:.6g}")
         for p in plot(out):
             print(f"wrote {p}")

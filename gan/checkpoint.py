@@ -15,11 +15,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from gan.errors import CheckpointError
+
 LAST = "last.pt"
 
-
-class CheckpointError(RuntimeError):
-    """No usable checkpoint where one was expected."""
+__all__ = ["CheckpointError", "LAST", "save_atomic", "load", "candidates", "load_latest", "rng_state",
+           "set_rng_state"]
 
 
 def save_atomic(obj: Any, path: str | Path) -> None:

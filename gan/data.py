@@ -13,13 +13,12 @@ from typing import Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from gan.errors import DataError
+
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
-
-
-class DataError(ValueError):
-    """Missing, empty or unusable data; the message says where it looked and what to do."""
+GREY_MODES = ("L", "I", "I;16", "1", "F")
 
 
 class TensorImages(Dataset):
@@ -82,17 +81,18 @@ def deadleaves(image_size: int, num_images: int = 8192, channels: int = 3, seed:
 # Files: torchvision datasets and image folders
 
 
-def image_transform(image_size: int, channels: int):
-    """PIL image -> (channels, S, S) in [-1, 1]: grey/RGB conversion, resize, centre crop."""
+def image_transform(image_size: int | None, channels: int):
+    """PIL image -> (channels, S, S) in [-1, 1]: grey/RGB conversion, resize and centre crop to
+    ``image_size`` (None: the image's own size)."""
     from torchvision import transforms as T
 
     if channels not in (1, 3):
         raise DataError(f"data.channels must be 1 or 3, got {channels}")
     mode = "L" if channels == 1 else "RGB"
+    resize = [T.Resize(image_size), T.CenterCrop(image_size)] if image_size is not None else []
     return T.Compose([
         T.Lambda(lambda im: im.convert(mode)),
-        T.Resize(image_size),
-        T.CenterCrop(image_size),
+        *resize,
         T.ToTensor(),
         T.Normalize([0.5] * channels, [0.5] * channels),
     ])
@@ -133,11 +133,15 @@ def torchvision_dataset(name: str, image_size: int, root: str = "data", channels
 class ImageFolder(Dataset):
     """Every image file under ``root``, searched recursively (no class subfolders needed).
 
-    Files whose header cannot be read are skipped at start with a count in the log; a file that
-    fails later is replaced by the next readable one, and counted in ``failed``.
+    ``image_size``: resize and centre-crop to S x S (None: keep each image's size). ``channels``:
+    1 or 3, or None for 1 when every image is greyscale and 3 otherwise. With ``strict=False``
+    (training) files whose header cannot be read are skipped at start with a count in the log, and
+    a file that fails later is replaced by the next readable one (counted in ``failed``); with
+    ``strict=True`` (``gan.analyze``) an unreadable file is an error naming it.
     """
 
-    def __init__(self, root: str, image_size: int, channels: int = 3):
+    def __init__(self, root: str | Path, image_size: int | None = None, channels: int | None = 3,
+                 strict: bool = False):
         from PIL import Image
 
         self.root = Path(root).expanduser().resolve()
@@ -146,20 +150,24 @@ class ImageFolder(Dataset):
                             f"(any tree of {', '.join(IMAGE_EXTENSIONS[:4])}, ... files)")
         candidates = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
         self.files: list[Path] = []
+        modes = set()
         for p in candidates:
             try:
                 with Image.open(p) as im:
                     im.verify()
+                    modes.add(im.mode)
                 self.files.append(p)
-            except Exception:  # noqa: BLE001 - any unreadable file is skipped and counted
-                pass
+            except Exception as e:  # noqa: BLE001 - any unreadable file is skipped and counted
+                if strict:
+                    raise DataError(f"{p}: unreadable image ({type(e).__name__})") from e
         skipped = len(candidates) - len(self.files)
         if skipped:
             log.warning("skipped %d unreadable image file(s) under %s", skipped, self.root)
         if not self.files:
-            raise DataError(f"no readable images under {self.root} (found {len(candidates)} candidate file(s) "
-                            f"with extensions {', '.join(IMAGE_EXTENSIONS)})")
-        self.transform = image_transform(image_size, channels)
+            raise DataError(f"no readable images under {self.root} (found {len(candidates)} candidate file(s); "
+                            f"no image files with extensions {', '.join(IMAGE_EXTENSIONS)} that open)")
+        self.channels = channels or (1 if modes <= set(GREY_MODES) else 3)
+        self.transform = image_transform(image_size, self.channels)
         self.failed = 0
 
     def __len__(self) -> int:
@@ -178,8 +186,19 @@ class ImageFolder(Dataset):
                 log.warning("could not read %s; using the next image", path)
         raise DataError(f"no image under {self.root} could be decoded")
 
+    def load_all(self) -> torch.Tensor:
+        """Every image, ``(N, C, H, W)``; all must have the same size (``image_size=None``)."""
+        images = [self[i] for i in range(len(self))]
+        first = images[0].shape[1:]
+        for path, x in zip(self.files, images):
+            if x.shape[1:] != first:
+                raise DataError(f"mixed image sizes: {self.files[0]} is {first[1]}x{first[0]}, "
+                                f"{path} is {x.shape[2]}x{x.shape[1]}")
+        return torch.stack(images)
+
 
 def folder(image_size: int, root: str, channels: int = 3) -> ImageFolder:
+    """``data=folder``: any image folder, resized to the run's size."""
     return ImageFolder(root, image_size, channels)
 
 

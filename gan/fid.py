@@ -11,6 +11,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from gan.metrics import FID, KID
+
 #: The file torch-fidelity stores in ``<torch hub dir>/checkpoints`` when it downloads the weights.
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 
@@ -56,4 +58,4 @@ def fid_kid(real: torch.Tensor, fake: torch.Tensor, weights: str | Path, device:
         input1=_Uint8Images(fake), input2=_Uint8Images(real), fid=True, kid=True,
         kid_subset_size=min(1000, n), feature_extractor_weights_path=str(weights), cuda=device.startswith("cuda"),
         cache=False, verbose=False)
-    return {"quality/fid": float(m["frechet_inception_distance"]), "quality/kid": float(m["kernel_inception_distance_mean"])}
+    return {FID: float(m["frechet_inception_distance"]), KID: float(m["kernel_inception_distance_mean"])}

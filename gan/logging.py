@@ -6,10 +6,7 @@ run per directory, HParams included.
 """
 from __future__ import annotations
 
-import json
 import math
-import os
-import socket
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -18,58 +15,12 @@ from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summary
 from torchvision.utils import make_grid, save_image
 
-METRICS_FILE = "metrics.jsonl"
-STATUS_FILE = "status.json"
+from gan.rundir import RunDir
 
 
 def to_unit_range(images: torch.Tensor) -> torch.Tensor:
     """Map generator output in [-1, 1] to [0, 1] for display."""
     return (images.detach().float().cpu() + 1).mul_(0.5).clamp_(0, 1)
-
-
-def flatten(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested mapping -> ``{"a.b.c": value}`` with TensorBoard-friendly values (lists/None as str)."""
-    out: dict[str, Any] = {}
-    for k, v in cfg.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, Mapping):
-            out.update(flatten(v, key + "."))
-        elif isinstance(v, (bool, int, float, str)):
-            out[key] = v
-        else:
-            out[key] = str(v)
-    return out
-
-
-def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The records of a run's ``metrics.jsonl``; a truncated last line is ignored."""
-    path = Path(run_dir) / METRICS_FILE
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return records
-
-
-def write_status(run_dir: str | Path, status: str, **info: Any) -> None:
-    """``status.json`` = {"status": running|finished|failed|diverged|interrupted, "pid", "host", ...},
-    written atomically; pid and host say which process to signal (or to look for) in a sweep."""
-    path = Path(run_dir) / STATUS_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"status": status, "pid": os.getpid(), "host": socket.gethostname(), **info}))
-    os.replace(tmp, path)
-
-
-def read_status(run_dir: str | Path) -> dict[str, Any]:
-    """The run's ``status.json``, or ``{"status": "unknown"}`` when there is none (or it is unreadable)."""
-    try:
-        return json.loads((Path(run_dir) / STATUS_FILE).read_text())
-    except (OSError, json.JSONDecodeError):
-        return {"status": "unknown"}
 
 
 class RunLogger:
@@ -79,14 +30,16 @@ class RunLogger:
     the logs continue exactly where the checkpoint left off.
     """
 
-    def __init__(self, run_dir: str | Path, resume_step: int | None = None):
-        self.run_dir = Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.jsonl = self.run_dir / METRICS_FILE
+    def __init__(self, run_dir: str | Path | RunDir, resume_step: int | None = None):
+        self.run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+        self.run.path.mkdir(parents=True, exist_ok=True)
         if resume_step is not None:
-            kept = [r for r in read_metrics(self.run_dir) if r.get("step", -1) <= resume_step]
-            self.jsonl.write_text("".join(json.dumps(r) + "\n" for r in kept))
-        self.writer = SummaryWriter(str(self.run_dir), purge_step=resume_step + 1 if resume_step is not None else None)
+            self.run.write_metrics([r for r in self.run.read_metrics() if r.get("step", -1) <= resume_step])
+        self.writer = SummaryWriter(str(self.run.path), purge_step=resume_step + 1 if resume_step is not None else None)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.run.path
 
     def scalars(self, step: int, values: Mapping[str, float]) -> None:
         """TensorBoard scalars only (training curves)."""
@@ -96,17 +49,14 @@ class RunLogger:
     def metrics(self, step: int, values: Mapping[str, Any]) -> None:
         """Evaluation numbers: TensorBoard scalars and one ``metrics.jsonl`` record."""
         self.scalars(step, {k: v for k, v in values.items() if isinstance(v, (int, float))})
-        record = {"step": step, **{k: _json_value(v) for k, v in values.items()}}
-        with self.jsonl.open("a") as f:
-            f.write(json.dumps(record) + "\n")
-            f.flush()
+        self.run.append_metrics({"step": step, **{k: _json_value(v) for k, v in values.items()}})
 
-    def images(self, step: int, tag: str, images: torch.Tensor, nrow: int = 8, save_as: str | None = None) -> None:
-        """A grid of generator-range images ``(B, C, H, W)`` in [-1, 1]; optionally also a PNG."""
+    def images(self, step: int, tag: str, images: torch.Tensor, nrow: int = 8, save: bool = False) -> None:
+        """A grid of generator-range images ``(B, C, H, W)`` in [-1, 1]; ``save``: also ``samples/step_*.png``."""
         grid = make_grid(to_unit_range(images), nrow=nrow, padding=1)
         self.writer.add_image(tag, grid, step)
-        if save_as:
-            path = self.run_dir / save_as
+        if save:
+            path = self.run.sample_file(step)
             path.parent.mkdir(parents=True, exist_ok=True)
             save_image(grid, path)
 

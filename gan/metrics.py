@@ -1,131 +1,162 @@
-"""Image quality beside artifact energy: the multi-scale sliced Wasserstein distance (SWD) of
-Karras et al. 2018 (ProGAN), needing no downloaded weights.
+"""Every number the suite reports about images: names, meaning, direction, and how each is computed.
 
-Each image set becomes a Laplacian pyramid down to 16x16; from every level, random 7x7
-neighbourhoods are drawn, normalised per channel, and the two sets of descriptors are compared
-by the sliced Wasserstein distance: the mean, over random unit directions, of the mean absolute
-difference between the sorted projections. Reported x 1e3 per level (as ProGAN) and averaged.
+``image_stats`` reduces a set of images to what the spectral metrics need (per-image CE_P, the
+fixed-pattern CE_P, the mean power spectrum); ``compute`` turns one set's statistics, and
+optionally a reference set's, into flat named numbers (``checkerboard/p2``,
+``checkerboard_excess_db/p2``, ``spectral/distance``, ...) through ``REGISTRY``. Training
+(``gan.evaluation``), ``gan.analyze``, ``gan.summarize`` and the figure scripts take names and
+periods from here, so a number means the same everywhere. Image quality (SWD, FID) is computed in
+``gan.swd`` and ``gan.fid`` under the names defined here.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import torch
 
-from gan.filters import blur_kernel, fir_filter2d
+from gan import spectral
 
-GAUSS_TAPS = (1.0, 4.0, 6.0, 4.0, 1.0)  # ProGAN's 5-tap binomial
+# Names; "{p}" is a checkerboard period, "{i}" a generator stage, "{size}" a pyramid level.
+CE = "checkerboard/p{p}"
+CE_FIXED = "checkerboard_fixed/p{p}"
+CE_REAL = "checkerboard_real/p{p}"
+CE_EXCESS_DB = "checkerboard_excess_db/p{p}"
+SPECTRAL_DISTANCE = "spectral/distance"
+SWD = "quality/swd"
+SWD_LEVEL = "quality/swd_level_{size}"
+FID = "quality/fid"
+KID = "quality/kid"
+DC_CHECKERBOARD = "dc_checkerboard/stage{i}"
 
-
-def _downsample(x: torch.Tensor) -> torch.Tensor:
-    return fir_filter2d(x, blur_kernel(GAUSS_TAPS).to(x))[..., ::2, ::2]
-
-
-def _upsample(x: torch.Tensor) -> torch.Tensor:
-    y = x.new_zeros(*x.shape[:-2], 2 * x.shape[-2], 2 * x.shape[-1])
-    y[..., ::2, ::2] = x * 4
-    return fir_filter2d(y, blur_kernel(GAUSS_TAPS).to(x))
-
-
-def laplacian_pyramid(x: torch.Tensor, min_size: int = 16) -> list[torch.Tensor]:
-    """``(N, C, S, S)`` -> band-pass levels at S, S/2, ..., and the low-pass residual at ``min_size``."""
-    levels, g = [], x
-    while g.shape[-1] > min_size:
-        low = _downsample(g)
-        levels.append(g - _upsample(low))
-        g = low
-    levels.append(g)
-    return levels
+#: The number a sweep ranks upsamplers by, and the default Hydra ``objective``.
+HEADLINE = CE_EXCESS_DB.format(p=2)
+#: The columns of ``gan.summarize``'s table and bar chart.
+SUMMARY = (HEADLINE, CE.format(p=2), CE_FIXED.format(p=2), SPECTRAL_DISTANCE, SWD)
 
 
-def patch_descriptors(level: torch.Tensor, per_image: int, size: int = 7,
-                      generator: torch.Generator | None = None) -> torch.Tensor:
-    """``per_image`` random ``size x size`` neighbourhoods of every image. ``-> (N*per_image, C, size, size)``."""
-    n, c, h, w = level.shape
-    ys = torch.randint(0, h - size + 1, (n, per_image), generator=generator)
-    xs = torch.randint(0, w - size + 1, (n, per_image), generator=generator)
-    offs = torch.arange(size)
-    rows = (ys[..., None] + offs)[..., :, None].expand(n, per_image, size, size)  # (N, P, size, size)
-    cols = (xs[..., None] + offs)[..., None, :].expand(n, per_image, size, size)
-    flat = (rows * w + cols).reshape(n, 1, -1).to(level.device).expand(n, c, -1)
-    patches = level.reshape(n, c, h * w).gather(2, flat).reshape(n, c, per_image, size, size)
-    return patches.permute(0, 2, 1, 3, 4).reshape(n * per_image, c, size, size)
+def periods_for(height: int, width: int | None = None) -> list[int]:
+    """Checkerboard periods for ``height x width`` images: the powers of two P >= 2 that divide
+    both sides, up to a quarter of the shorter side (the total upsampling factor of a DCGAN
+    generator that starts at 4x4: 2, 4, 8 for 32x32)."""
+    width = height if width is None else width
+    return [p for p in spectral.periods_up_to(min(height, width) // 4) if height % p == 0 and width % p == 0]
 
 
-def normalize_descriptors(d: torch.Tensor) -> torch.Tensor:
-    """Zero mean, unit std per channel over the whole set; ``(M, C, k, k) -> (M, C*k*k)``."""
-    d = d - d.mean(dim=(0, 2, 3), keepdim=True)
-    d = d / d.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-8)
-    return d.reshape(d.shape[0], -1)
+# ---------------------------------------------------------------------------------------------
+# Statistics of an image set
 
 
-def random_directions(dim: int, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """``count`` unit vectors in ``dim`` dimensions, ``(dim, count)``."""
-    d = torch.randn(dim, count, generator=generator)
-    return d / d.norm(dim=0, keepdim=True)
+@dataclass
+class SpectralStats:
+    """Statistics of N images ``(N, C, H, W)``."""
+
+    ce: dict[int, torch.Tensor]        # period -> CE_P per image, (N,)
+    ce_fixed: dict[int, float]         # period -> CE_P of the mean image
+    mean_power: torch.Tensor           # (H, W) batch-mean power spectrum, unshifted
+    n: int
+
+    @property
+    def radial(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(freqs (K,), profile (K,)) of the mean power."""
+        return spectral.radial_profile(self.mean_power)
+
+    @property
+    def log_spectrum(self) -> torch.Tensor:
+        """(H, W) log10 mean power, DC at the centre."""
+        return spectral.mean_log_spectrum(self.mean_power[None])
+
+    @property
+    def square(self) -> bool:
+        return self.mean_power.shape[-1] == self.mean_power.shape[-2]
 
 
-def sorted_projections(d: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
-    """Descriptors ``(M, D)`` projected on directions ``(D, K)`` and sorted: ``(K, M)``."""
-    return (directions.to(d).t() @ d.t()).sort(dim=1).values
+def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", channels: str = "mean",
+                residual: bool = False, batch_size: int = 1024) -> SpectralStats:
+    """Reduce ``images`` ``(N, C, H, W)`` (any device) to ``SpectralStats``, ``batch_size`` at a time."""
+    if images.ndim != 4 or images.shape[0] == 0:
+        raise ValueError(f"expected a non-empty batch (N, C, H, W), got shape {tuple(images.shape)}")
+    ce: dict[int, list[torch.Tensor]] = {p: [] for p in periods}
+    power_sum, image_sum = 0.0, 0.0
+    for chunk in images.split(batch_size):
+        chunk = chunk.float() if chunk.dtype not in (torch.float32, torch.float64) else chunk
+        for p, v in spectral.checkerboard_energies(chunk, periods).items():
+            ce[p].append(v.cpu())
+        power_sum = power_sum + spectral.half_power_spectrum(chunk, window, channels, residual).sum(dim=0)
+        image_sum = image_sum + chunk.sum(dim=0, keepdim=True)
+    mean_image = image_sum / images.shape[0]
+    fixed = spectral.checkerboard_energies(mean_image, periods)
+    return SpectralStats(
+        ce={p: torch.cat(v) for p, v in ce.items()},
+        ce_fixed={p: float(v[0]) for p, v in fixed.items()},
+        mean_power=spectral.full_spectrum(power_sum / images.shape[0], images.shape[-1]).cpu(),
+        n=images.shape[0],
+    )
 
 
-def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
-    """Mean over directions of mean |sort(a @ dir) - sort(b @ dir)|. a, b: ``(M, D)``; directions ``(D, K)``."""
-    if a.shape != b.shape:
-        raise ValueError(f"descriptor sets must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
-    return (sorted_projections(a, directions) - sorted_projections(b, directions)).abs().mean()
+# ---------------------------------------------------------------------------------------------
+# The registry
 
 
-def sliced_wasserstein_reference(a: torch.Tensor, b: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
-    """Slow, obviously correct: one direction at a time, one sorted pair at a time."""
-    total = 0.0
-    for k in range(directions.shape[1]):
-        d = directions[:, k].to(a)
-        pa, pb = sorted((a @ d).tolist()), sorted((b @ d).tolist())
-        total += sum(abs(x - y) for x, y in zip(pa, pb)) / len(pa)
-    return torch.tensor(total / directions.shape[1], dtype=a.dtype)
+@dataclass(frozen=True)
+class Metric:
+    """One reported number. ``name`` may hold ``{p}`` (one value per checkerboard period).
+    ``fn(fake, real, period, f_min)`` computes it from statistics (None: computed elsewhere, e.g.
+    SWD); ``higher_is_worse`` is None where no direction applies (a property of the data)."""
+
+    name: str
+    description: str
+    higher_is_worse: bool | None
+    needs_reference: bool = False
+    fn: Callable[[SpectralStats, SpectralStats | None, int | None, float], float] | None = None
+
+    @property
+    def per_period(self) -> bool:
+        return "{p}" in self.name
 
 
-class SlicedWasserstein:
-    """Multi-scale SWD to a fixed reference set ``real`` ``(N, C, S, S)``, on ``real``'s device.
-
-    The reference's patches, directions and sorted projections are computed once, so each call on a
-    generated set ``(N, C, S, S)`` costs half of a fresh comparison. Deterministic for a given
-    ``seed``; the same patch positions and directions serve both sets.
-    """
-
-    def __init__(self, real: torch.Tensor, seed: int = 0, per_image: int = 128, num_dirs: int = 512,
-                 min_size: int = 16):
-        if real.shape[-1] < min_size or real.shape[-1] < 7:
-            raise ValueError(f"SWD needs images of at least {max(min_size, 7)} px, got {real.shape[-1]}")
-        self.shape, self.per_image, self.min_size = tuple(real.shape), per_image, min_size
-        self.device = real.device
-        gen = torch.Generator().manual_seed(seed)
-        self.levels = []  # (size, patch-position RNG state, directions (D, K), sorted real projections (K, M))
-        for level in laplacian_pyramid(real.float(), min_size):
-            positions = gen.get_state()
-            d = normalize_descriptors(patch_descriptors(level, per_image, generator=gen))
-            dirs = random_directions(d.shape[1], num_dirs, generator=gen).to(d)
-            self.levels.append((level.shape[-1], positions, dirs, sorted_projections(d, dirs)))
-
-    def __call__(self, fake: torch.Tensor) -> dict[str, float]:
-        """``{"quality/swd_level_S": ..., ..., "quality/swd": mean over levels}``, each x 1e3."""
-        if tuple(fake.shape) != self.shape:
-            raise ValueError(f"image sets differ in shape: {self.shape} (reference) vs {tuple(fake.shape)}")
-        out = {}
-        fake = fake.to(self.device)
-        for (size, positions, dirs, ref), level in zip(self.levels, laplacian_pyramid(fake.float(), self.min_size)):
-            gen = torch.Generator().set_state(positions)
-            d = normalize_descriptors(patch_descriptors(level, self.per_image, generator=gen))
-            out[f"quality/swd_level_{size}"] = 1e3 * float((sorted_projections(d, dirs) - ref).abs().mean())
-        out["quality/swd"] = sum(out.values()) / len(out)
-        return out
+def _spectral_distance(fake: SpectralStats, real: SpectralStats, _p: int | None, f_min: float) -> float:
+    freqs, profile = fake.radial
+    return float(spectral.spectral_distance(profile, real.radial[1], freqs, f_min))
 
 
-def swd(real: torch.Tensor, fake: torch.Tensor, seed: int = 0, per_image: int = 128, num_dirs: int = 512,
-        min_size: int = 16) -> dict[str, float]:
-    """Multi-scale SWD between two image sets ``(N, C, S, S)`` (the larger set is cut to the smaller);
-    see ``SlicedWasserstein``."""
-    if real.shape[1:] != fake.shape[1:]:
-        raise ValueError(f"image sets differ in shape: {tuple(real.shape[1:])} vs {tuple(fake.shape[1:])}")
-    n = min(len(real), len(fake))
-    return SlicedWasserstein(real[:n], seed, per_image, num_dirs, min_size)(fake[:n])
+REGISTRY: tuple[Metric, ...] = (
+    Metric(CE, "CE_P: share of the mean-free image energy that is exactly P-periodic, mean over images",
+           True, fn=lambda f, r, p, _: float(f.ce[p].mean())),
+    Metric(CE_FIXED, "CE_P of the mean generated image: artifacts at the same place in every sample",
+           True, fn=lambda f, r, p, _: f.ce_fixed[p]),
+    Metric(CE_REAL, "CE_P of the real data", None, True, fn=lambda f, r, p, _: float(r.ce[p].mean())),
+    Metric(CE_EXCESS_DB, "10 log10(CE_P fake / CE_P real): dB of periodic energy above the data", True, True,
+           fn=lambda f, r, p, _: float(spectral.excess_db(f.ce[p].mean(), r.ce[p].mean()))),
+    Metric(SPECTRAL_DISTANCE, "mean |log10 P_fake - log10 P_real| over radial profile bins f >= f_min (decades)",
+           True, True, fn=_spectral_distance),
+    Metric(SWD, "multi-scale sliced Wasserstein distance x 1e3 (Karras et al. 2018)", True, True),
+    Metric(FID, "Frechet Inception distance (torch-fidelity)", True, True),
+    Metric(KID, "kernel Inception distance (torch-fidelity)", True, True),
+    Metric(DC_CHECKERBOARD, "per generator stage: spread of the polyphase DC responses relative to their mean",
+           True),
+)
+
+
+def compute(stats: SpectralStats, reference: SpectralStats | None = None, f_min: float = 0.0) -> dict[str, float]:
+    """Flat metrics of ``stats``: every registered spectral metric, per period where it has one;
+    those that need a reference (real data) only when ``reference`` is given."""
+    out: dict[str, float] = {}
+    usable = [m for m in REGISTRY if m.fn is not None and (reference is not None or not m.needs_reference)]
+    for p in stats.ce:
+        for m in usable:
+            if m.per_period:
+                out[m.name.format(p=p)] = m.fn(stats, reference, p, f_min)
+    for m in usable:
+        if not m.per_period and (stats.square or m.name != SPECTRAL_DISTANCE):
+            out[m.name] = m.fn(stats, reference, None, f_min)
+    return out
+
+
+def layer_checkerboard(G) -> dict[str, float]:
+    """``dc_checkerboard/stageI``: how far each upsampler of generator ``G`` is from mapping a constant
+    input to a constant output (0 = checkerboard-free at DC; see ``gan.convmath.dc_checkerboard``)."""
+    from gan.convmath import dc_checkerboard, dc_response
+
+    return {DC_CHECKERBOARD.format(i=i): float(dc_checkerboard(dc_response(up, up.in_channels)))
+            for i, up in enumerate(G.upsampling_layers())}

@@ -12,6 +12,11 @@ from gan.filters import Blur
 
 UpsamplerSpec = str | Mapping[str, Any] | Callable[[int, int], nn.Module]
 
+#: ``generator.upsample_layers``: the chosen upsampler in every stage, or only in the last one.
+UPSAMPLE_LAYERS = ("all", "last")
+#: ``discriminator.downsample`` choices.
+DOWNSAMPLERS = ("strided", "blur_strided", "resize")
+
 
 def num_stages(image_size: int) -> int:
     """Number of x2 stages from 4x4 to ``image_size`` (a power of two >= 8)."""
@@ -57,8 +62,9 @@ class Generator(nn.Module):
     def __init__(self, image_size: int = 32, channels: int = 3, ngf: int = 64, z_dim: int = 100,
                  upsampler: UpsamplerSpec = "transposed", upsample_layers: str = "all"):
         super().__init__()
-        if upsample_layers not in ("all", "last"):
-            raise ValueError(f"generator.upsample_layers must be 'all' or 'last', got {upsample_layers!r}")
+        if upsample_layers not in UPSAMPLE_LAYERS:
+            raise ValueError(f"generator.upsample_layers must be one of {', '.join(UPSAMPLE_LAYERS)}, "
+                             f"got {upsample_layers!r}")
         n = num_stages(image_size)
         self.z_dim = z_dim
         chosen, default = _factory(upsampler), _factory("transposed")
@@ -95,7 +101,7 @@ def _downsampler(kind: str, cin: int, cout: int) -> nn.Module:
     if kind == "resize":  # bilinear x1/2 then a 'same' conv
         return nn.Sequential(nn.Upsample(scale_factor=0.5, mode="bilinear", align_corners=False),
                              nn.Conv2d(cin, cout, 3, 1, 1, bias=False))
-    raise ValueError(f"discriminator.downsample must be one of strided, blur_strided, resize; got {kind!r}")
+    raise ValueError(f"discriminator.downsample must be one of {', '.join(DOWNSAMPLERS)}; got {kind!r}")
 
 
 class Discriminator(nn.Module):

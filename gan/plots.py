@@ -1,7 +1,13 @@
-"""Figure builders shared by training, ``gan.analyze`` and ``experiments/``. They take arrays and
-return matplotlib figures (or RGB tensors); nothing here computes a metric."""
+"""Figures: built from arrays (or saved ``.npz``/``.json`` figure data), never from a model.
+
+Shared by training (TensorBoard figures), ``gan.analyze``, ``gan.summarize`` and the scripts in
+``experiments/``. Nothing here computes a metric. Compute, save, plot are separate steps:
+``save_figure_data`` writes a figure's arrays and numbers, ``load_figure_data`` reads them back.
+"""
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import matplotlib
@@ -12,9 +18,60 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.ticker import FormatStrFormatter, NullFormatter  # noqa: E402
 
+SPECTRUM_EXTENT = (-0.5, 0.5, 0.5, -0.5)  # cycles/pixel, DC at the centre
+
 
 def _np(a) -> np.ndarray:
     return a.detach().cpu().double().numpy() if isinstance(a, torch.Tensor) else np.asarray(a, dtype=float)
+
+
+# ---------------------------------------------------------------------------------------------
+# Figure data
+
+
+def save_figure_data(out: Path, stem: str, arrays: dict[str, np.ndarray], info: dict) -> None:
+    """Write ``out/stem.npz`` (arrays) and ``out/stem.json`` (numbers and settings)."""
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out / f"{stem}.npz", **arrays)
+    (out / f"{stem}.json").write_text(json.dumps(info, indent=2))
+
+
+def load_figure_data(out: Path, stem: str) -> tuple[np.lib.npyio.NpzFile, dict]:
+    """Read back what ``save_figure_data`` wrote."""
+    return np.load(out / f"{stem}.npz"), json.loads((out / f"{stem}.json").read_text())
+
+
+def save_figure(fig, path: Path, **kwargs) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, **kwargs)
+    plt.close(fig)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Building blocks
+
+
+def image_grid(images, nrow: int = 4) -> np.ndarray:
+    """Generator-range images ``(N, C, H, W)`` in [-1, 1] -> one RGB grid ``(H', W', 3)`` in [0, 1]."""
+    from torchvision.utils import make_grid
+
+    x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
+    grid = make_grid(x.float() * 0.5 + 0.5, nrow=nrow, padding=1).permute(1, 2, 0)
+    return grid.clamp(0, 1).numpy()
+
+
+def show_spectra(axes, spectra: Sequence, titles: Sequence[str] | None = None, fontsize: int = 8):
+    """Mean log10 spectra (DC at the centre) on ``axes``, one colour scale; returns the last image
+    (for a colour bar)."""
+    arrays = [_np(s) for s in spectra]
+    vmin, vmax = min(a.min() for a in arrays), max(a.max() for a in arrays)
+    im = None
+    for i, (ax, a) in enumerate(zip(axes, arrays)):
+        im = ax.imshow(a, cmap="inferno", vmin=vmin, vmax=vmax, extent=SPECTRUM_EXTENT)
+        if titles:
+            ax.set_title(titles[i], fontsize=fontsize)
+    return im
 
 
 def colorize(image, vmin: float, vmax: float, cmap: str = "inferno", scale: int = 1) -> torch.Tensor:
@@ -22,6 +79,10 @@ def colorize(image, vmin: float, vmax: float, cmap: str = "inferno", scale: int 
     a = np.clip((_np(image) - vmin) / max(vmax - vmin, 1e-12), 0, 1)
     rgb = torch.from_numpy(plt.get_cmap(cmap)(a)[..., :3]).permute(2, 0, 1).float()
     return rgb.repeat_interleave(scale, 1).repeat_interleave(scale, 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Spectra of one image set against another (training, gan.analyze)
 
 
 def radial_profiles_figure(freqs, profiles: Mapping[str, object], title: str = "",
@@ -51,13 +112,10 @@ def spectra_figure(log_spectra: Mapping[str, object], title: str = "", ratio_of:
     """Mean log10 power spectra side by side on one colour scale, plus optionally the ratio
     (log10 fake - log10 real) of two of them on a symmetric diverging scale."""
     names = list(log_spectra)
-    arrays = [_np(log_spectra[n]) for n in names]
-    vmin, vmax = min(a.min() for a in arrays), max(a.max() for a in arrays)
     ncols = len(names) + (1 if ratio_of else 0)
     fig, axes = plt.subplots(1, ncols, figsize=(2.6 * ncols + 0.6, 2.8), dpi=100, squeeze=False)
-    for ax, name, a in zip(axes[0], names, arrays):
-        im = ax.imshow(a, cmap="inferno", vmin=vmin, vmax=vmax, extent=(-0.5, 0.5, 0.5, -0.5))
-        ax.set_title(name, fontsize=9)
+    im = show_spectra(axes[0], [log_spectra[n] for n in names], names, fontsize=9)
+    for ax in axes[0]:
         ax.set_xlabel("f_x (cycles/px)", fontsize=8)
     axes[0][0].set_ylabel("f_y (cycles/px)", fontsize=8)
     fig.colorbar(im, ax=axes[0][: len(names)].tolist(), label="log10 power", shrink=0.85)
@@ -65,10 +123,46 @@ def spectra_figure(log_spectra: Mapping[str, object], title: str = "", ratio_of:
         r = _np(log_spectra[ratio_of[0]]) - _np(log_spectra[ratio_of[1]])
         lim = max(abs(r).max(), 1e-6)
         ax = axes[0][-1]
-        im = ax.imshow(r, cmap="RdBu_r", vmin=-lim, vmax=lim, extent=(-0.5, 0.5, 0.5, -0.5))
+        im = ax.imshow(r, cmap="RdBu_r", vmin=-lim, vmax=lim, extent=SPECTRUM_EXTENT)
         ax.set_title(f"{ratio_of[0]} / {ratio_of[1]}", fontsize=9)
-        ax.set_xlabel("f_x (cycles/px)", fontsize=8)
         fig.colorbar(im, ax=ax, label="log10 ratio", shrink=0.85)
     if title:
         fig.suptitle(title, fontsize=10)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Sweep summaries (gan.summarize)
+
+
+def summary_bars(labels: Sequence[str], metrics: Sequence[str], means: Mapping[str, Sequence[float]],
+                 lows: Mapping[str, Sequence[float]], highs: Mapping[str, Sequence[float]]):
+    """One horizontal bar chart per metric: the mean of each group with its interval."""
+    n = len(labels)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 0.45 * n + 1.8), squeeze=False)
+    for ax, m in zip(axes[0], metrics):
+        mean, lo, hi = (np.asarray(d[m], dtype=float) for d in (means, lows, highs))
+        err = np.nan_to_num(np.vstack([mean - lo, hi - mean]), nan=0.0)
+        ax.barh(np.arange(n), mean, xerr=err, color="tab:blue", alpha=0.8, capsize=3)
+        ax.set_yticks(np.arange(n), labels if ax is axes[0][0] else [""] * n, fontsize=8)
+        ax.set_title(m, fontsize=9)
+        ax.grid(True, axis="x", alpha=0.3)
+        ax.invert_yaxis()
+    fig.suptitle("final metrics: mean over seeds with 95% confidence intervals", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def summary_curves(curves: Mapping[str, tuple[Sequence[int], np.ndarray]], metric: str):
+    """Metric vs step per group: ``curves[label] = (steps, values (seeds, steps))``; mean line, min-max band."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for label, (steps, vals) in curves.items():
+        line, = ax.plot(steps, vals.mean(0), label=f"{label} (n={len(vals)})")
+        ax.fill_between(steps, vals.min(0), vals.max(0), color=line.get_color(), alpha=0.2, lw=0)
+    ax.set_xlabel("training step")
+    ax.set_ylabel(metric)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    ax.set_title("mean over seeds; band: min-max", fontsize=9)
+    fig.tight_layout()
     return fig

@@ -1,7 +1,7 @@
 """Spectral measures of checkerboard artifacts: pure, batched, differentiable tensor functions.
 
 Inputs are float tensors ``(B, C, H, W)`` on any device (float32 or float64). Nothing here reads
-files or knows about training. Definitions follow ``DESIGN.md`` ("Metric definitions"):
+files or knows about training. The definitions (also in the README, "What is measured"):
 
 * ``checkerboard_energy`` CE_P: share of an image's mean-free energy that is exactly P-periodic
   (lies in the span of the P x P phase classes). 0 for a constant image, 1 for a pure P-periodic
@@ -18,6 +18,9 @@ import torch
 import torch.nn.functional as F
 
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601
+#: Analysis windows (``eval.window``) and channel handling (``eval.channels``) of ``power_spectrum``.
+WINDOWS = ("none", "hann", "kaiser")
+CHANNEL_MODES = ("mean", "luma")
 
 
 def _check_images(x: torch.Tensor) -> None:
@@ -120,7 +123,7 @@ def window_2d(h: int, w: int, window: str, dtype=torch.float32, device=None) -> 
             return torch.hann_window(n, periodic=True, dtype=dtype, device=device)
         if window == "kaiser":
             return torch.kaiser_window(n, periodic=True, beta=8.0, dtype=dtype, device=device)
-        raise ValueError(f"window must be 'none', 'hann' or 'kaiser', got {window!r}")
+        raise ValueError(f"window must be one of {', '.join(WINDOWS)}, got {window!r}")
     return torch.outer(one(h), one(w))
 
 
@@ -132,8 +135,8 @@ def _prepare(x: torch.Tensor, channels: str, residual: bool) -> torch.Tensor:
             x = (x * x.new_tensor(LUMA).view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
         elif x.shape[1] != 1:
             raise ValueError(f"channels='luma' needs 1 or 3 channels, got {x.shape[1]}")
-    elif channels != "mean":
-        raise ValueError(f"channels must be 'mean' or 'luma', got {channels!r}")
+    elif channels not in CHANNEL_MODES:
+        raise ValueError(f"channels must be one of {', '.join(CHANNEL_MODES)}, got {channels!r}")
     return x - median_filter3(x) if residual else x
 
 

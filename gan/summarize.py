@@ -21,12 +21,12 @@ import numpy as np
 from omegaconf import OmegaConf
 from scipy import stats
 
-from gan.logging import flatten, read_metrics, read_status
+from gan import metrics as M
+from gan.config import flatten
+from gan.rundir import RunDir
 
 #: Keys that never define a group: the seed varies within a group; paths differ per job.
 IGNORED_KEYS = ("seed", "run_dir", "train.progress")
-HEADLINE = ("checkerboard_excess_db/p2", "checkerboard/p2", "checkerboard_fixed/p2", "spectral/distance",
-            "quality/swd")
 
 
 class SummaryError(ValueError):
@@ -43,38 +43,27 @@ class Job:
     @property
     def final(self) -> dict[str, float]:
         """Numeric metrics of the last evaluation record."""
-        last = next((r for r in reversed(self.records) if "checkerboard/p2" in r), {})
+        last = next((r for r in reversed(self.records) if M.CE.format(p=2) in r), {})
         return {k: float(v) for k, v in last.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
                 and k != "step"}
 
 
 def find_jobs(sweep_dir: Path) -> list[Job]:
     """Every job directory under ``sweep_dir`` (or ``sweep_dir`` itself if it is one)."""
-    runs = sorted({f.parent.parent if f.parent.name == ".hydra" else f.parent for f in sweep_dir.rglob("config.yaml")})
     jobs = []
-    for run in runs:
-        cfg_file = run / "config.yaml" if (run / "config.yaml").is_file() else run / ".hydra" / "config.yaml"
+    for run in RunDir.find(sweep_dir):
         try:
-            config = flatten(OmegaConf.to_container(OmegaConf.load(cfg_file), resolve=False))
-            config |= hydra_choices(run)
+            config = flatten(OmegaConf.to_container(run.config(), resolve=False))
+            config |= {f"choice.{k}": v for k, v in run.hydra_choices().items()}
         except Exception as e:  # noqa: BLE001 - a broken config is reported, not fatal
-            jobs.append(Job(run, {}, f"unreadable config ({type(e).__name__})"))
+            jobs.append(Job(run.path, {}, f"unreadable config ({type(e).__name__})"))
             continue
-        status = read_status(run)["status"]
-        records = read_metrics(run)
+        status = run.read_status()["status"]
+        records = run.read_metrics()
         if status == "unknown":
             status = "not started" if not records else "unknown (no status.json)"
-        jobs.append(Job(run, config, status, records))
+        jobs.append(Job(run.path, config, status, records))
     return jobs
-
-
-def hydra_choices(run: Path) -> dict[str, str]:
-    """Config group choices of a Hydra job (``{"choice.upsampler": "transposed_k3", ...}``)."""
-    path = run / ".hydra" / "hydra.yaml"
-    if not path.is_file():
-        return {}
-    choices = OmegaConf.select(OmegaConf.load(path), "hydra.runtime.choices") or {}
-    return {f"choice.{k}": str(v) for k, v in choices.items() if not k.startswith("hydra/")}
 
 
 def varying_keys(jobs: list[Job]) -> list[str]:
@@ -158,57 +147,30 @@ def label_of(row: dict[str, Any], keys: list[str]) -> str:
 
 
 def plot_bars(path: Path, keys: list[str], rows: list[dict[str, Any]], metrics: list[str]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from gan.plots import save_figure, summary_bars
 
     rows = [r for r in rows if r["n"] > 0]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 0.45 * len(rows) + 1.8), squeeze=False)
-    labels = [label_of(r, keys) for r in rows]
-    for ax, m in zip(axes[0], metrics):
-        means = np.array([r[m] for r in rows], dtype=float)
-        lo = np.array([r[f"{m} ci_low"] for r in rows], dtype=float)
-        hi = np.array([r[f"{m} ci_high"] for r in rows], dtype=float)
-        err = np.nan_to_num(np.vstack([means - lo, hi - means]), nan=0.0)
-        ax.barh(np.arange(len(rows)), means, xerr=err, color="tab:blue", alpha=0.8, capsize=3)
-        ax.set_yticks(np.arange(len(rows)), labels if ax is axes[0][0] else [""] * len(rows), fontsize=8)
-        ax.set_title(m, fontsize=9)
-        ax.grid(True, axis="x", alpha=0.3)
-        ax.invert_yaxis()
-    fig.suptitle("final metrics: mean over seeds with 95% confidence intervals", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    fig = summary_bars([label_of(r, keys) for r in rows], metrics,
+                       {m: [r[m] for r in rows] for m in metrics},
+                       {m: [r[f"{m} ci_low"] for r in rows] for m in metrics},
+                       {m: [r[f"{m} ci_high"] for r in rows] for m in metrics})
+    save_figure(fig, path, dpi=110)
 
 
-def plot_curves(path: Path, keys: list[str], jobs: list[Job], metric: str = "checkerboard_excess_db/p2") -> None:
-    import matplotlib
+def plot_curves(path: Path, keys: list[str], jobs: list[Job], metric: str = M.HEADLINE) -> None:
+    from gan.plots import save_figure, summary_curves
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.2))
     groups: dict[str, list[Job]] = defaultdict(list)
     for j in jobs:
         if any(metric in r for r in j.records):
             groups[", ".join(str(j.config.get(k)) for k in keys)].append(j)
+    curves = {}
     for label, members in sorted(groups.items()):
-        curves = [{r["step"]: r[metric] for r in j.records if isinstance(r.get(metric), (int, float))} for j in members]
-        steps = sorted(set.intersection(*(set(c) for c in curves)))
-        if not steps:
-            continue
-        vals = np.array([[c[s] for s in steps] for c in curves])
-        line, = ax.plot(steps, vals.mean(0), label=f"{label} (n={len(members)})")
-        ax.fill_between(steps, vals.min(0), vals.max(0), color=line.get_color(), alpha=0.2, lw=0)
-    ax.set_xlabel("training step")
-    ax.set_ylabel(metric)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
-    ax.set_title("mean over seeds; band: min-max", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        runs = [{r["step"]: r[metric] for r in j.records if isinstance(r.get(metric), (int, float))} for j in members]
+        steps = sorted(set.intersection(*(set(c) for c in runs)))
+        if steps:
+            curves[label] = (steps, np.array([[c[s] for s in steps] for c in runs]))
+    save_figure(summary_curves(curves, metric), path, dpi=110)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -227,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         out = args.out or args.sweep_dir
         out.mkdir(parents=True, exist_ok=True)
         available = [m for m in rows[0] if m in {k for j in jobs for k in j.final}]
-        shown = args.metrics or [m for m in HEADLINE if m in available]
+        shown = args.metrics or [m for m in M.SUMMARY if m in available]
         write_csv(out / "summary.csv", rows)
         write_markdown(out / "summary.md", keys, rows, shown)
         if any(r["n"] > 0 for r in rows) and shown:

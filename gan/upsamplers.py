@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 import torch
 import torch.nn as nn
 
-from gan import CONF_DIR
+from gan import config
 from gan.convmath import bilinear_kernel
 from gan.filters import Blur
 
@@ -122,17 +122,13 @@ class PixelShuffleConv(Upsampler):
 
 def available() -> list[str]:
     """Names of the presets in ``conf/upsampler/``."""
-    return sorted(p.stem for p in (CONF_DIR / "upsampler").glob("*.yaml"))
+    return config.presets("upsampler")
 
 
 def build(name_or_cfg: str | Mapping[str, Any], in_channels: int, out_channels: int) -> Upsampler:
     """An upsampler from a preset name (``conf/upsampler/NAME.yaml``) or a config with ``_target_``."""
     from hydra.utils import instantiate
-    from omegaconf import OmegaConf
 
     if isinstance(name_or_cfg, str):
-        path = CONF_DIR / "upsampler" / f"{name_or_cfg}.yaml"
-        if not path.is_file():
-            raise ValueError(f"unknown upsampler {name_or_cfg!r}; choose one of {available()}")
-        name_or_cfg = OmegaConf.load(path)
+        name_or_cfg = config.load_preset("upsampler", name_or_cfg)
     return instantiate(name_or_cfg, _partial_=True)(in_channels, out_channels)

@@ -11,9 +11,13 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
+from gan.errors import ConfigError
+from gan.losses import LOSSES
+from gan.networks import DOWNSAMPLERS, UPSAMPLE_LAYERS
+from gan.runtime import AMP_CHOICES
+from gan.spectral import CHANNEL_MODES, WINDOWS
 
-class ConfigError(ValueError):
-    """A config value that cannot work; the message names the key."""
+__all__ = ["ConfigError", "validate"]
 
 
 def _get(cfg: DictConfig, key: str) -> Any:
@@ -61,14 +65,14 @@ def validate(cfg: DictConfig) -> None:
     betas = _get(cfg, "train.betas")
     _require(len(betas) == 2 and all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas), "train.betas",
              list(betas), "must be two numbers in [0, 1)")
-    _choice(cfg, "train.loss", ["bce", "hinge"])
-    _choice(cfg, "train.amp", ["none", "bf16", "fp16"])
+    _choice(cfg, "train.loss", LOSSES)
+    _choice(cfg, "train.amp", AMP_CHOICES)
     if _get(cfg, "threads") is not None:
         _positive_int(cfg, "threads")
-    _choice(cfg, "generator.upsample_layers", ["all", "last"])
-    _choice(cfg, "discriminator.downsample", ["strided", "blur_strided", "resize"])
-    _choice(cfg, "eval.window", ["none", "hann", "kaiser"])
-    _choice(cfg, "eval.channels", ["mean", "luma"])
+    _choice(cfg, "generator.upsample_layers", UPSAMPLE_LAYERS)
+    _choice(cfg, "discriminator.downsample", DOWNSAMPLERS)
+    _choice(cfg, "eval.window", WINDOWS)
+    _choice(cfg, "eval.channels", CHANNEL_MODES)
     _require(cfg.eval.grid_size <= cfg.eval.num_samples, "eval.grid_size", cfg.eval.grid_size,
              f"must be <= eval.num_samples={cfg.eval.num_samples}")
     f_min = _get(cfg, "eval.f_min")

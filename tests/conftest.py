@@ -1,22 +1,13 @@
-"""Shared fixtures: the real Hydra config, composed and shrunk to CPU-sized toys."""
+"""Shared fixtures: the real Hydra config, composed and shrunk to CPU-sized toys (``conf/debug/tiny.yaml``)."""
 from __future__ import annotations
 
 import pytest
-from hydra import compose, initialize_config_dir
 
-from gan import CONF_DIR
+from gan.config import compose as compose_config
 
-TINY = [
-    "image_size=16", "generator.ngf=4", "discriminator.ndf=4", "data.num_images=64",
-    "train.batch_size=8", "train.steps=4", "train.log_every=1", "train.ckpt_every=2", "train.progress=false",
-    "eval.every=2", "eval.num_samples=16", "eval.num_real=32", "eval.grid_size=16", "device=cpu",
-]
+TINY = ["+debug=tiny"]
 
-
-def compose_config(*overrides: str):
-    """The composed ``conf/train.yaml`` with ``overrides`` (no Hydra run needed)."""
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose("train", overrides=list(overrides))
+__all__ = ["TINY", "compose_config"]
 
 
 @pytest.fixture

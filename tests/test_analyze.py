@@ -40,7 +40,8 @@ def test_analyze_folder_against_tensor_file(tmp_path):
     imgs = analyze.load_folder(folder)
     expected = spectral.checkerboard_energy(imgs, 2).mean().item()
     assert record["metrics"]["checkerboard/p2"] == pytest.approx(expected)
-    assert {"checkerboard_excess_db/p2", "spectral/distance", "checkerboard/p16"} <= set(record["metrics"])
+    assert {"checkerboard_excess_db/p2", "spectral/distance", "checkerboard/p4"} <= set(record["metrics"])
+    assert "checkerboard/p8" not in record["metrics"]  # periods up to a quarter of the side, as in training
     arrays = np.load(out / "spectra.npz")
     assert {"freqs", "profile", "ref_profile", "log_spectrum", "ce_p2"} <= set(arrays.files)
     for png in ("mean_log_spectrum.png", "radial_profile.png"):
@@ -58,7 +59,7 @@ def test_analyze_run_directory_and_dataset_reference(tiny_cfg, tmp_path):
     assert result.returncode == 0, result.stderr
     record = json.loads((out / "metrics.json").read_text())
     assert record["options"]["num_images"] == 32 and record["options"]["image_size"] == [16, 16]
-    assert record["options"]["periods"] == [2, 4, 8, 16]
+    assert record["options"]["periods"] == [2, 4]  # the generator's upsampling factor at 16x16
     assert (out / "mean_log_spectrum.png").is_file() and (out / "spectra.npz").is_file()
 
 

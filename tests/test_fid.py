@@ -6,7 +6,7 @@ import torch
 
 from gan import fid
 from gan.evaluation import Evaluator
-from gan.training import build_dataset
+from gan.build import build_dataset
 from tests.conftest import TINY, compose_config
 
 
@@ -17,7 +17,7 @@ def test_no_weights_means_skipped_with_one_line(tmp_path, caplog, monkeypatch):
         ev = Evaluator(build_dataset(cfg), cfg)
     skipped = [r for r in caplog.records if "FID/KID skipped" in r.getMessage()]
     assert len(skipped) == 1 and ev.fid_weights is None
-    metrics = ev(torch.rand(16, 3, 16, 16) * 2 - 1, None, 0)
+    metrics = ev(torch.rand(16, 3, 16, 16) * 2 - 1).metrics
     assert "quality/fid" not in metrics and "quality/swd" in metrics
 
 

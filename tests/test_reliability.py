@@ -12,9 +12,10 @@ import pytest
 import torch
 
 from gan import checkpoint as ckpt
-from gan.logging import read_status
+from gan.rundir import RunDir
 from gan import training
-from gan.training import TrainingDiverged, train
+from gan.errors import TrainingDiverged
+from gan.training import train
 from tests.conftest import TINY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,7 +69,7 @@ def test_stop_signal_saves_and_exits_cleanly(tmp_path, sig):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + sig
     assert sig.name in err and "Traceback" not in err
-    status = read_status(run)
+    status = RunDir(run).read_status()
     assert status["status"] == "interrupted"
     saved = torch.load(run / "checkpoints" / "last.pt", weights_only=True)["step"]
     assert saved >= 10  # the step it stopped at, not only the last periodic one
@@ -81,7 +82,7 @@ def test_host_signal_handler_gets_the_signal_after_a_checkpoint(tiny_cfg, monkey
     calls = []
 
     def host(signum, frame):  # like submitit's bypass: note it, go on
-        calls.append((signum, torch.load(last, weights_only=True)["step"], read_status(cfg.run_dir)["status"]))
+        calls.append((signum, torch.load(last, weights_only=True)["step"], RunDir(cfg.run_dir).read_status()["status"]))
     real_step = training.train_step
 
     def step_then_signal(state, *args):
@@ -97,7 +98,7 @@ def test_host_signal_handler_gets_the_signal_after_a_checkpoint(tiny_cfg, monkey
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert calls == [(signal.SIGTERM, 3, "interrupted")]  # step 3 saved before the host handler ran
-    assert read_status(cfg.run_dir)["status"] == "finished"
+    assert RunDir(cfg.run_dir).read_status()["status"] == "finished"
 
 
 def test_submitit_preemption_requeues_and_resumes(tmp_path):
@@ -114,10 +115,10 @@ def test_submitit_preemption_requeues_and_resumes(tmp_path):
         assert time.time() - t0 < 300, "the job did not start"
         time.sleep(0.05)
     job = next(p for p in sweep.iterdir() if (p / "checkpoints").is_dir())
-    os.kill(read_status(job)["pid"], signal.SIGUSR2)
+    os.kill(RunDir(job).read_status()["pid"], signal.SIGUSR2)
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err[-3000:]
-    status = read_status(job)
+    status = RunDir(job).read_status()
     assert {"pid", "host"} <= set(status)
     assert {k: v for k, v in status.items() if k not in ("pid", "host")} == {"status": "finished", "step": 1500}
     log = (job / "train.log").read_text()
@@ -145,7 +146,7 @@ def test_nan_stops_with_message_and_keeps_last_good_checkpoint(tiny_cfg, monkeyp
     with pytest.raises(TrainingDiverged, match="NaN/Inf"):
         train(cfg)
     run = Path(cfg.run_dir)
-    assert read_status(run)["status"] == "diverged"
+    assert RunDir(run).read_status()["status"] == "diverged"
     last = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()][-1]
     assert last["diverged"] is True
     state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)

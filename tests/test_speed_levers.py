@@ -5,8 +5,9 @@ The code paths run on CPU here; their speed is measured on a GPU with experiment
 import pytest
 import torch
 
-from gan import training
-from gan.training import new_state, train, train_step
+from gan import runtime
+from gan.state import new_state
+from gan.training import train, train_step
 
 CPU = torch.device("cpu")
 
@@ -85,7 +86,7 @@ def test_threads_setting(tiny_cfg):
     try:
         train(tiny_cfg("threads=1", "train.steps=2", "eval.figures=false"))
         assert torch.get_num_threads() == 1
-        training.set_threads(None)  # None leaves PyTorch's choice alone
+        runtime.set_threads(None)  # None leaves PyTorch's choice alone
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)

@@ -6,7 +6,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from gan import summarize
-from gan.logging import write_status
+from gan.rundir import RunDir
 
 
 def fake_job(root, name, upsampler, seed, status="finished", ce=0.01, steps=(0, 10)):
@@ -18,7 +18,7 @@ def fake_job(root, name, upsampler, seed, status="finished", ce=0.01, steps=(0, 
         for s in steps:
             f.write(json.dumps({"step": s, "checkerboard/p2": ce * (1 + s), "checkerboard_excess_db/p2": 10 * ce + s,
                                 "spectral/distance": 0.1}) + "\n")
-    write_status(run, status)
+    RunDir(run).write_status(status)
     return run
 
 

@@ -1,6 +1,6 @@
 """Benchmark: the batched spectral analysis against a per-image NumPy loop, in one process.
 
-    python experiments/bench_spectral.py [--n 10000] [--size 64] [--repeats 3]
+    python experiments/benchmarks/bench_spectral.py [--n 10000] [--size 64] [--repeats 3]
 
 Both compute, for N RGB images: CE_P for P = 2, 4, 8, 16, the mean power spectrum and its radial
 profile. The loop follows the published reference code (per-image FFT, then a Python azimuthal
@@ -16,7 +16,7 @@ import time
 import numpy as np
 import torch
 
-from gan.evaluation import spectral_stats
+from gan.metrics import image_stats
 
 PERIODS = [2, 4, 8, 16]
 
@@ -42,7 +42,7 @@ def reference_loop(images: np.ndarray) -> tuple[np.ndarray, dict[int, np.ndarray
 
 
 def batched(images: torch.Tensor) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-    stats = spectral_stats(images, PERIODS)
+    stats = image_stats(images, PERIODS)
     return stats.radial[1].numpy(), {p: v.numpy() for p, v in stats.ce.items()}
 
 
@@ -79,7 +79,7 @@ def main() -> None:
     print(f"{'method':<28}{'median s':>10}{'images/s':>12}")
     print(f"{'per-image NumPy loop':<28}{t_loop_scaled:>10.2f}{args.n / t_loop_scaled:>12.0f}"
           f"   (timed on {args.loop_n}, scaled)")
-    print(f"{'gan.evaluation (batched)':<28}{t_fast:>10.2f}{args.n / t_fast:>12.0f}")
+    print(f"{'gan.metrics (batched)':<28}{t_fast:>10.2f}{args.n / t_fast:>12.0f}")
     print(f"speed-up: {t_loop_scaled / t_fast:.0f}x   (same profile and CE values: checked)")
 
 

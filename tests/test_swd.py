@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from gan import metrics
+from gan import swd
 from gan.data import dead_leaves_images
 from gan.filters import Blur
 
@@ -17,43 +17,43 @@ def sets():
 
 def test_swd_orders_real_blurred_noise(sets):
     a, b, blurred, noise = sets
-    d_real = metrics.swd(a, b)["quality/swd"]
-    d_blur = metrics.swd(a, blurred)["quality/swd"]
-    d_noise = metrics.swd(a, noise)["quality/swd"]
+    d_real = swd.swd(a, b)["quality/swd"]
+    d_blur = swd.swd(a, blurred)["quality/swd"]
+    d_noise = swd.swd(a, noise)["quality/swd"]
     assert d_real < d_blur < d_noise
 
 
 def test_swd_identical_is_zero_symmetric_and_deterministic(sets):
     a, b, _, _ = sets
-    assert metrics.swd(a, a)["quality/swd"] == 0.0
-    ab, ba = metrics.swd(a, b, seed=3), metrics.swd(b, a, seed=3)
+    assert swd.swd(a, a)["quality/swd"] == 0.0
+    ab, ba = swd.swd(a, b, seed=3), swd.swd(b, a, seed=3)
     assert ab["quality/swd"] == pytest.approx(ba["quality/swd"], rel=1e-5)
-    assert metrics.swd(a, b, seed=3) == ab
+    assert swd.swd(a, b, seed=3) == ab
     assert set(ab) == {"quality/swd_level_32", "quality/swd_level_16", "quality/swd"}
 
 
 def test_vectorised_equals_reference():
     torch.manual_seed(0)
     a, b = torch.randn(200, 12, dtype=torch.float64), torch.randn(200, 12, dtype=torch.float64) + 0.3
-    dirs = metrics.random_directions(12, 16).double()
-    assert metrics.sliced_wasserstein(a, b, dirs).item() == pytest.approx(
-        metrics.sliced_wasserstein_reference(a, b, dirs).item(), rel=1e-10)
+    dirs = swd.random_directions(12, 16).double()
+    assert swd.sliced_wasserstein(a, b, dirs).item() == pytest.approx(
+        swd.sliced_wasserstein_reference(a, b, dirs).item(), rel=1e-10)
 
 
 def test_laplacian_pyramid_reconstructs():
     x = dead_leaves_images(4, 64, seed=0)
-    levels = metrics.laplacian_pyramid(x)
+    levels = swd.laplacian_pyramid(x)
     assert [lv.shape[-1] for lv in levels] == [64, 32, 16]
     rec = levels[-1]
     for band in reversed(levels[:-1]):
-        rec = band + metrics._upsample(rec)
+        rec = band + swd._upsample(rec)
     torch.testing.assert_close(rec, x, atol=1e-5, rtol=0)
 
 
 def test_patch_descriptors_pick_real_neighbourhoods():
     x = torch.arange(2 * 3 * 10 * 10, dtype=torch.float32).view(2, 3, 10, 10)
     g = torch.Generator().manual_seed(0)
-    d = metrics.patch_descriptors(x, 5, size=7, generator=g)
+    d = swd.patch_descriptors(x, 5, size=7, generator=g)
     assert d.shape == (10, 3, 7, 7)
     g = torch.Generator().manual_seed(0)
     ys = torch.randint(0, 4, (2, 5), generator=g)
@@ -63,13 +63,13 @@ def test_patch_descriptors_pick_real_neighbourhoods():
 
 def test_cached_reference_gives_fresh_results_on_every_call(sets):
     a, b, blurred, _ = sets
-    cached = metrics.SlicedWasserstein(a, seed=5, per_image=16, num_dirs=32)
+    cached = swd.SlicedWasserstein(a, seed=5, per_image=16, num_dirs=32)
     for other in (b, blurred, b):  # reuse does not consume the reference's patch positions
-        assert cached(other) == metrics.swd(a, other, seed=5, per_image=16, num_dirs=32)
+        assert cached(other) == swd.swd(a, other, seed=5, per_image=16, num_dirs=32)
     with pytest.raises(ValueError, match="differ"):
         cached(b[:10])
 
 
 def test_swd_rejects_mismatched_sets():
     with pytest.raises(ValueError, match="differ"):
-        metrics.swd(torch.zeros(4, 3, 32, 32), torch.zeros(4, 1, 32, 32))
+        swd.swd(torch.zeros(4, 3, 32, 32), torch.zeros(4, 1, 32, 32))

@@ -2,7 +2,7 @@
 ``torch.utils.flop_counter``) and measured images/s, for the generator alone and for a full
 D + G training step, at 32x32 and 64x64.
 
-    python experiments/bench_upsamplers.py [--ngf 32] [--ndf 32] [--batch 32] [--sizes 32 64] [--repeats 5]
+    python experiments/benchmarks/bench_upsamplers.py [--ngf 32] [--ndf 32] [--batch 32] [--sizes 32 64] [--repeats 5]
 
 Prints a Markdown table (medians of ``--repeats`` timed windows after warm-up).
 """
@@ -17,7 +17,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from gan import upsamplers
 from gan.networks import Discriminator, Generator
-from gan.training import State, train_step
+from gan.state import State
+from gan.training import train_step
 
 
 def median_rate(fn, batch: int, repeats: int, iters: int) -> float:

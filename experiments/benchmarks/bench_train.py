@@ -1,6 +1,6 @@
 """Benchmark: training throughput of ``gan.training`` against a bare PyTorch loop, in one process.
 
-    python experiments/bench_train.py [--steps 500] [--repeats 3] [overrides ...]
+    python experiments/benchmarks/bench_train.py [--steps 500] [--repeats 3] [overrides ...]
 
 The bare loop follows pytorch/examples' ``dcgan/main.py`` (same Generator/Discriminator with the
 transposed k=4 upsampler, BCE on logits, Adam, batches indexed from the in-memory dataset, no
@@ -18,27 +18,26 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from gan import training
+from gan.build import build_dataset
+from gan.config import compose
+from gan.data import batches
+from gan.evaluation import Evaluator
+from gan.logging import RunLogger
+from gan.rundir import RunDir
+from gan.runtime import resolve_device, seed_everything, set_threads
+from gan.state import State, new_state
 
-from gan import training  # noqa: E402
-from gan.data import batches  # noqa: E402
-from gan.evaluation import Evaluator  # noqa: E402
-from gan.logging import RunLogger  # noqa: E402
-from tests.conftest import compose_config  # noqa: E402
 
-
-def fresh_state(cfg, channels: int, device) -> training.State:
+def fresh_state(cfg, channels: int, device) -> State:
     torch.manual_seed(cfg.seed)
-    return training.new_state(cfg, channels, device)
+    return new_state(cfg, channels, device)
 
 
 def bare_loop(cfg, images: torch.Tensor, device, steps: int) -> float:
@@ -79,7 +78,7 @@ def suite_loop(cfg, dataset, evaluator, device, steps: int, evaluation: bool) ->
             training.evaluate = lambda *a, **k: {}
         try:
             t = time.perf_counter()
-            training.run_loop(cfg, s, dataset, evaluator, logger, Path(d) / "checkpoints", device)
+            training.run_loop(cfg, s, dataset, evaluator, logger, RunDir(d), device)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             return time.perf_counter() - t
@@ -94,11 +93,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. image_size=64 generator.ngf=64")
     args = ap.parse_args()
-    cfg = compose_config(*args.overrides, "train.progress=false")
-    training.seed_everything(cfg.seed, cfg.deterministic)  # cudnn.benchmark unless deterministic
-    training.set_threads(cfg.threads)
-    device = training.resolve_device(cfg.device)
-    dataset = training.build_dataset(cfg)
+    cfg = compose(*args.overrides, "train.progress=false")
+    seed_everything(cfg.seed, cfg.deterministic)  # cudnn.benchmark unless deterministic
+    set_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+    dataset = build_dataset(cfg)
     evaluator = Evaluator(dataset, cfg, device)
     images = dataset.images
     b = cfg.train.batch_size

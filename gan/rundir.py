@@ -1,0 +1,153 @@
+"""One run's directory: the only place that knows its file names.
+
+A run directory holds ``config.yaml`` (the resolved config, written by training), ``.hydra/``
+(Hydra's own record), ``metrics.jsonl`` (one JSON object per evaluation), ``status.json``,
+TensorBoard event files, ``samples/step_*.png`` and ``checkpoints/`` (``last.pt`` plus periodic
+``step_*.pt``). Training, logging, ``gan.analyze``, ``gan.summarize`` and the figure scripts all
+reach these files through ``RunDir``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+CONFIG = "config.yaml"
+HYDRA_DIR = ".hydra"
+METRICS = "metrics.jsonl"
+STATUS = "status.json"
+CHECKPOINTS = "checkpoints"
+SAMPLES = "samples"
+
+
+class RunDir:
+    """Paths and records of one run directory ``path`` (it need not exist yet)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RunDir) and self.path == other.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    # -- paths --------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / CONFIG
+
+    @property
+    def hydra_config_file(self) -> Path:
+        return self.path / HYDRA_DIR / "config.yaml"
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.path / METRICS
+
+    @property
+    def status_file(self) -> Path:
+        return self.path / STATUS
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.path / CHECKPOINTS
+
+    def sample_file(self, step: int) -> Path:
+        return self.path / SAMPLES / f"step_{step:07d}.png"
+
+    # -- config -------------------------------------------------------------------------------
+
+    def has_config(self) -> bool:
+        return self.config_file.is_file() or self.hydra_config_file.is_file()
+
+    def config(self) -> DictConfig:
+        """The resolved ``config.yaml``, else Hydra's ``.hydra/config.yaml`` (a run that stopped
+        before training wrote its own); ``FileNotFoundError`` naming both when neither is there."""
+        for f in (self.config_file, self.hydra_config_file):
+            if f.is_file():
+                return OmegaConf.load(f)
+        raise FileNotFoundError(f"{self.path}: run directory without {CONFIG} or {HYDRA_DIR}/config.yaml")
+
+    def save_config(self, cfg: DictConfig) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(cfg, self.config_file, resolve=True)
+
+    def hydra_choices(self) -> dict[str, str]:
+        """Config-group choices of a Hydra job, ``{"upsampler": "transposed_k3", "data": ...}``."""
+        path = self.path / HYDRA_DIR / "hydra.yaml"
+        if not path.is_file():
+            return {}
+        choices = OmegaConf.select(OmegaConf.load(path), "hydra.runtime.choices") or {}
+        return {k: str(v) for k, v in choices.items() if not k.startswith("hydra/")}
+
+    # -- records ------------------------------------------------------------------------------
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        """The records of ``metrics.jsonl``; a truncated last line is ignored."""
+        if not self.metrics_file.is_file():
+            return []
+        records = []
+        for line in self.metrics_file.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return records
+
+    def write_metrics(self, records: list[dict[str, Any]]) -> None:
+        """Replace ``metrics.jsonl`` (used when a resumed run drops records past its checkpoint)."""
+        self.metrics_file.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+    def append_metrics(self, record: dict[str, Any]) -> None:
+        with self.metrics_file.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+
+    def write_status(self, status: str, **info: Any) -> None:
+        """``status.json`` = {"status": running|finished|failed|diverged|interrupted, "pid", "host", ...},
+        written atomically; pid and host say which process to signal (or to look for) in a sweep."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        tmp = self.status_file.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps({"status": status, "pid": os.getpid(), "host": socket.gethostname(), **info}))
+        os.replace(tmp, self.status_file)
+
+    def read_status(self) -> dict[str, Any]:
+        """``status.json``, or ``{"status": "unknown"}`` when there is none (or it is unreadable)."""
+        try:
+            return json.loads(self.status_file.read_text())
+        except (OSError, json.JSONDecodeError):
+            return {"status": "unknown"}
+
+    # -- discovery ----------------------------------------------------------------------------
+
+    @classmethod
+    def find(cls, root: str | Path) -> list[RunDir]:
+        """Every run directory at or below ``root`` (a folder with ``config.yaml`` or
+        ``.hydra/config.yaml``), sorted by path."""
+        root = Path(root)
+        found = {f.parent.parent if f.parent.name == HYDRA_DIR else f.parent for f in root.rglob(CONFIG)}
+        return [cls(p) for p in sorted(found)]
+
+
+def run_dir_of(cfg: DictConfig) -> RunDir:
+    """Where a run writes: ``cfg.run_dir`` if set, else Hydra's output directory, else the cwd."""
+    if cfg.get("run_dir"):
+        return RunDir(cfg.run_dir)
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return RunDir(HydraConfig.get().runtime.output_dir)
+    return RunDir(Path.cwd())

@@ -64,7 +64,9 @@ def plot(out: Path) -> Path:
 def markdown_table(info: dict) -> str:
     """The numbers of ``init.json`` as a Markdown table."""
     names = list(info["metrics"])
-    keys = [k for k in info["metrics"][names[0]] if k.startswith("checkerboard")]
+    first = info["metrics"][names[0]]
+    keys = [k for k in first if k.startswith("checkerboard/")]  # CE_P at every period, then the P=2 variants
+    keys += [k for k in first if k.endswith("/p2") and k.startswith("checkerboard_")]
     lines = ["| upsampler | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
     for n in names:
         lines.append(f"| {n} | " + " | ".join(f"{info['metrics'][n][k]:.3g}" for k in keys) + " |")

@@ -136,14 +136,16 @@ def stats_arrays(prefix: str, stats: SpectralStats) -> dict[str, np.ndarray]:
     out = {f"{prefix}mean_power": stats.mean_power.numpy(), f"{prefix}log_spectrum": stats.log_spectrum.numpy()}
     for p, ce in stats.ce.items():
         out[f"{prefix}ce_p{p}"] = ce.numpy()
-    if stats.square:
-        freqs, profile = stats.radial
-        out["freqs"], out[f"{prefix}profile"] = freqs.numpy(), profile.numpy()
+    freqs, profile = stats.radial
+    out["freqs"], out[f"{prefix}profile"] = freqs.numpy(), profile.numpy()
+    if stats.size[0] % 2 == 0 and stats.size[1] % 2 == 0:
+        out[f"{prefix}corner"] = spectral.corner_power(stats.mean_power).numpy()  # the (H/2, W/2) bin alone
     return out
 
 
 def analyze(images: torch.Tensor, reference: torch.Tensor | None, out: Path, window: str = "none",
-            channels: str = "mean", residual: bool = False, f_min: float = 0.0, source: str = "images") -> dict:
+            channels: str = "mean", residual: bool = False, f_min: float = 0.0, boundary: str = "none",
+            source: str = "images") -> dict:
     """Compute and save ``spectra.npz`` and ``metrics.json`` in ``out``; return the metrics."""
     h, w = images.shape[-2:]
     if reference is not None and reference.shape[-2:] != images.shape[-2:]:
@@ -153,9 +155,10 @@ def analyze(images: torch.Tensor, reference: torch.Tensor | None, out: Path, win
     if not periods:
         raise AnalysisError(f"{source}: image size {w}x{h} is not divisible by 2 (or smaller than 8): "
                             f"no checkerboard period fits")
-    options = dict(window=window, channels=channels, residual=residual)
+    options = dict(window=window, channels=channels, residual=residual, boundary=boundary)
     stats = image_stats(images, periods, **options)
-    ref = image_stats(reference, periods, **options) if reference is not None else None
+    # the reference's fixed-pattern CE at the analysed images' sample count
+    ref = image_stats(reference, periods, fixed_group=len(images), **options) if reference is not None else None
     values = compute(stats, ref, f_min)
     arrays = stats_arrays("", stats) | (stats_arrays("ref_", ref) if ref is not None else {})
     out.mkdir(parents=True, exist_ok=True)
@@ -179,7 +182,8 @@ def plot(out: Path) -> list[Path]:
     written = [save_figure(fig, out / "mean_log_spectrum.png", dpi=120)]
     if "profile" in a.files:
         profiles = {"images": a["profile"], **({"reference": a["ref_profile"]} if has_ref else {})}
-        fig = radial_profiles_figure(a["freqs"], profiles, title="radial power profile")
+        corners = {k: a[p] for k, p in (("images", "corner"), ("reference", "ref_corner")) if p in a.files}
+        fig = radial_profiles_figure(a["freqs"], profiles, title="radial power profile", corners=corners)
         written.append(save_figure(fig, out / "radial_profile.png", dpi=120))
     return written
 
@@ -194,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--window", default="none", choices=spectral.WINDOWS)
     ap.add_argument("--channels", default="mean", choices=spectral.CHANNEL_MODES)
     ap.add_argument("--residual", action="store_true", help="spectrum of the median-filter residual")
+    ap.add_argument("--boundary", default="none", choices=spectral.BOUNDARIES,
+                    help="spectra of the images as they are, or of their periodic component (no boundary leakage)")
     ap.add_argument("--f-min", type=float, default=0.0, help="lowest frequency in spectral/distance (cycles/px)")
     ap.add_argument("--plot-only", action="store_true", help="redraw the figures of an existing output folder")
     args = ap.parse_args(argv)
@@ -210,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             images = load_images(args.path, args.num_samples)
             reference = load_images(args.reference, args.num_samples, image_size=images.shape[-1]) if args.reference else None
             values = analyze(images, reference, out, args.window, args.channels, args.residual, args.f_min,
-                             source=args.path)
+                             args.boundary, source=args.path)
             for k, v in values.items():
                 print(f"{k:32s} {v:.6g}")
         for p in plot(out):

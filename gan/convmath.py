@@ -9,7 +9,8 @@ Transposed convolution three ways, each equal to ``F.conv_transpose2d``:
 
 Plus overlap maps (how many kernel taps reach each output pixel), polyphase sums and the
 condition for a constant input to give a constant output (Sugawara et al. 2019).
-Weights follow PyTorch: conv ``(Cout, Cin, k, k)``, transposed conv ``(Cin, Cout, k, k)``.
+Weights follow PyTorch: conv ``(Cout, Cin, kh, kw)``, transposed conv ``(Cin, Cout, kh, kw)``; kernels
+may be non-square.
 """
 from __future__ import annotations
 
@@ -58,41 +59,52 @@ def conv_matrix(kernel: torch.Tensor, input_size: int | tuple[int, int], stride:
     return C
 
 
+def _transposed_shape(y: torch.Tensor, weight: torch.Tensor, stride: int, padding: int,
+                      output_padding: int) -> tuple[int, int, int, int]:
+    """``(kh, kw, ho, wo)`` of a transposed conv, checked as ``F.conv_transpose2d`` checks it."""
+    if weight.ndim != 4 or y.ndim != 4 or weight.shape[0] != y.shape[1]:
+        raise ValueError(f"expected y (B, Cin, H, W) and weight (Cin, Cout, kh, kw), got {tuple(y.shape)} "
+                         f"and {tuple(weight.shape)}")
+    if not 0 <= output_padding < stride:
+        raise ValueError(f"output padding must be smaller than the stride: output_padding={output_padding}, "
+                         f"stride={stride}")
+    kh, kw = weight.shape[-2:]
+    ho = transposed_output_size(y.shape[-2], kh, stride, padding, output_padding)
+    wo = transposed_output_size(y.shape[-1], kw, stride, padding, output_padding)
+    return kh, kw, ho, wo
+
+
 def transposed_conv_matrix(y: torch.Tensor, weight: torch.Tensor, stride: int = 1, padding: int = 0,
                            output_padding: int = 0) -> torch.Tensor:
-    """Transposed conv as C^T y. y: ``(B, Cin, H, W)``; weight ``(Cin, Cout, k, k)`` -> ``(B, Cout, Ho, Wo)``."""
-    b, cin, h, w = y.shape
-    cout, k = weight.shape[1], weight.shape[-1]
-    ho = transposed_output_size(h, k, stride, padding, output_padding)
-    wo = transposed_output_size(w, k, stride, padding, output_padding)
+    """Transposed conv as C^T y. y: ``(B, Cin, H, W)``; weight ``(Cin, Cout, kh, kw)`` -> ``(B, Cout, Ho, Wo)``."""
+    _, _, ho, wo = _transposed_shape(y, weight, stride, padding, output_padding)
     C = conv_matrix(weight, (ho, wo), stride, padding)  # the conv Cout -> Cin on (ho, wo) inputs
-    return (y.reshape(b, -1) @ C).reshape(b, cout, ho, wo)
+    return (y.reshape(y.shape[0], -1) @ C).reshape(y.shape[0], weight.shape[1], ho, wo)
 
 
 def transposed_conv_zero_insertion(y: torch.Tensor, weight: torch.Tensor, stride: int = 1, padding: int = 0,
                                    output_padding: int = 0) -> torch.Tensor:
     """Transposed conv as zero insertion + padding by k-1-p + a conv with the 180-degree-rotated kernel."""
+    kh, kw, _, _ = _transposed_shape(y, weight, stride, padding, output_padding)
     b, cin, h, w = y.shape
-    k = weight.shape[-1]
     z = y.new_zeros(b, cin, (h - 1) * stride + 1, (w - 1) * stride + 1)
     z[..., ::stride, ::stride] = y
-    lo, hi = k - 1 - padding, k - 1 - padding + output_padding
-    z = F.pad(z, (lo, hi, lo, hi))  # negative padding crops
+    top, left = kh - 1 - padding, kw - 1 - padding
+    z = F.pad(z, (left, left + output_padding, top, top + output_padding))  # negative padding crops
     return F.conv2d(z, weight.flip(-1, -2).transpose(0, 1))
 
 
 def transposed_conv_scatter(y: torch.Tensor, weight: torch.Tensor, stride: int = 1, padding: int = 0,
                             output_padding: int = 0) -> torch.Tensor:
     """Transposed conv as a scatter: input pixel (i, j) adds ``y[i, j] * kernel`` at rows
-    i*s .. i*s+k-1, cols j*s .. j*s+k-1 of a full canvas; the canvas is then cropped by p."""
+    i*s .. i*s+kh-1, cols j*s .. j*s+kw-1 of a full canvas; the canvas is then cropped by p."""
+    kh, kw, ho, wo = _transposed_shape(y, weight, stride, padding, output_padding)
     b, cin, h, w = y.shape
-    cout, k = weight.shape[1], weight.shape[-1]
-    ho = transposed_output_size(h, k, stride, padding, output_padding)
-    wo = transposed_output_size(w, k, stride, padding, output_padding)
-    canvas = y.new_zeros(b, cout, (h - 1) * stride + k + output_padding, (w - 1) * stride + k + output_padding)
+    canvas = y.new_zeros(b, weight.shape[1], (h - 1) * stride + kh + output_padding,
+                         (w - 1) * stride + kw + output_padding)
     for i in range(h):
         for j in range(w):
-            canvas[..., i * stride:i * stride + k, j * stride:j * stride + k] += torch.einsum(
+            canvas[..., i * stride:i * stride + kh, j * stride:j * stride + kw] += torch.einsum(
                 "bc,cokl->bokl", y[:, :, i, j], weight)
     return canvas[..., padding:padding + ho, padding:padding + wo]
 
@@ -116,14 +128,13 @@ def overlap_map(kernel_size: int, stride: int, size: int, layers: int = 1, dims:
 def polyphase_sums(weight: torch.Tensor, stride: int) -> torch.Tensor:
     """Sums of the stride^2 polyphase sub-kernels of a transposed-conv weight.
 
-    weight ``(Cin, Cout, k, k)`` -> ``(Cin, Cout, s, s)``: entry (r, t) sums the taps with
+    weight ``(Cin, Cout, kh, kw)`` -> ``(Cin, Cout, s, s)``: entry (r, t) sums the taps with
     ky = r and kx = t (mod s), i.e. what a constant input contributes to one output phase.
     """
-    cin, cout, k, _ = weight.shape
-    pad = (-k) % stride
-    w = F.pad(weight, (0, pad, 0, pad))
-    n = w.shape[-1] // stride
-    return w.reshape(cin, cout, n, stride, n, stride).sum(dim=(2, 4))
+    cin, cout, kh, kw = weight.shape
+    w = F.pad(weight, (0, (-kw) % stride, 0, (-kh) % stride))
+    nh, nw = w.shape[-2] // stride, w.shape[-1] // stride
+    return w.reshape(cin, cout, nh, stride, nw, stride).sum(dim=(2, 4))
 
 
 def dc_checkerboard(sums: torch.Tensor) -> torch.Tensor:

@@ -32,12 +32,13 @@ class Evaluator:
 
     def __init__(self, dataset, cfg, device: torch.device | str = "cpu"):
         e = cfg.eval
-        self.options = dict(window=e.window, channels=e.channels, residual=e.residual)
+        self.options = dict(window=e.window, channels=e.channels, residual=e.residual, boundary=e.boundary)
         self.f_min = float(e.f_min)
         self.periods = metrics.periods_for(cfg.image_size)
         self.device = torch.device(device)
         real = sample_images(dataset, e.num_real, seed=cfg.seed).to(self.device)
-        self.real = image_stats(real, self.periods, **self.options)
+        # the real fixed-pattern CE at the generated sample count: it falls as 1/N for any data
+        self.real = image_stats(real, self.periods, fixed_group=e.num_samples, **self.options)
         self.swd_count = min(e.num_real, e.num_samples)  # images per set compared by SWD
         self.swd = (SlicedWasserstein(real[: self.swd_count], cfg.seed, e.swd_patches, e.swd_dirs)
                     if e.swd and cfg.image_size >= 16 else None)

@@ -92,5 +92,5 @@ def _json_value(v: Any) -> Any:
     if isinstance(v, torch.Tensor):
         v = v.item() if v.numel() == 1 else v.tolist()
     if isinstance(v, float) and not math.isfinite(v):
-        return str(v)  # JSON has no NaN/Inf
+        return None  # JSON has no NaN/Inf; gan.summarize reports such values as excluded, with the reason
     return v

@@ -10,6 +10,7 @@ periods from here, so a number means the same everywhere. Image quality (SWD, FI
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -17,11 +18,13 @@ import torch
 
 from gan import spectral
 
-# Names; "{p}" is a checkerboard period, "{i}" a generator stage, "{size}" a pyramid level.
+# Names; "{p}" is a checkerboard period, "{i}" a generator stage, "{size}" a pyramid level. A family
+# of positive quantities is reported three ways: NAME/pP (generated), NAME_real/pP (the data) and
+# NAME_excess_db/pP = 10 log10((generated + floor) / (real + floor)).
 CE = "checkerboard/p{p}"
-CE_FIXED = "checkerboard_fixed/p{p}"
 CE_REAL = "checkerboard_real/p{p}"
 CE_EXCESS_DB = "checkerboard_excess_db/p{p}"
+CE_FIXED = "checkerboard_fixed/p{p}"
 SPECTRAL_DISTANCE = "spectral/distance"
 SWD = "quality/swd"
 SWD_LEVEL = "quality/swd_level_{size}"
@@ -33,6 +36,18 @@ DC_CHECKERBOARD = "dc_checkerboard/stage{i}"
 HEADLINE = CE_EXCESS_DB.format(p=2)
 #: The columns of ``gan.summarize``'s table and bar chart.
 SUMMARY = (HEADLINE, CE.format(p=2), CE_FIXED.format(p=2), SPECTRAL_DISTANCE, SWD)
+
+
+def real_name(name: str) -> str:
+    """``checkerboard/p2`` -> ``checkerboard_real/p2``."""
+    family, _, period = name.partition("/")
+    return f"{family}_real/{period}"
+
+
+def excess_name(name: str) -> str:
+    """``checkerboard/p2`` -> ``checkerboard_excess_db/p2``."""
+    family, _, period = name.partition("/")
+    return f"{family}_excess_db/{period}"
 
 
 def periods_for(height: int, width: int | None = None) -> list[int]:
@@ -51,14 +66,17 @@ def periods_for(height: int, width: int | None = None) -> list[int]:
 class SpectralStats:
     """Statistics of N images ``(N, C, H, W)``."""
 
-    ce: dict[int, torch.Tensor]        # period -> CE_P per image, (N,)
-    ce_fixed: dict[int, float]         # period -> CE_P of the mean image
-    mean_power: torch.Tensor           # (H, W) batch-mean power spectrum, unshifted
+    ce: dict[int, torch.Tensor]          # period -> CE_P per image, (N,)
+    ce_pooled: dict[int, float]          # period -> sum of P-periodic energy / sum of mean-free energy
+    ce_periodic: dict[int, torch.Tensor]  # period -> CE_P of the periodic component per image, (N,)
+    ce_fixed: dict[int, float]           # period -> CE_P of the mean image (mean over groups of fixed_group)
+    mean_power: torch.Tensor             # (H, W) batch-mean power spectrum, unshifted
     n: int
+    fixed_group: int                     # images per mean image in ce_fixed
 
     @property
     def radial(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(freqs (K,), profile (K,)) of the mean power."""
+        """(freqs (K,), profile (K,)) of the mean power, out to the corner."""
         return spectral.radial_profile(self.mean_power)
 
     @property
@@ -67,30 +85,48 @@ class SpectralStats:
         return spectral.mean_log_spectrum(self.mean_power[None])
 
     @property
-    def square(self) -> bool:
-        return self.mean_power.shape[-1] == self.mean_power.shape[-2]
+    def size(self) -> tuple[int, int]:
+        return tuple(self.mean_power.shape[-2:])
 
 
 def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", channels: str = "mean",
-                residual: bool = False, batch_size: int = 1024) -> SpectralStats:
-    """Reduce ``images`` ``(N, C, H, W)`` (any device) to ``SpectralStats``, ``batch_size`` at a time."""
+                residual: bool = False, boundary: str = "none", fixed_group: int | None = None,
+                batch_size: int = 1024) -> SpectralStats:
+    """Reduce ``images`` ``(N, C, H, W)`` (any device) to ``SpectralStats``, ``batch_size`` at a time.
+
+    ``window``, ``channels``, ``residual`` and ``boundary`` shape the power spectrum; the CE values
+    follow their exact definitions (``gan.spectral``). ``fixed_group``: the fixed-pattern CE is the
+    mean, over consecutive groups of that many images, of CE_P of each group's mean image, so a
+    reference set can be compared at the generated set's sample count (default: all N at once).
+    """
     if images.ndim != 4 or images.shape[0] == 0:
         raise ValueError(f"expected a non-empty batch (N, C, H, W), got shape {tuple(images.shape)}")
+    n = images.shape[0]
+    group = min(fixed_group or n, n)
     ce: dict[int, list[torch.Tensor]] = {p: [] for p in periods}
-    power_sum, image_sum = 0.0, 0.0
+    ce_periodic: dict[int, list[torch.Tensor]] = {p: [] for p in periods}
+    pooled_num = {p: 0.0 for p in periods}
+    pooled_den, power_sum = 0.0, 0.0
     for chunk in images.split(batch_size):
         chunk = chunk.float() if chunk.dtype not in (torch.float32, torch.float64) else chunk
+        nums, energy = spectral.periodic_energies(chunk, periods)
         for p, v in spectral.checkerboard_energies(chunk, periods).items():
             ce[p].append(v.cpu())
-        power_sum = power_sum + spectral.half_power_spectrum(chunk, window, channels, residual).sum(dim=0)
-        image_sum = image_sum + chunk.sum(dim=0, keepdim=True)
-    mean_image = image_sum / images.shape[0]
-    fixed = spectral.checkerboard_energies(mean_image, periods)
+            pooled_num[p] += float(nums[p].sum())
+        for p, v in spectral.checkerboard_energies(chunk, periods, boundary="periodic").items():
+            ce_periodic[p].append(v.cpu())
+        pooled_den += float(energy.sum())
+        power_sum = power_sum + spectral.half_power_spectrum(chunk, window, channels, residual, boundary).sum(dim=0)
+    groups = images[: n // group * group].float().reshape(n // group, group, *images.shape[1:]).mean(dim=1)
+    fixed = spectral.checkerboard_energies(groups, periods)
     return SpectralStats(
         ce={p: torch.cat(v) for p, v in ce.items()},
-        ce_fixed={p: float(v[0]) for p, v in fixed.items()},
-        mean_power=spectral.full_spectrum(power_sum / images.shape[0], images.shape[-1]).cpu(),
-        n=images.shape[0],
+        ce_pooled={p: pooled_num[p] / pooled_den if pooled_den > 0 else 0.0 for p in periods},
+        ce_periodic={p: torch.cat(v) for p, v in ce_periodic.items()},
+        ce_fixed={p: float(v.mean()) for p, v in fixed.items()},
+        mean_power=spectral.full_spectrum(power_sum / n, images.shape[-1]).cpu(),
+        n=n,
+        fixed_group=group,
     )
 
 
@@ -102,11 +138,13 @@ def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", 
 class Metric:
     """One reported number. ``name`` may hold ``{p}`` (one value per checkerboard period).
     ``fn(fake, real, period, f_min)`` computes it from statistics (None: computed elsewhere, e.g.
-    SWD); ``higher_is_worse`` is None where no direction applies (a property of the data)."""
+    SWD). ``higher_is_worse`` is None where no direction applies (a property of the data);
+    ``positive``: a ratio-scale quantity (intervals on the log scale), not a difference or dB."""
 
     name: str
     description: str
     higher_is_worse: bool | None
+    positive: bool = True
     needs_reference: bool = False
     fn: Callable[[SpectralStats, SpectralStats | None, int | None, float], float] | None = None
 
@@ -115,27 +153,53 @@ class Metric:
         return "{p}" in self.name
 
 
+def _family(name: str, description: str, value: Callable[[SpectralStats, int], float]) -> tuple[Metric, ...]:
+    """A positive per-period quantity on generated images, on the data, and the excess in dB."""
+    def excess(f: SpectralStats, r: SpectralStats, p: int, _f_min: float) -> float:
+        floor = spectral.ce_floor(p, *f.size)
+        return float(spectral.excess_db(value(f, p), value(r, p), floor))
+
+    return (Metric(name, description, True, fn=lambda f, r, p, _: value(f, p)),
+            Metric(real_name(name), f"{description}, on real images", None, needs_reference=True,
+                   fn=lambda f, r, p, _: value(r, p)),
+            Metric(excess_name(name), f"dB of {name} above the data (floor: {spectral.FLOOR_DB:g} dB re white noise)",
+                   True, positive=False, needs_reference=True, fn=excess))
+
+
 def _spectral_distance(fake: SpectralStats, real: SpectralStats, _p: int | None, f_min: float) -> float:
     freqs, profile = fake.radial
-    return float(spectral.spectral_distance(profile, real.radial[1], freqs, f_min))
+    floor = float(real.mean_power.mean()) * 10 ** (spectral.FLOOR_DB / 10)
+    return float(spectral.spectral_distance(profile, real.radial[1], freqs, f_min, floor))
 
 
 REGISTRY: tuple[Metric, ...] = (
-    Metric(CE, "CE_P: share of the mean-free image energy that is exactly P-periodic, mean over images",
-           True, fn=lambda f, r, p, _: float(f.ce[p].mean())),
-    Metric(CE_FIXED, "CE_P of the mean generated image: artifacts at the same place in every sample",
-           True, fn=lambda f, r, p, _: f.ce_fixed[p]),
-    Metric(CE_REAL, "CE_P of the real data", None, True, fn=lambda f, r, p, _: float(r.ce[p].mean())),
-    Metric(CE_EXCESS_DB, "10 log10(CE_P fake / CE_P real): dB of periodic energy above the data", True, True,
-           fn=lambda f, r, p, _: float(spectral.excess_db(f.ce[p].mean(), r.ce[p].mean()))),
+    *_family(CE, "CE_P: share of the mean-free image energy that is exactly P-periodic, mean over images",
+             lambda s, p: float(s.ce[p].mean())),
+    *_family(CE_FIXED, "CE_P of the mean generated image (mean over groups of the evaluated sample count): "
+             "artifacts at the same place in every sample", lambda s, p: s.ce_fixed[p]),
+    *_family("checkerboard_pooled/p{p}", "energy-weighted CE_P: P-periodic energy over mean-free energy, "
+             "both summed over the images", lambda s, p: s.ce_pooled[p]),
+    *_family("checkerboard_periodic/p{p}", "CE_P without boundary leakage: P-periodic energy of Moisan's "
+             "periodic component over the image's mean-free energy, mean over images",
+             lambda s, p: float(s.ce_periodic[p].mean())),
     Metric(SPECTRAL_DISTANCE, "mean |log10 P_fake - log10 P_real| over radial profile bins f >= f_min (decades)",
-           True, True, fn=_spectral_distance),
-    Metric(SWD, "multi-scale sliced Wasserstein distance x 1e3 (Karras et al. 2018)", True, True),
-    Metric(FID, "Frechet Inception distance (torch-fidelity)", True, True),
-    Metric(KID, "kernel Inception distance (torch-fidelity)", True, True),
+           True, needs_reference=True, fn=_spectral_distance),
+    Metric(SWD, "multi-scale sliced Wasserstein distance x 1e3 (Karras et al. 2018)", True, needs_reference=True),
+    Metric(SWD_LEVEL, "sliced Wasserstein distance x 1e3 at one Laplacian pyramid level", True, needs_reference=True),
+    Metric(FID, "Frechet Inception distance (torch-fidelity)", True, needs_reference=True),
+    Metric(KID, "kernel Inception distance (torch-fidelity)", True, needs_reference=True),
     Metric(DC_CHECKERBOARD, "per generator stage: spread of the polyphase DC responses relative to their mean",
            True),
 )
+
+
+def find(name: str) -> Metric | None:
+    """The registry entry of a concrete name (``checkerboard/p4`` -> the ``checkerboard/p{p}`` entry)."""
+    for m in REGISTRY:
+        pattern = re.escape(m.name).replace(r"\{p\}", r"\d+").replace(r"\{i\}", r"\d+").replace(r"\{size\}", r"\d+")
+        if re.fullmatch(pattern, name):
+            return m
+    return None
 
 
 def compute(stats: SpectralStats, reference: SpectralStats | None = None, f_min: float = 0.0) -> dict[str, float]:
@@ -148,7 +212,7 @@ def compute(stats: SpectralStats, reference: SpectralStats | None = None, f_min:
             if m.per_period:
                 out[m.name.format(p=p)] = m.fn(stats, reference, p, f_min)
     for m in usable:
-        if not m.per_period and (stats.square or m.name != SPECTRAL_DISTANCE):
+        if not m.per_period:
             out[m.name] = m.fn(stats, reference, None, f_min)
     return out
 

@@ -86,8 +86,10 @@ def colorize(image, vmin: float, vmax: float, cmap: str = "inferno", scale: int 
 
 
 def radial_profiles_figure(freqs, profiles: Mapping[str, object], title: str = "",
-                           bands: Mapping[str, tuple[object, object]] | None = None):
-    """Log-log radial power profiles, one line per name; optional (low, high) bands."""
+                           bands: Mapping[str, tuple[object, object]] | None = None,
+                           corners: Mapping[str, float] | None = None):
+    """Log-log radial power profiles, one line per name; optional (low, high) bands, and the
+    power of the Nyquist corner bin (H/2, W/2) alone as a marker at f = 1/sqrt(2)."""
     fig, ax = plt.subplots(figsize=(5, 3.6), dpi=100)
     f = _np(freqs)
     for name, prof in profiles.items():
@@ -95,6 +97,9 @@ def radial_profiles_figure(freqs, profiles: Mapping[str, object], title: str = "
         if bands and name in bands:
             lo, hi = bands[name]
             ax.fill_between(f, _np(lo), _np(hi), color=line.get_color(), alpha=0.2, lw=0)
+        if corners and name in corners:
+            ax.plot([0.5 ** 0.5], [float(_np(corners[name]))], marker="*", ms=9, ls="none", color=line.get_color(),
+                    label=f"{name}: (N/2, N/2) bin")
     ax.set_xticks([t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5) if f.min() <= t <= f.max()])
     ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax.xaxis.set_minor_formatter(NullFormatter())  # log-axis minor labels overlap

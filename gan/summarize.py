@@ -2,9 +2,12 @@
 
 Reads every job directory under SWEEP_DIR (any folder holding ``config.yaml`` or
 ``.hydra/config.yaml``), groups the jobs by their configuration minus the seed, and writes
-``summary.csv``, ``summary.md`` (mean and 95% t-interval over seeds per metric), ``summary_bars.png``
+``summary.csv``, ``summary.md`` (per metric: the mean over seeds with its 95% t-interval; for
+positive quantities such as CE, SWD and spectral distance the geometric mean with the interval on
+the log scale, so the CE and excess-dB columns come from the same aggregate), ``summary_bars.png``
 and ``summary_curves.png`` (checkerboard excess vs step, mean with a min-max band over seeds).
-Jobs that failed, diverged or are still running are listed with their status, never dropped.
+Jobs that failed, diverged or are still running are listed with their status, never dropped; a
+value left out of a mean (non-finite, or not positive on a log scale) is listed with its reason.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from scipy import stats
 from gan import metrics as M
 from gan.config import flatten
 from gan.rundir import RunDir
+from gan.stats import estimate
 
 #: Keys that never define a group: the seed varies within a group; paths differ per job.
 IGNORED_KEYS = ("seed", "run_dir", "train.progress")
@@ -41,11 +45,25 @@ class Job:
     records: list[dict[str, Any]] = field(default_factory=list)
 
     @property
-    def final(self) -> dict[str, float]:
-        """Numeric metrics of the last evaluation record."""
+    def last_record(self) -> dict[str, Any]:
+        """The last evaluation record (values as written: numbers, or null for a non-finite one)."""
         last = next((r for r in reversed(self.records) if M.CE.format(p=2) in r), {})
-        return {k: float(v) for k, v in last.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
-                and k != "step"}
+        return {k: v for k, v in last.items() if k not in ("step", "diverged")}
+
+    @property
+    def final(self) -> dict[str, float]:
+        """Finite numeric metrics of the last evaluation record."""
+        return {k: v for k, v in ((k, _number(v)) for k, v in self.last_record.items()) if math.isfinite(v)}
+
+
+def _number(v: Any) -> float:
+    """A record's value as a float; NaN for null, text ("-inf" from older versions) and booleans."""
+    if isinstance(v, bool) or v is None:
+        return math.nan
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def find_jobs(sweep_dir: Path) -> list[Job]:
@@ -82,26 +100,34 @@ def varying_keys(jobs: list[Job]) -> list[str]:
     return [k for k in keys if not any(k.startswith(c[len("choice."):] + ".") and determined(k, c) for c in choices)]
 
 
-def mean_ci(values: list[float], confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean and two-sided t-interval; the interval is NaN for fewer than two values."""
-    a = np.asarray(values, dtype=float)
-    m = float(a.mean())
-    if len(a) < 2:
-        return m, math.nan, math.nan
-    if float(a.std()) == 0.0:
-        return m, m, m
-    lo, hi = stats.t.interval(confidence, len(a) - 1, loc=m, scale=stats.sem(a))
-    return m, float(lo), float(hi)
+def metric_values(done: list[Job], metric: str, positive: bool) -> tuple[list[float], list[str]]:
+    """The values of ``metric`` over finished jobs that enter its statistics, and the reasons for
+    those that do not (``"3_seed=2: non-finite"``)."""
+    used, excluded = [], []
+    for j in done:
+        record = j.last_record
+        if metric not in record:
+            continue
+        v = _number(record[metric])
+        if not math.isfinite(v):
+            excluded.append(f"{j.path.name}: {metric} non-finite")
+        elif positive and v <= 0:
+            excluded.append(f"{j.path.name}: {metric} = {v:g}, not positive (log scale)")
+        else:
+            used.append(v)
+    return used, excluded
 
 
 def summarize(jobs: list[Job], metrics: list[str] | None = None) -> tuple[list[str], list[dict[str, Any]]]:
-    """Rows of the summary table: one per group of finished jobs, plus one per unfinished job."""
+    """Rows of the summary table: one per group of jobs (unfinished ones listed in it). Per metric:
+    its estimate over seeds (``M``, ``M ci_low``, ``M ci_high``), the number of values behind it
+    (``M n``) and whether it is a geometric mean (``M scale``: log or linear)."""
     keys = varying_keys(jobs) or ["upsampler._target_"]
     groups: dict[tuple, list[Job]] = defaultdict(list)
     for j in jobs:
         groups[tuple(str(j.config.get(k)) for k in keys)].append(j)
     finished = [j for j in jobs if j.status == "finished"]
-    all_metrics = metrics or sorted({k for j in finished for k in j.final})
+    all_metrics = metrics or sorted({k for j in finished for k in j.last_record})
     rows = []
     for label, members in sorted(groups.items()):
         done = [j for j in members if j.status == "finished"]
@@ -110,9 +136,15 @@ def summarize(jobs: list[Job], metrics: list[str] | None = None) -> tuple[list[s
         row["seeds"] = " ".join(sorted(str(j.config.get("seed")) for j in done))
         others = sorted(f"{j.path.name}: {j.status}" for j in members if j.status != "finished")
         row["not finished"] = "; ".join(others)
+        excluded_all = []
         for m in all_metrics:
-            vals = [j.final[m] for j in done if m in j.final and math.isfinite(j.final[m])]
-            row[m], row[f"{m} ci_low"], row[f"{m} ci_high"] = mean_ci(vals) if vals else (math.nan,) * 3
+            info = M.find(m)
+            values, excluded = metric_values(done, m, positive=bool(info and info.positive))
+            e = estimate(values, positive=bool(info and info.positive))
+            row[m], row[f"{m} ci_low"], row[f"{m} ci_high"] = e.center, e.low, e.high
+            row[f"{m} n"], row[f"{m} scale"] = e.n, "log" if e.log else "linear"
+            excluded_all += excluded
+        row["excluded"] = "; ".join(excluded_all)
         rows.append(row)
     return keys, rows
 
@@ -124,21 +156,31 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
         w.writerows(rows)
 
 
-def _fmt(mean: float, lo: float, hi: float) -> str:
+def _fmt(row: dict[str, Any], m: str) -> str:
+    mean, lo, hi, n = row[m], row[f"{m} ci_low"], row[f"{m} ci_high"], row[f"{m} n"]
     if math.isnan(mean):
         return "n/a"
-    return f"{mean:.4g}" if math.isnan(lo) else f"{mean:.4g} ± {(hi - lo) / 2:.2g}"
+    if math.isnan(lo):
+        text = f"{mean:.4g}"
+    elif row[f"{m} scale"] == "log":
+        text = f"{mean:.4g} [{lo:.2g}, {hi:.2g}]"
+    else:
+        text = f"{mean:.4g} ± {(hi - lo) / 2:.2g}"
+    return text if n == row["n"] else f"{text} (n={n})"
 
 
 def write_markdown(path: Path, keys: list[str], rows: list[dict[str, Any]], metrics: list[str]) -> None:
-    head = [*(k.removeprefix("choice.") for k in keys), "n", *metrics, "not finished"]
+    head = [*(k.removeprefix("choice.") for k in keys), "n", *metrics, "not finished", "excluded"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [str(r[k]) for k in keys] + [str(r["n"])]
-        cells += [_fmt(r[m], r[f"{m} ci_low"], r[f"{m} ci_high"]) for m in metrics]
-        cells.append(r["not finished"] or "")
+        cells += [_fmt(r, m) for m in metrics]
+        cells += [r["not finished"] or "", r["excluded"] or ""]
         lines.append("| " + " | ".join(cells) + " |")
-    note = "\nMean over seeds ± half-width of the 95% t-interval (scipy.stats); n = finished seeds.\n"
+    note = ("\nn = finished seeds (a metric with fewer values says so). Positive quantities (CE, SWD, spectral "
+            "distance): geometric mean over seeds [95% t-interval on the log scale]; dB and other differences: "
+            "mean ± half-width of the 95% t-interval (scipy.stats). The excess in dB is the mean of per-seed dB, "
+            "i.e. the same geometric aggregate as its CE column.\n")
     path.write_text("\n".join(lines) + "\n" + note)
 
 

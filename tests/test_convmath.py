@@ -143,3 +143,25 @@ def test_bilinear_kernel_reproduces_interpolate():
     y = F.conv_transpose2d(x, k[None, None], stride=2, padding=1)
     ref = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
     torch.testing.assert_close(y[..., 1:-1, 1:-1], ref[..., 1:-1, 1:-1])
+
+
+@pytest.mark.parametrize("kh,kw,s,p,op", [(2, 3, 2, 0, 1), (3, 5, 2, 1, 0), (4, 1, 3, 1, 2), (1, 4, 2, 0, 0)])
+def test_non_square_kernels_equal_conv_transpose2d(kh, kw, s, p, op):
+    torch.manual_seed(kh * 10 + kw)
+    y, w = torch.randn(2, 3, 4, 5), torch.randn(3, 2, kh, kw)
+    ref = F.conv_transpose2d(y, w, stride=s, padding=p, output_padding=op)
+    for way in WAYS:
+        torch.testing.assert_close(way(y, w, s, p, op), ref, atol=1e-5, rtol=1e-5)
+    sums = cm.polyphase_sums(w, s)
+    assert sums.shape == (3, 2, s, s)
+    torch.testing.assert_close(sums.sum(dim=(-2, -1)), w.sum(dim=(-2, -1)))  # every tap in exactly one phase
+
+
+@pytest.mark.parametrize("s,op", [(2, 2), (2, 3), (1, 1)])
+def test_output_padding_must_be_below_the_stride_as_in_torch(s, op):
+    y, w = torch.randn(1, 2, 4, 4), torch.randn(2, 2, 3, 3)
+    with pytest.raises(RuntimeError):
+        F.conv_transpose2d(y, w, stride=s, output_padding=op)
+    for way in WAYS:
+        with pytest.raises(ValueError, match="output padding"):
+            way(y, w, s, 0, op)

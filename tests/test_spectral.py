@@ -133,29 +133,47 @@ def test_luma_and_residual_options():
 
 
 def slow_radial_profile(power: torch.Tensor) -> torch.Tensor:
-    """Obviously correct: loop over bins and images."""
-    n = power.shape[-1]
-    out = torch.zeros(power.shape[0], n // 2, dtype=power.dtype)
+    """Obviously correct: loop over bins and images; radius in cycles/pixel per axis, bins of 1/min(H, W)."""
+    h, w = power.shape[-2:]
+    n = min(h, w)
+    radius = {(i, j): math.hypot(min(i, h - i) / h, min(j, w - j) / w) for i in range(h) for j in range(w)}
+    top = max(round(r * n) for r in radius.values())
+    out = torch.zeros(power.shape[0], top, dtype=power.dtype)
     for b in range(power.shape[0]):
-        for k in range(1, n // 2 + 1):
-            vals = [power[b, i, j] for i in range(n) for j in range(n)
-                    if round(math.hypot(min(i, n - i) / n, min(j, n - j) / n) * n) == k]
+        for k in range(1, top + 1):
+            vals = [power[b, i, j] for (i, j), r in radius.items() if round(r * n) == k]
             out[b, k - 1] = sum(vals) / len(vals)
     return out
 
 
-@pytest.mark.parametrize("n", [8, 16, 17])
-def test_radial_profile_matches_slow_loop(n):
+@pytest.mark.parametrize("shape", [(8, 8), (16, 16), (17, 17), (8, 12), (12, 7)])
+def test_radial_profile_matches_slow_loop(shape):
     torch.manual_seed(0)
-    power = torch.rand(3, n, n, dtype=torch.float64)
+    power = torch.rand(3, *shape, dtype=torch.float64)
     freqs, prof = spectral.radial_profile(power)
     torch.testing.assert_close(prof, slow_radial_profile(power))
-    torch.testing.assert_close(freqs, torch.arange(1, n // 2 + 1, dtype=torch.float64) / n)
+    top = prof.shape[-1]
+    torch.testing.assert_close(freqs, torch.arange(1, top + 1, dtype=torch.float64) / min(shape))
 
 
-def test_radial_profile_rejects_non_square():
-    with pytest.raises(ValueError, match="square"):
-        spectral.radial_profile(torch.rand(2, 8, 6))
+@pytest.mark.parametrize("n", [8, 16, 32])
+def test_radial_profile_reaches_the_nyquist_corner(n):
+    i = torch.arange(n, dtype=torch.float64)
+    checker = ((-1.0) ** (i[:, None] + i[None, :]))[None, None]  # (-1)^(x+y): CE_2 = 1
+    power = spectral.power_spectrum(checker)[0]
+    freqs, prof = spectral.radial_profile(power)
+    assert freqs[-1].item() == pytest.approx(round(n / math.sqrt(2)) / n)  # out to radius 1/sqrt(2)
+    assert prof[-1] > 0 and prof[:-1].abs().max() == 0  # all of it in the corner bin, none dropped
+    assert spectral.corner_power(power).item() == pytest.approx(power.sum().item())
+
+
+def test_spectral_distance_on_non_square_images():
+    from gan import metrics
+    torch.manual_seed(0)
+    a, b = torch.randn(8, 3, 16, 24), torch.randn(8, 3, 16, 24) * 2
+    periods = metrics.periods_for(16, 24)
+    m = metrics.compute(metrics.image_stats(a, periods), metrics.image_stats(b, periods))
+    assert m["spectral/distance"] == pytest.approx(math.log10(4), rel=0.1)  # 4x the power everywhere
 
 
 def test_spectral_distance_and_relative_error():
@@ -185,3 +203,121 @@ def test_energies_in_one_pass_equal_one_period_at_a_time():
         many = spectral.checkerboard_energies(x, periods)
         for p in periods:
             torch.testing.assert_close(many[p], dft_share(x, p))
+
+
+# ---------------------------------------------------------------------------------------------
+# Boundary leakage: Moisan's periodic component
+
+
+def ramp(n: int, dtype=torch.float64) -> torch.Tensor:
+    return torch.arange(n, dtype=dtype).view(1, 1, n, 1).expand(2, 3, n, n).clone()
+
+
+def test_periodic_component_removes_a_ramps_leakage_exactly():
+    n = 32
+    x = ramp(n)
+    plain = spectral.checkerboard_energy(x, 2)
+    assert plain[0].item() == pytest.approx(3 / (n * n - 1))  # the DFT sees the wrap-around jump
+    p = spectral.periodic_component(x)
+    torch.testing.assert_close(spectral.mean_free(p), spectral.mean_free(x) / n)  # the ramp scaled by 1/N
+    torch.testing.assert_close(p.mean(dim=(-2, -1)), x.mean(dim=(-2, -1)))
+    robust = spectral.checkerboard_energy(x, 2, boundary="periodic")
+    torch.testing.assert_close(robust, plain / n**2)
+
+
+def test_periodic_component_is_the_identity_without_border_jumps_and_linear():
+    n = 16
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, n, n, dtype=torch.float64)
+    x[..., -1, :] = x[..., 0, :]  # equal opposite borders: no jump, no smooth part
+    x[..., :, -1] = x[..., :, 0]
+    torch.testing.assert_close(spectral.periodic_component(x), x)
+    a, b = torch.randn(2, 3, n, n, dtype=torch.float64), torch.randn(2, 3, n, n, dtype=torch.float64)
+    torch.testing.assert_close(spectral.periodic_component(2 * a - b),
+                               2 * spectral.periodic_component(a) - spectral.periodic_component(b))
+
+
+@pytest.mark.parametrize("n", [16, 32, 64])
+def test_robust_ce_keeps_a_checkerboard_up_to_its_border_strip(n):
+    x = checkerboard(n, n, 2)
+    robust = spectral.checkerboard_energy(x, 2, boundary="periodic").item()
+    assert 1 - 2.5 / n < robust < 1  # Moisan's smooth part takes a strip along the border
+
+
+def test_robust_ce_is_invariant_to_offset_and_scale_and_zero_for_constants():
+    x = dead_leaves_images(8, 32, seed=3).double()
+    a = spectral.checkerboard_energy(x, 2, boundary="periodic")
+    torch.testing.assert_close(spectral.checkerboard_energy(3 * x + 7, 2, boundary="periodic"), a)
+    assert spectral.checkerboard_energy(torch.full((2, 3, 8, 8), 0.3), 2, boundary="periodic").tolist() == [0, 0]
+
+
+def test_robust_ce_of_the_data_is_below_its_leaky_value():
+    x = dead_leaves_images(256, 32, seed=0).double()
+    plain = spectral.checkerboard_energy(x, 2).mean()
+    robust = spectral.checkerboard_energy(x, 2, boundary="periodic").mean()
+    assert robust < 0.5 * plain  # most of the data's CE_2 is the wrap-around jump
+
+
+# ---------------------------------------------------------------------------------------------
+# Finite ratios
+
+
+def test_excess_db_is_finite_with_a_floor():
+    floor = spectral.ce_floor(2, 32, 32)
+    assert floor == pytest.approx(3 / 1023 * 1e-6)
+    assert math.isfinite(spectral.excess_db(0.0, 1e-3, floor).item())
+    assert math.isfinite(spectral.excess_db(1e-3, 0.0, floor).item())
+    assert spectral.excess_db(0.0, 0.0, floor).item() == 0.0
+    assert spectral.excess_db(0.02, 0.002, floor).item() == pytest.approx(10.0, abs=1e-4)
+
+
+def test_every_metric_is_finite_for_blocky_constant_and_zero_inserted_images():
+    from gan import metrics
+    real = dead_leaves_images(64, 32, seed=0)
+    half = dead_leaves_images(64, 16, seed=1)
+    nearest = torch.nn.functional.interpolate(half, scale_factor=2, mode="nearest")  # CE_2 exactly 0
+    zeros = torch.zeros(64, 3, 32, 32)
+    zeros[..., ::2, ::2] = half  # zero insertion
+    periods = metrics.periods_for(32)
+    ref = metrics.image_stats(real, periods)
+    for fake in (nearest, torch.full_like(real, 0.25), zeros, real):
+        m = metrics.compute(metrics.image_stats(fake, periods), ref)
+        bad = {k: v for k, v in m.items() if not math.isfinite(v)}
+        assert not bad, bad
+    m = metrics.compute(metrics.image_stats(nearest, periods), ref)
+    assert -70 < m["checkerboard_excess_db/p2"] < -40  # at the floor, not -inf (or -111 dB of rounding)
+
+
+# ---------------------------------------------------------------------------------------------
+# Aggregates
+
+
+def test_pooled_ce_is_not_moved_by_one_near_blank_image():
+    from gan import metrics
+    x = dead_leaves_images(256, 32, seed=0)
+    blank = x.clone()
+    blank[0] = 0.1 + 1e-4 * checkerboard(32, 32, 2)[0].float()  # nearly flat, and what is left is periodic
+    a, b = metrics.image_stats(x, [2]), metrics.image_stats(blank, [2])
+    assert abs(10 * math.log10(b.ce[2].mean() / a.ce[2].mean())) > 3  # the per-image mean jumps
+    assert abs(10 * math.log10(b.ce_pooled[2] / a.ce_pooled[2])) < 0.1  # the energy-weighted one does not
+    num, den = spectral.periodic_energies(x, [2])
+    assert a.ce_pooled[2] == pytest.approx(float(num[2].sum() / den.sum()), rel=1e-5)
+
+
+def test_fixed_pattern_ce_over_groups_of_the_compared_size():
+    from gan import metrics
+    x = dead_leaves_images(512, 16, seed=0)
+    whole = metrics.image_stats(x, [2])
+    assert whole.ce_fixed[2] == pytest.approx(float(spectral.fixed_pattern_energy(x, 2)), rel=1e-5)
+    grouped = metrics.image_stats(x, [2], fixed_group=128)
+    by_hand = sum(float(spectral.fixed_pattern_energy(g, 2)) for g in x.split(128)) / 4
+    assert grouped.ce_fixed[2] == pytest.approx(by_hand, rel=1e-5) and grouped.fixed_group == 128
+
+
+@pytest.mark.parametrize("window", ["hann", "kaiser"])
+def test_windowed_white_noise_profile_is_flat(window):
+    torch.manual_seed(0)
+    x = torch.randn(4000, 1, 32, 32, dtype=torch.float64) + 5  # flat spectrum of power 1, any offset
+    _, prof = spectral.radial_profile(spectral.power_spectrum(x, window=window).mean(dim=0))
+    assert (prof[1:] - 1).abs().max() < 0.05  # away from DC the window's main lobe sees a flat spectrum
+    assert (prof[0] - 1).abs() < 0.1  # the first bin too: the mean is removed before the window

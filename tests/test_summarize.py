@@ -2,11 +2,13 @@ import csv
 import json
 import math
 
+import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
 from gan import summarize
 from gan.rundir import RunDir
+from gan.stats import t_interval
 
 
 def fake_job(root, name, upsampler, seed, status="finished", ce=0.01, steps=(0, 10)):
@@ -30,9 +32,19 @@ def test_groups_by_all_but_seed_with_intervals(tmp_path):
     by = {r["upsampler._target_"]: r for r in rows}
     assert by["A"]["n"] == 2 and by["B"]["n"] == 2
     a = by["A"]
-    assert a["checkerboard/p2"] == pytest.approx((0.11 + 0.132) / 2)
-    half = (a["checkerboard/p2 ci_high"] - a["checkerboard/p2 ci_low"]) / 2
-    assert half == pytest.approx(12.706 * 0.011, rel=1e-3)  # t(0.975, df=1) * sem, sem = |0.132 - 0.11| / 2
+    # CE is a positive quantity: geometric mean, t-interval on the log scale (never below zero)
+    logs = np.log([0.11, 0.132])
+    half = 12.706 * abs(logs[1] - logs[0]) / 2  # t(0.975, df=1) * sem
+    assert a["checkerboard/p2"] == pytest.approx(math.exp(logs.mean()))
+    assert a["checkerboard/p2 ci_low"] == pytest.approx(math.exp(logs.mean() - half), rel=1e-3)
+    assert a["checkerboard/p2 ci_high"] == pytest.approx(math.exp(logs.mean() + half), rel=1e-3)
+    assert a["checkerboard/p2 scale"] == "log" and a["checkerboard/p2 n"] == 2
+    # an excess in dB is already a log-ratio: arithmetic mean and t-interval
+    db = [10 * 0.010 + 10, 10 * 0.012 + 10]
+    assert a["checkerboard_excess_db/p2"] == pytest.approx(sum(db) / 2)
+    assert (a["checkerboard_excess_db/p2 ci_high"] - a["checkerboard_excess_db/p2 ci_low"]) / 2 == pytest.approx(
+        12.706 * abs(db[1] - db[0]) / 2, rel=1e-3)
+    assert a["checkerboard_excess_db/p2 scale"] == "linear"
 
 
 def test_cli_writes_csv_markdown_and_figures_and_lists_unfinished(tmp_path, capsys):
@@ -63,6 +75,36 @@ def test_empty_or_missing_sweep_is_a_clear_error(tmp_path, capsys):
 
 
 def test_mean_ci_edge_cases():
-    m, lo, hi = summarize.mean_ci([1.0])
+    m, lo, hi = t_interval([1.0])
     assert m == 1.0 and math.isnan(lo) and math.isnan(hi)
-    assert summarize.mean_ci([2.0, 2.0]) == (2.0, 2.0, 2.0)
+    assert t_interval([2.0, 2.0]) == (2.0, 2.0, 2.0)
+
+
+def test_non_finite_values_are_excluded_with_their_reason_and_n_is_per_metric(tmp_path, capsys):
+    for seed in range(3):
+        fake_job(tmp_path, f"{seed}_job", "A", seed, ce=0.01 * (seed + 1))
+    records = [json.loads(x) for x in (tmp_path / "1_job" / "metrics.jsonl").read_text().splitlines()]
+    records[-1]["checkerboard_excess_db/p2"] = None  # what a non-finite value is written as
+    (tmp_path / "1_job" / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    records = [json.loads(x) for x in (tmp_path / "2_job" / "metrics.jsonl").read_text().splitlines()]
+    records[-1]["checkerboard_excess_db/p2"] = "-inf"  # as older versions wrote it
+    (tmp_path / "2_job" / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    _, rows = summarize.summarize(summarize.find_jobs(tmp_path))
+    (row,) = rows
+    assert row["n"] == 3 and row["checkerboard/p2 n"] == 3
+    assert row["checkerboard_excess_db/p2 n"] == 1  # counted per metric, never as n=3 from one value
+    assert row["checkerboard_excess_db/p2"] == pytest.approx(10 * 0.01 + 10)
+    assert "1_job: checkerboard_excess_db/p2 non-finite" in row["excluded"]
+    assert "2_job: checkerboard_excess_db/p2 non-finite" in row["excluded"]
+    assert summarize.main([str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    md = (tmp_path / "out" / "summary.md").read_text()
+    assert "(n=1)" in md and "non-finite" in md and "inf" not in md.replace("non-finite", "")
+
+
+def test_metrics_jsonl_never_holds_inf_strings(tmp_path):
+    from gan.logging import RunLogger
+    logger = RunLogger(tmp_path)
+    logger.metrics(3, {"a": float("-inf"), "b": float("nan"), "c": 1.5})
+    logger.close()
+    (record,) = RunDir(tmp_path).read_metrics()
+    assert record == {"step": 3, "a": None, "b": None, "c": 1.5}

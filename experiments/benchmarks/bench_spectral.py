@@ -23,12 +23,12 @@ PERIODS = [2, 4, 8, 16]
 
 def reference_loop(images: np.ndarray) -> tuple[np.ndarray, dict[int, np.ndarray]]:
     """Per image: FFT of each mean-free channel, power averaged over channels, Python azimuthal
-    average; CE_P from the power at multiples of N/P. ``(N, C, S, S) -> (profile (S/2,), {P: (N,)})``."""
+    average; CE_P from the power at multiples of N/P. ``(N, C, S, S) -> (profile (K,), {P: (N,)})``."""
     n, c, s, _ = images.shape
     f = np.fft.fftfreq(s)
     radius = np.rint(np.sqrt(f[:, None] ** 2 + f[None, :] ** 2) * s).astype(int)
-    masks = [radius == k for k in range(1, s // 2 + 1)]
-    profile_sum = np.zeros(s // 2)
+    masks = [radius == k for k in range(1, radius.max() + 1)]  # out to the corner
+    profile_sum = np.zeros(len(masks))
     ce = {p: np.zeros(n) for p in PERIODS}
     for i in range(n):
         x = images[i] - images[i].mean(axis=(1, 2), keepdims=True)

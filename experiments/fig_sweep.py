@@ -71,7 +71,8 @@ def plot(out: Path) -> list[Path]:
     fig, axes = plt.subplots(nrow, ncol, figsize=(2.2 * ncol, 2.75 * nrow), dpi=110, squeeze=False)
     for ax, name in zip(axes.flat, names):
         ax.imshow(image_grid(a[f"{name}/grid"]))
-        ce = "" if name == "real" else f"\nCE2 excess {info['metrics'][name][M.HEADLINE]:.1f} dB"
+        m = info["metrics"].get(name, {})
+        ce = "" if name == "real" else (f"\nCE2 {m[M.HEADLINE]:+.1f} dB, PS2 {m['phase_spread_excess_db/p2']:+.1f} dB")
         ax.set_title(f"{name}{ce}", fontsize=8)
     for ax in axes.flat:
         ax.axis("off")

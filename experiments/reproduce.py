@@ -2,7 +2,7 @@
 
     python experiments/reproduce.py                      # figures 1-3, then the quick and last-layer sweeps (4-5)
     python experiments/reproduce.py --sweep multirun/A --last-layer-sweep multirun/B   # figures 4-5 from sweeps
-    python experiments/reproduce.py --no-sweep           # figures 1-3 only (about a minute on a CPU)
+    python experiments/reproduce.py --no-sweep           # figures 1-5 only (a few minutes on a CPU)
     python experiments/reproduce.py --tiny               # smoke test: tiny sizes everywhere
 
 Each figure script writes its arrays/JSON first and draws from them; REPORT.md quotes the JSON.
@@ -20,6 +20,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+import calibrate_metrics  # noqa: E402
 import fig_gradients  # noqa: E402
 import fig_init  # noqa: E402
 import fig_overlap  # noqa: E402
@@ -51,7 +52,7 @@ def main(argv=None) -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "figures")
     ap.add_argument("--sweep", type=Path, help="existing sweep directory for figures 4-5")
     ap.add_argument("--last-layer-sweep", type=Path, help="existing +experiment=last_layer sweep for figure 5")
-    ap.add_argument("--no-sweep", action="store_true", help="figures 1-3 only")
+    ap.add_argument("--no-sweep", action="store_true", help="figures 1-5 only (no training)")
     ap.add_argument("--tiny", action="store_true", help="tiny sizes (for tests)")
     args = ap.parse_args(argv)
     out = args.out
@@ -74,7 +75,27 @@ def main(argv=None) -> None:
     rows = "\n".join(f"| {k} | {v['checkerboard/p2']:.3g} | {v['checkerboard_fixed/p2']:.3g} |" for k, v in g.items())
     sections.append("## 3. Artifacts in gradients\n\n![gradients](gradients/gradients.png)\n\n"
                     "| discriminator downsampling | CE2 of input gradients | fixed-pattern CE2 |\n|---|---|---|\n" + rows)
-    print(f"figures 1-3 in {time.time() - t0:.1f} s", flush=True)
+    cal = ["--size", "16", "--n", "64", "--num-real", "128", "--splits", "4"] if args.tiny else []
+    calibrate_metrics.main([*cal, "--out", str(out / "calibration")])
+    info = json.loads((out / "calibration" / "calibration.json").read_text())
+    sections.append(
+        "## 4. Calibration: which metric sees which artifact\n\n"
+        "![artifacts](calibration/calibration_images.png)\n\n![detection](calibration/calibration_detection.png)\n\n"
+        f"{info['data']}, {info['image_size']} px: sets of {info['n']} images against {info['num_real']} references; "
+        f"a metric detects an artifact at the smallest strength whose response is above all {info['splits']} "
+        "clean splits (bold), in brackets the response at full strength (dB excess, or the distance); "
+        "'-': not detected at any strength (`calibration/calibration.json`).\n\n" + calibrate_metrics.markdown_table(info))
+    for saturation in ("none", "atanh"):
+        calibrate_metrics.main([*cal, "--data", "strokes", "--pre-tanh", "--saturation", saturation,
+                                "--out", str(out / f"calibration_strokes_{saturation}")])
+    tables = [json.loads((out / f"calibration_strokes_{s}" / "calibration.json").read_text()) for s in ("none", "atanh")]
+    sections.append(
+        "## 5. Calibration on saturated, MNIST-like data\n\n"
+        f"Strokes on black ({100 * tables[0]['saturated_share']:.0f}% of the values at tanh's limits); each artifact "
+        "is added before a tanh, as a generator's last layer makes it. Measured on the images as they are "
+        "(`eval.saturation=none`):\n\n" + calibrate_metrics.markdown_table(tables[0]) +
+        "\n\nand on atanh of the images (`eval.saturation=atanh`):\n\n" + calibrate_metrics.markdown_table(tables[1]))
+    print(f"figures 1-5 in {time.time() - t0:.1f} s", flush=True)
 
     if not args.no_sweep:
         sweep = args.sweep or out / "quick_sweep"
@@ -85,7 +106,7 @@ def main(argv=None) -> None:
         summarize_main([str(sweep), "--out", str(out / "sweep")])
         fig_sweep.main([str(sweep), "--out", str(out / "sweep"), "--n", str(n)])
         table = (out / "sweep" / "summary.md").read_text()
-        sections.append(f"## 4. Trained comparison (`{sweep}`)\n\n![samples](sweep/sweep_samples.png)\n\n"
+        sections.append(f"## 6. Trained comparison (`{sweep}`)\n\n![samples](sweep/sweep_samples.png)\n\n"
                         "![spectra](sweep/sweep_spectra.png)\n\n![profiles](sweep/sweep_profiles.png)\n\n"
                         "![bars](sweep/summary_bars.png)\n\n![curves](sweep/summary_curves.png)\n\n" + table)
         last = args.last_layer_sweep or out / "last_layer_sweep"
@@ -94,12 +115,13 @@ def main(argv=None) -> None:
                       else LAST_LAYER)
         fig_sweep.main([str(last), "--out", str(out / "last_layer"), "--n", str(n)])
         info = json.loads((out / "last_layer" / "sweep.json").read_text())
-        rows = "\n".join(f"| {g} | {m['checkerboard_excess_db/p2']:.3g} | {m['spectral/distance']:.3g} |"
-                         for g, m in info["metrics"].items())
-        sections.append(f"## 5. Last layer only (`{last}`)\n\nOnly the final generator stage is swapped; the "
+        rows = "\n".join(f"| {g} | {m['checkerboard_excess_db/p2']:.3g} | {m['phase_spread_excess_db/p2']:.3g} | "
+                         f"{m['spectral/distance']:.3g} |" for g, m in info["metrics"].items())
+        sections.append(f"## 7. Last layer only (`{last}`)\n\nOnly the final generator stage is swapped; the "
                         "others stay transposed k=4 (Chandrasegaran et al. 2021).\n\n"
                         "![last-layer profiles](last_layer/sweep_profiles.png)\n\n"
-                        "| last stage | CE2 excess (dB) | spectral distance (decades) |\n|---|---|---|\n" + rows)
+                        "| last stage | CE_2 excess (dB) | PS_2 excess (dB) | spectral distance (decades) |\n"
+                        "|---|---|---|---|\n" + rows)
     path = report(out, sections)
     print(f"wrote {path} in {time.time() - t0:.1f} s")
 

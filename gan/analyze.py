@@ -145,7 +145,7 @@ def stats_arrays(prefix: str, stats: SpectralStats) -> dict[str, np.ndarray]:
 
 def analyze(images: torch.Tensor, reference: torch.Tensor | None, out: Path, window: str = "none",
             channels: str = "mean", residual: bool = False, f_min: float = 0.0, boundary: str = "none",
-            source: str = "images") -> dict:
+            saturation: str = "none", source: str = "images") -> dict:
     """Compute and save ``spectra.npz`` and ``metrics.json`` in ``out``; return the metrics."""
     h, w = images.shape[-2:]
     if reference is not None and reference.shape[-2:] != images.shape[-2:]:
@@ -155,10 +155,10 @@ def analyze(images: torch.Tensor, reference: torch.Tensor | None, out: Path, win
     if not periods:
         raise AnalysisError(f"{source}: image size {w}x{h} is not divisible by 2 (or smaller than 8): "
                             f"no checkerboard period fits")
-    options = dict(window=window, channels=channels, residual=residual, boundary=boundary)
+    options = dict(window=window, channels=channels, residual=residual, boundary=boundary, saturation=saturation)
     stats = image_stats(images, periods, **options)
-    # the reference's fixed-pattern CE at the analysed images' sample count
-    ref = image_stats(reference, periods, fixed_group=len(images), **options) if reference is not None else None
+    # the reference's set statistics (fixed-pattern CE, phase spread) at the analysed images' sample count
+    ref = image_stats(reference, periods, group=len(images), **options) if reference is not None else None
     values = compute(stats, ref, f_min)
     arrays = stats_arrays("", stats) | (stats_arrays("ref_", ref) if ref is not None else {})
     out.mkdir(parents=True, exist_ok=True)
@@ -200,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--residual", action="store_true", help="spectrum of the median-filter residual")
     ap.add_argument("--boundary", default="none", choices=spectral.BOUNDARIES,
                     help="spectra of the images as they are, or of their periodic component (no boundary leakage)")
+    ap.add_argument("--saturation", default="none", choices=spectral.SATURATION_TREATMENTS,
+                    help="atanh: measure before tanh squashes artifacts (mostly-saturated images such as MNIST)")
     ap.add_argument("--f-min", type=float, default=0.0, help="lowest frequency in spectral/distance (cycles/px)")
     ap.add_argument("--plot-only", action="store_true", help="redraw the figures of an existing output folder")
     args = ap.parse_args(argv)
@@ -216,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             images = load_images(args.path, args.num_samples)
             reference = load_images(args.reference, args.num_samples, image_size=images.shape[-1]) if args.reference else None
             values = analyze(images, reference, out, args.window, args.channels, args.residual, args.f_min,
-                             args.boundary, source=args.path)
+                             args.boundary, args.saturation, source=args.path)
             for k, v in values.items():
                 print(f"{k:32s} {v:.6g}")
         for p in plot(out):

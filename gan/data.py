@@ -78,6 +78,38 @@ def deadleaves(image_size: int, num_images: int = 8192, channels: int = 3, seed:
     return TensorImages(dead_leaves_images(num_images, image_size, channels, seed, **kwargs))
 
 
+def stroke_images(n: int, size: int, channels: int = 1, seed: int = 0, num_strokes: int = 3,
+                  width: float = 0.07, chunk: int = 256) -> torch.Tensor:
+    """``n`` MNIST-like images ``(n, channels, size, size)`` in [-1, 1], deterministic in ``seed``:
+    ``num_strokes`` straight strokes of half-width ``width`` (a fraction of the side) in the central
+    60% of a black background, anti-aliased over one pixel. Like MNIST most pixels sit exactly at
+    -1 and stroke cores at +1, so most values are at tanh's limits."""
+    gen = torch.Generator().manual_seed(int(seed))
+    coords = (torch.arange(size, dtype=torch.float32) + 0.5) / size
+    yy, xx = coords.view(1, size, 1), coords.view(1, 1, size)
+    out = []
+    for start in range(0, n, chunk):
+        m = min(chunk, n - start)
+        ends = torch.rand(m, num_strokes, 2, 2, generator=gen) * 0.6 + 0.2  # (m, K, end, yx)
+        ink = torch.zeros(m, size, size)
+        for k in range(num_strokes):
+            p0, d = ends[:, k, 0], ends[:, k, 1] - ends[:, k, 0]  # (m, 2)
+            t = ((yy - p0[:, 0, None, None]) * d[:, 0, None, None] + (xx - p0[:, 1, None, None]) * d[:, 1, None, None])
+            t = (t / d.square().sum(dim=1).clamp_min(1e-6)[:, None, None]).clamp(0, 1)  # nearest point on the segment
+            dist = torch.hypot(yy - p0[:, 0, None, None] - t * d[:, 0, None, None],
+                               xx - p0[:, 1, None, None] - t * d[:, 1, None, None])
+            ink = torch.maximum(ink, ((width - dist) * size + 0.5).clamp(0, 1))
+        out.append(ink[:, None].expand(m, channels, size, size))
+    return torch.cat(out) * 2 - 1
+
+
+def strokes(image_size: int, num_images: int = 8192, channels: int = 1, seed: int = 0, **kwargs) -> TensorImages:
+    """The embedded MNIST-like dataset: saturated strokes on black (generated in memory; no download)."""
+    if num_images < 1:
+        raise DataError(f"data.num_images must be >= 1, got {num_images}")
+    return TensorImages(stroke_images(num_images, image_size, channels, seed, **kwargs))
+
+
 # ---------------------------------------------------------------------------------------------
 # Files: torchvision datasets and image folders
 
@@ -257,5 +289,6 @@ def describe(dataset: Dataset) -> str:
     return f"{type(dataset).__name__} with {len(dataset)} images of shape {tuple(dataset[0].shape)}"
 
 
-__all__ = ["DataError", "TensorImages", "dead_leaves_images", "deadleaves", "torchvision_dataset",
+__all__ = ["DataError", "TensorImages", "dead_leaves_images", "deadleaves", "stroke_images", "strokes",
+           "torchvision_dataset",
            "ImageFolder", "folder", "batches", "sample_images", "epoch_permutation", "describe"]

@@ -32,13 +32,17 @@ class Evaluator:
 
     def __init__(self, dataset, cfg, device: torch.device | str = "cpu"):
         e = cfg.eval
-        self.options = dict(window=e.window, channels=e.channels, residual=e.residual, boundary=e.boundary)
+        self.options = dict(window=e.window, channels=e.channels, residual=e.residual, boundary=e.boundary,
+                            saturation=e.saturation)
         self.f_min = float(e.f_min)
         self.periods = metrics.periods_for(cfg.image_size)
         self.device = torch.device(device)
         real = sample_images(dataset, e.num_real, seed=cfg.seed).to(self.device)
-        # the real fixed-pattern CE at the generated sample count: it falls as 1/N for any data
-        self.real = image_stats(real, self.periods, fixed_group=e.num_samples, **self.options)
+        # set statistics (fixed-pattern CE, phase spread) of the data at the generated sample count
+        self.real = image_stats(real, self.periods, group=e.num_samples, **self.options)
+        if self.real.saturation > 0.5 and e.saturation == "none":
+            log.warning("%.0f%% of the real pixels sit at tanh's limits: artifacts there are squashed; "
+                        "eval.saturation=atanh measures them before the tanh", 100 * self.real.saturation)
         self.swd_count = min(e.num_real, e.num_samples)  # images per set compared by SWD
         self.swd = (SlicedWasserstein(real[: self.swd_count], cfg.seed, e.swd_patches, e.swd_dirs)
                     if e.swd and cfg.image_size >= 16 else None)

@@ -25,7 +25,10 @@ CE = "checkerboard/p{p}"
 CE_REAL = "checkerboard_real/p{p}"
 CE_EXCESS_DB = "checkerboard_excess_db/p{p}"
 CE_FIXED = "checkerboard_fixed/p{p}"
+PHASE_SPREAD = "phase_spread/p{p}"
 SPECTRAL_DISTANCE = "spectral/distance"
+SATURATION = "saturation/generated"
+SATURATION_REAL = "saturation/real"
 SWD = "quality/swd"
 SWD_LEVEL = "quality/swd_level_{size}"
 FID = "quality/fid"
@@ -34,8 +37,10 @@ DC_CHECKERBOARD = "dc_checkerboard/stage{i}"
 
 #: The number a sweep ranks upsamplers by, and the default Hydra ``objective``.
 HEADLINE = CE_EXCESS_DB.format(p=2)
-#: The columns of ``gan.summarize``'s table and bar chart.
-SUMMARY = (HEADLINE, CE.format(p=2), CE_FIXED.format(p=2), SPECTRAL_DISTANCE, SWD)
+#: The columns of ``gan.summarize``'s table and bar chart: the two calibrated artifact detectors
+#: (CE_2 for fixed patterns, PS_2 for content-following ones and replicas), then spectra and quality.
+SUMMARY = (HEADLINE, CE.format(p=2), "phase_spread_excess_db/p2", "checkerboard_fixed_excess_db/p2",
+           SPECTRAL_DISTANCE, SWD)
 
 
 def real_name(name: str) -> str:
@@ -69,10 +74,12 @@ class SpectralStats:
     ce: dict[int, torch.Tensor]          # period -> CE_P per image, (N,)
     ce_pooled: dict[int, float]          # period -> sum of P-periodic energy / sum of mean-free energy
     ce_periodic: dict[int, torch.Tensor]  # period -> CE_P of the periodic component per image, (N,)
-    ce_fixed: dict[int, float]           # period -> CE_P of the mean image (mean over groups of fixed_group)
+    ce_fixed: dict[int, float]           # period -> CE_P of the mean image (mean over groups)
+    phase_spread: dict[int, float]       # period -> PS_P of the pooled moments (mean over groups)
+    saturation: float                    # share of values at tanh's limits (before any treatment)
     mean_power: torch.Tensor             # (H, W) batch-mean power spectrum, unshifted
     n: int
-    fixed_group: int                     # images per mean image in ce_fixed
+    group: int                           # images per group in the set statistics (ce_fixed, phase_spread)
 
     @property
     def radial(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -90,43 +97,62 @@ class SpectralStats:
 
 
 def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", channels: str = "mean",
-                residual: bool = False, boundary: str = "none", fixed_group: int | None = None,
+                residual: bool = False, boundary: str = "none", saturation: str = "none", group: int | None = None,
                 batch_size: int = 1024) -> SpectralStats:
     """Reduce ``images`` ``(N, C, H, W)`` (any device) to ``SpectralStats``, ``batch_size`` at a time.
 
     ``window``, ``channels``, ``residual`` and ``boundary`` shape the power spectrum; the CE values
-    follow their exact definitions (``gan.spectral``). ``fixed_group``: the fixed-pattern CE is the
-    mean, over consecutive groups of that many images, of CE_P of each group's mean image, so a
-    reference set can be compared at the generated set's sample count (default: all N at once).
+    follow their exact definitions (``gan.spectral``). ``saturation="atanh"`` measures everything
+    but the saturation share on ``spectral.pre_tanh(images)``. ``group``: the statistics of a whole
+    set (fixed-pattern CE, phase spread) are means over consecutive groups of that many images, so
+    a reference set is compared at the generated set's sample count (default: all N at once).
     """
     if images.ndim != 4 or images.shape[0] == 0:
         raise ValueError(f"expected a non-empty batch (N, C, H, W), got shape {tuple(images.shape)}")
+    if saturation not in spectral.SATURATION_TREATMENTS:
+        raise ValueError(f"saturation must be one of {', '.join(spectral.SATURATION_TREATMENTS)}, got {saturation!r}")
     n = images.shape[0]
-    group = min(fixed_group or n, n)
+    group = min(group or n, n)
     ce: dict[int, list[torch.Tensor]] = {p: [] for p in periods}
     ce_periodic: dict[int, list[torch.Tensor]] = {p: [] for p in periods}
+    moments: dict[int, list[torch.Tensor]] = {p: [] for p in periods}
+    counts: dict[int, torch.Tensor] = {}
     pooled_num = {p: 0.0 for p in periods}
-    pooled_den, power_sum = 0.0, 0.0
+    pooled_den, power_sum, saturated = 0.0, 0.0, 0.0
     for chunk in images.split(batch_size):
         chunk = chunk.float() if chunk.dtype not in (torch.float32, torch.float64) else chunk
+        saturated += float(spectral.saturation_share(chunk)) * len(chunk)
+        if saturation == "atanh":
+            chunk = spectral.pre_tanh(chunk)
         nums, energy = spectral.periodic_energies(chunk, periods)
         for p, v in spectral.checkerboard_energies(chunk, periods).items():
             ce[p].append(v.cpu())
             pooled_num[p] += float(nums[p].sum())
         for p, v in spectral.checkerboard_energies(chunk, periods, boundary="periodic").items():
             ce_periodic[p].append(v.cpu())
+        for p in periods:
+            sums, counts[p] = spectral.phase_moments(chunk.double(), p)
+            moments[p].append(sums.cpu())
         pooled_den += float(energy.sum())
         power_sum = power_sum + spectral.half_power_spectrum(chunk, window, channels, residual, boundary).sum(dim=0)
-    groups = images[: n // group * group].float().reshape(n // group, group, *images.shape[1:]).mean(dim=1)
-    fixed = spectral.checkerboard_energies(groups, periods)
+    whole = n // group * group  # images in complete groups
+    treated = spectral.pre_tanh(images.float()) if saturation == "atanh" else images.float()
+    mean_images = treated[:whole].reshape(n // group, group, *images.shape[1:]).mean(dim=1)
+    fixed = spectral.checkerboard_energies(mean_images, periods)
+    spread = {}
+    for p in periods:
+        per_group = torch.cat(moments[p])[:whole].reshape(n // group, group, *counts[p].shape).sum(dim=1)
+        spread[p] = float(torch.stack([spectral.phase_spread_of(g, counts[p].cpu() * group) for g in per_group]).mean())
     return SpectralStats(
         ce={p: torch.cat(v) for p, v in ce.items()},
         ce_pooled={p: pooled_num[p] / pooled_den if pooled_den > 0 else 0.0 for p in periods},
         ce_periodic={p: torch.cat(v) for p, v in ce_periodic.items()},
         ce_fixed={p: float(v.mean()) for p, v in fixed.items()},
+        phase_spread=spread,
+        saturation=saturated / n,
         mean_power=spectral.full_spectrum(power_sum / n, images.shape[-1]).cpu(),
         n=n,
-        fixed_group=group,
+        group=group,
     )
 
 
@@ -182,6 +208,12 @@ REGISTRY: tuple[Metric, ...] = (
     *_family("checkerboard_periodic/p{p}", "CE_P without boundary leakage: P-periodic energy of Moisan's "
              "periodic component over the image's mean-free energy, mean over images",
              lambda s, p: float(s.ce_periodic[p].mean())),
+    *_family(PHASE_SPREAD, "PS_P: spread of the local second moments across the P x P phase classes, pooled over "
+             "the images (content-following checkerboards, spectral replicas)", lambda s, p: s.phase_spread[p]),
+    Metric(SATURATION, "share of generated values within half an 8-bit step of +-1", None,
+           fn=lambda f, r, p, _: f.saturation),
+    Metric(SATURATION_REAL, "share of real values within half an 8-bit step of +-1", None, needs_reference=True,
+           fn=lambda f, r, p, _: r.saturation),
     Metric(SPECTRAL_DISTANCE, "mean |log10 P_fake - log10 P_real| over radial profile bins f >= f_min (decades)",
            True, needs_reference=True, fn=_spectral_distance),
     Metric(SWD, "multi-scale sliced Wasserstein distance x 1e3 (Karras et al. 2018)", True, needs_reference=True),

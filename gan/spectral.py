@@ -13,6 +13,12 @@ files or knows about training. The definitions (also in the README, "What is mea
   cycles/pixel, n the shorter side).
 * ``spectral_distance``: mean |log10 P_fake - log10 P_real| over the profile bins, in decades.
 * ``excess_db``: 10 log10 of a ratio, with a floor that keeps it finite.
+* ``phase_spread`` PS_P: how much the local second moments (variance and neighbour covariances)
+  depend on the pixel's phase (i mod P, j mod P); 0 for stationary images. It sees what CE_P
+  cannot: checkerboards whose amplitude follows the content, and the spectral replicas that
+  zero insertion, nearest-neighbour or bilinear x2 and uneven transposed convolutions leave.
+* ``pre_tanh``: the generator's pre-activation domain, where tanh no longer squashes artifacts
+  in saturated regions.
 """
 from __future__ import annotations
 
@@ -31,6 +37,12 @@ BOUNDARIES = ("none", "periodic")
 #: CE_P below (P^2-1)/(HW-1) * 10^(FLOOR_DB/10) and power below that share of the mean power per bin
 #: count as that floor, so ratios stay finite (float32 rounding alone reads about -110 dB).
 FLOOR_DB = -60.0
+#: Lags (di, dj) of the local second moments y(i, j) y(i + di, j + dj) that ``phase_spread`` compares.
+LAGS = ((0, 0), (0, 1), (1, 0))
+#: Pixels within half an 8-bit step of +-1 count as saturated (``saturation_share``, ``pre_tanh``).
+SATURATION_MARGIN = 1 / 255
+#: ``eval.saturation``: measure the images as they are, or in the pre-activation domain atanh(x).
+SATURATION_TREATMENTS = ("none", "atanh")
 
 
 def _check_images(x: torch.Tensor) -> None:
@@ -165,6 +177,78 @@ def excess_db(fake: torch.Tensor | float, real: torch.Tensor | float, floor: flo
     than the data. With ``floor > 0`` it is finite for every non-negative input."""
     fake, real = (torch.as_tensor(v, dtype=torch.float64) for v in (fake, real))
     return 10 * torch.log10((fake + floor) / (real + floor))
+
+
+# ---------------------------------------------------------------------------------------------
+# Phase dependence of local second moments (second-order cyclostationarity)
+
+
+def phase_classes(height: int, width: int, period: int, device=None) -> torch.Tensor:
+    """Phase class (i mod P) * P + (j mod P) of every pixel of an ``height x width`` grid, ``(H*W,)`` long."""
+    i = torch.arange(height, device=device) % period
+    j = torch.arange(width, device=device) % period
+    return (i[:, None] * period + j[None, :]).flatten()
+
+
+def phase_moments(x: torch.Tensor, period: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image sums over the phase classes of the local second moments, ``(B, C, H, W) ->
+    (sums (B, L, P, P), counts (L, P, P))``: for every lag (di, dj) in ``LAGS``, class (r, t) sums
+    y(i, j) y(i + di, j + dj) over the positions with i = r, j = t (mod P) where both pixels are in
+    the image, and over channels; y is the per-image, per-channel mean-free image. ``counts`` is the
+    number of terms per image."""
+    _check_images(x)
+    y = mean_free(x)
+    b, c, h, w = y.shape
+    p2 = period * period
+    sums = y.new_zeros(b, len(LAGS), p2)
+    counts = y.new_zeros(len(LAGS), p2)
+    for lag, (di, dj) in enumerate(LAGS):
+        q = (y[..., : h - di, : w - dj] * y[..., di:, dj:]).sum(dim=1).reshape(b, -1)  # (B, (H-di)(W-dj))
+        k = phase_classes(h - di, w - dj, period, y.device)
+        sums[:, lag] = sums[:, lag].index_add(1, k, q)
+        counts[lag] = torch.bincount(k, minlength=p2).to(y.dtype) * c
+    return sums.reshape(b, len(LAGS), period, period), counts.reshape(len(LAGS), period, period)
+
+
+def phase_spread_of(sums: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """PS_P from moment sums pooled over a set of images, ``(L, P, P), (L, P, P) -> ()``.
+
+    R_l(r, t) = sums / counts is the local second moment at lag l in phase class (r, t);
+    PS_P = sum over lags of the variance of R_l across the P^2 classes, over the squared mean
+    variance R_0. Scale- and offset-free; 0 for a constant image set.
+    """
+    moments = (sums / counts).flatten(1)  # (L, P^2)
+    variance = moments[0].mean()
+    spread = (moments - moments.mean(dim=1, keepdim=True)).square().mean(dim=1).sum()
+    return torch.where(variance > 0, spread / variance.clamp_min(torch.finfo(moments.dtype).tiny) ** 2,
+                       torch.zeros_like(spread))
+
+
+def phase_spread(x: torch.Tensor, period: int = 2) -> torch.Tensor:
+    """PS_P of an image set ``(B, C, H, W) -> ()``, its moments pooled over the batch.
+
+    An upsampler works on a fixed grid, so its traces sit at the same phases in every sample and
+    pooling over samples averages the content away. Known values: 0 in expectation for stationary
+    images (the pooled estimate is biased up by sampling noise, about 1e-5 for 256 images of
+    32 x 32, so compare sets of equal size); 4a^2 / (1 + a^2)^2 for white noise times
+    (1 + a (-1)^(i+j)) (a checkerboard that follows the content); P^2 - 1 for zero insertion of
+    white noise (all of it in one phase in P^2). A +-a checkerboard added to the image leaves every
+    second moment the same in all phases: PS_P does not see it (CE_P does); an added P-periodic
+    pattern whose size differs between phases it sees through the phases' variances.
+    """
+    sums, counts = phase_moments(x, period)
+    return phase_spread_of(sums.sum(dim=0), counts * x.shape[0])
+
+
+def saturation_share(x: torch.Tensor) -> torch.Tensor:
+    """Share of values within ``SATURATION_MARGIN`` of -1 or +1 (tanh's limits), ``(B, C, H, W) -> ()``."""
+    return (x.abs() >= 1 - SATURATION_MARGIN).float().mean()
+
+
+def pre_tanh(x: torch.Tensor) -> torch.Tensor:
+    """atanh of ``x`` clamped to +-(1 - ``SATURATION_MARGIN``): the generator's pre-activation, where
+    an artifact keeps its size in regions that tanh squashes (mostly-saturated data such as MNIST)."""
+    return torch.atanh(x.clamp(-1 + SATURATION_MARGIN, 1 - SATURATION_MARGIN))
 
 
 # ---------------------------------------------------------------------------------------------

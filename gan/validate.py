@@ -15,7 +15,7 @@ from gan.errors import ConfigError
 from gan.losses import LOSSES
 from gan.networks import DOWNSAMPLERS, UPSAMPLE_LAYERS
 from gan.runtime import AMP_CHOICES
-from gan.spectral import BOUNDARIES, CHANNEL_MODES, WINDOWS
+from gan.spectral import BOUNDARIES, CHANNEL_MODES, SATURATION_TREATMENTS, WINDOWS
 
 __all__ = ["ConfigError", "validate"]
 
@@ -74,6 +74,7 @@ def validate(cfg: DictConfig) -> None:
     _choice(cfg, "eval.window", WINDOWS)
     _choice(cfg, "eval.channels", CHANNEL_MODES)
     _choice(cfg, "eval.boundary", BOUNDARIES)
+    _choice(cfg, "eval.saturation", SATURATION_TREATMENTS)
     _require(cfg.eval.grid_size <= cfg.eval.num_samples, "eval.grid_size", cfg.eval.grid_size,
              f"must be <= eval.num_samples={cfg.eval.num_samples}")
     f_min = _get(cfg, "eval.f_min")

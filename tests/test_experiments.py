@@ -68,3 +68,22 @@ def test_benchmarks_run_in_tiny_mode(script, args):
                          text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "images/s" in out.stdout
+
+
+def test_calibration_tiny_every_artifact_is_seen_by_ce2_or_ps2(tmp_path):
+    out = subprocess.run([sys.executable, "experiments/calibrate_metrics.py", "--size", "16", "--n", "64",
+                          "--num-real", "128", "--splits", "4", "--out", str(tmp_path)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    for png in ("calibration_images.png", "calibration_detection.png"):
+        with Image.open(tmp_path / png) as im:
+            assert im.size[0] > 500
+    info = json.loads((tmp_path / "calibration.json").read_text())
+    ce, ps = info["detected"]["checkerboard_excess_db/p2"], info["detected"]["phase_spread_excess_db/p2"]
+    artifacts = [a for a in info["responses"] if not a.startswith("control")]
+    assert len(artifacts) >= 18  # 8 generic artifacts + the last stage of every upsampler preset
+    assert all(ce[a] is not None or ps[a] is not None for a in artifacts), {a: (ce[a], ps[a]) for a in artifacts}
+    for blind in ("modulated checkerboard", "zero insertion", "nearest x2"):  # what CE_2 cannot see ...
+        assert ce[blind] is None and ps[blind] is not None  # ... PS_2 does
+    assert ps["additive checkerboard"] is None and ce["additive checkerboard"] is not None
+    assert "| additive checkerboard |" in out.stdout  # the Markdown table of the README/REPORT

@@ -309,9 +309,9 @@ def test_fixed_pattern_ce_over_groups_of_the_compared_size():
     x = dead_leaves_images(512, 16, seed=0)
     whole = metrics.image_stats(x, [2])
     assert whole.ce_fixed[2] == pytest.approx(float(spectral.fixed_pattern_energy(x, 2)), rel=1e-5)
-    grouped = metrics.image_stats(x, [2], fixed_group=128)
+    grouped = metrics.image_stats(x, [2], group=128)
     by_hand = sum(float(spectral.fixed_pattern_energy(g, 2)) for g in x.split(128)) / 4
-    assert grouped.ce_fixed[2] == pytest.approx(by_hand, rel=1e-5) and grouped.fixed_group == 128
+    assert grouped.ce_fixed[2] == pytest.approx(by_hand, rel=1e-5) and grouped.group == 128
 
 
 @pytest.mark.parametrize("window", ["hann", "kaiser"])
@@ -321,3 +321,73 @@ def test_windowed_white_noise_profile_is_flat(window):
     _, prof = spectral.radial_profile(spectral.power_spectrum(x, window=window).mean(dim=0))
     assert (prof[1:] - 1).abs().max() < 0.05  # away from DC the window's main lobe sees a flat spectrum
     assert (prof[0] - 1).abs() < 0.1  # the first bin too: the mean is removed before the window
+
+
+# ---------------------------------------------------------------------------------------------
+# Phase spread PS_P: second-order cyclostationarity
+
+
+def slow_phase_spread(x: torch.Tensor, period: int) -> float:
+    """Obviously correct: every pixel pair, one at a time, pooled over the whole set."""
+    y = x - x.mean(dim=(-2, -1), keepdim=True)
+    b, c, h, w = y.shape
+    moments = []
+    for di, dj in spectral.LAGS:
+        sums = [[0.0] * period for _ in range(period)]
+        counts = [[0] * period for _ in range(period)]
+        for n in range(b):
+            for ch in range(c):
+                for i in range(h - di):
+                    for j in range(w - dj):
+                        sums[i % period][j % period] += float(y[n, ch, i, j] * y[n, ch, i + di, j + dj])
+                        counts[i % period][j % period] += 1
+        moments.append([sums[r][t] / counts[r][t] for r in range(period) for t in range(period)])
+    variance = sum(moments[0]) / len(moments[0])
+    spread = 0.0
+    for m in moments:
+        mean = sum(m) / len(m)
+        spread += sum((v - mean) ** 2 for v in m) / len(m)
+    return spread / variance**2
+
+
+@pytest.mark.parametrize("shape,period", [((2, 3, 8, 8), 2), ((3, 1, 8, 12), 4), ((2, 2, 9, 7), 2)])
+def test_phase_spread_matches_slow_loop(shape, period):
+    torch.manual_seed(0)
+    x = torch.randn(*shape, dtype=torch.float64) * (1 + 0.5 * torch.rand(*shape[-2:], dtype=torch.float64))
+    assert spectral.phase_spread(x, period).item() == pytest.approx(slow_phase_spread(x, period), rel=1e-10)
+
+
+def test_phase_spread_known_values():
+    torch.manual_seed(0)
+    noise = torch.randn(3000, 1, 32, 32, dtype=torch.float64)
+    assert spectral.phase_spread(noise, 2).item() < 1e-4  # stationary: only sampling noise
+    i = torch.arange(32, dtype=torch.float64)
+    c = (-1.0) ** (i[:, None] + i[None, :])  # (-1)^(i+j)
+    for a in (0.1, 0.5, 1.0):
+        assert spectral.phase_spread(noise * (1 + a * c), 2).item() == pytest.approx(4 * a**2 / (1 + a**2) ** 2, rel=0.02)
+    dots = torch.zeros(3000, 1, 32, 32, dtype=torch.float64)
+    dots[..., ::2, ::2] = torch.randn(3000, 1, 16, 16, dtype=torch.float64)  # zero insertion x2
+    assert spectral.phase_spread(dots, 2).item() == pytest.approx(3.0, rel=0.01)  # one phase in four: P^2 - 1
+    assert spectral.phase_spread(dots, 4).item() == pytest.approx(3.0, rel=0.01)  # 4 of 16 phases carry it
+    assert spectral.phase_spread(torch.full((4, 3, 8, 8), 0.2), 2).item() == 0.0
+
+
+def test_phase_spread_is_blind_to_an_added_checkerboard_and_free_of_offset_and_scale():
+    torch.manual_seed(0)
+    x = torch.randn(2000, 1, 16, 16, dtype=torch.float64)
+    i = torch.arange(16, dtype=torch.float64)
+    c = (-1.0) ** (i[:, None] + i[None, :])
+    base = spectral.phase_spread(x, 2).item()
+    assert spectral.phase_spread(x + 0.5 * c, 2).item() < base + 1e-4  # +-a in every phase: CE_P's job
+    tile = checkerboard(16, 16, 2, channels=1)  # a pattern whose size differs between phases ...
+    assert spectral.phase_spread(x + tile, 2).item() > 100 * base  # ... changes the phases' variances
+    y = dead_leaves_images(64, 16, seed=2).double()
+    torch.testing.assert_close(spectral.phase_spread(5 * y - 2, 2), spectral.phase_spread(y, 2))
+
+
+def test_saturation_share_and_pre_tanh():
+    x = torch.tensor([-1.0, -0.999, -0.5, 0.0, 0.9999, 1.0]).view(1, 1, 1, 6)
+    assert spectral.saturation_share(x).item() == pytest.approx(4 / 6)
+    u = spectral.pre_tanh(x)
+    assert torch.isfinite(u).all() and u[0, 0, 0, 3] == 0
+    torch.testing.assert_close(torch.tanh(spectral.pre_tanh(torch.tensor([0.3, -0.7]))), torch.tensor([0.3, -0.7]))

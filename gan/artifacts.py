@@ -1,0 +1,159 @@
+"""Known upsampling artifacts, applied to clean images at a controlled strength (calibration).
+
+Each artifact is a map ``A(x)`` of clean images ``(N, C, H, W)`` (H, W even) to a version of
+them with one kind of artifact at full strength; ``apply(x, A, s) = x + s (A(x) - x)`` mixes it
+in at strength ``s`` in [0, 1]. The resampling artifacts upsample a half-size version of x
+(2 x 2 average pooling), so at ``s = 1`` the image is what that upsampler makes of it.
+``ARTIFACTS`` names them; ``preset_last_stage(name)`` is the untrained last stage of an upsampler
+preset as a further artifact. ``CONTROLS`` are changes that are not upsampling artifacts (a blur,
+noise, lower contrast): a metric that responds to them is not specific to checkerboards.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+Artifact = Callable[[torch.Tensor], torch.Tensor]
+
+
+def checkerboard(height: int, width: int, dtype=torch.float32, device=None) -> torch.Tensor:
+    """(-1)^(i + j), ``(H, W)``."""
+    i = torch.arange(height, device=device, dtype=dtype)[:, None]
+    j = torch.arange(width, device=device, dtype=dtype)[None, :]
+    return 1 - 2 * ((i + j) % 2)
+
+
+def _stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return x.mean(dim=(-2, -1), keepdim=True), x.std(dim=(-2, -1), keepdim=True)
+
+
+def additive_checkerboard(x: torch.Tensor) -> torch.Tensor:
+    """A fixed (-1)^(i+j) pattern as strong as the image's own contrast (its per-channel std)."""
+    return x + _stats(x)[1] * checkerboard(*x.shape[-2:], x.dtype, x.device)
+
+
+def modulated_checkerboard(x: torch.Tensor) -> torch.Tensor:
+    """A checkerboard whose amplitude follows the content: x + (x - mean x) (-1)^(i+j), 100% modulation."""
+    return x + (x - _stats(x)[0]) * checkerboard(*x.shape[-2:], x.dtype, x.device)
+
+
+def half(x: torch.Tensor) -> torch.Tensor:
+    """The half-size version that the resampling artifacts upsample: 2 x 2 average pooling."""
+    return F.avg_pool2d(x, 2)
+
+
+def zero_insertion(x: torch.Tensor) -> torch.Tensor:
+    """A grid of dots: the half-size image's detail (minus its mean) at every other pixel of every
+    other row, the mean elsewhere; a stride-2 transposed convolution with a 1 x 1 kernel."""
+    h = half(x)
+    mean = _stats(h)[0]
+    y = mean.expand(*x.shape).clone()
+    y[..., ::2, ::2] += h - mean
+    return y
+
+
+def nearest(x: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(half(x), scale_factor=2, mode="nearest")
+
+
+def bilinear(x: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(half(x), scale_factor=2, mode="bilinear", align_corners=False)
+
+
+def random_transposed(kernel_size: int, seed: int = 0) -> Artifact:
+    """A stride-2 transposed convolution of the half-size image with one random positive k x k kernel
+    per channel (taps uniform in [0, 1)), scaled to unit mean polyphase gain: brightness is kept,
+    but the four output phases get different gains (k = 3: uneven overlap; k = 4: random taps)."""
+    from gan.convmath import polyphase_sums
+    from gan.upsamplers import transposed_padding
+
+    kernel = torch.rand(kernel_size, kernel_size, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    kernel = kernel / polyphase_sums(kernel[None, None], 2).mean()
+    pad, out_pad = transposed_padding(kernel_size)
+
+    def artifact(x: torch.Tensor) -> torch.Tensor:
+        c = x.shape[1]
+        w = kernel.to(x).expand(c, 1, kernel_size, kernel_size)
+        return F.conv_transpose2d(half(x), w, stride=2, padding=pad, output_padding=out_pad, groups=c)
+    return artifact
+
+
+def random_pixel_shuffle(seed: int = 0) -> Artifact:
+    """Pixel shuffle x2 of the half-size image with four random positive 3 x 3 sub-kernels, each
+    summing to 1: no fixed pattern (every phase keeps the brightness), only differently blurred phases."""
+    sub = torch.rand(4, 1, 3, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    sub = sub / sub.sum(dim=(-2, -1), keepdim=True)
+
+    def artifact(x: torch.Tensor) -> torch.Tensor:
+        c = x.shape[1]
+        w = sub.to(x).repeat(c, 1, 1, 1)  # (4C, 1, 3, 3): channel c feeds outputs 4c .. 4c+3
+        return F.pixel_shuffle(F.conv2d(F.pad(half(x), (1, 1, 1, 1), mode="replicate"), w, groups=c), 2)
+    return artifact
+
+
+def preset_last_stage(name: str, seed: int = 0) -> Artifact:
+    """The untrained (DCGAN-initialised) upsampler preset ``name``, C -> C channels, on the half-size
+    image; its output brought to the clean image's per-channel mean and std."""
+    from gan import upsamplers
+    from gan.networks import dcgan_init_
+
+    modules: dict[int, torch.nn.Module] = {}
+
+    def artifact(x: torch.Tensor) -> torch.Tensor:
+        c = x.shape[1]
+        if c not in modules:
+            with torch.random.fork_rng():
+                torch.manual_seed(seed)
+                modules[c] = dcgan_init_(upsamplers.build(name, c, c)).to(x.device, x.dtype)
+        with torch.no_grad():
+            u = modules[c](half(x))
+        (mu, sd), (mx, sx) = _stats(u), _stats(x)
+        return mx + (u - mu) / sd.clamp_min(1e-12) * sx
+    return artifact
+
+
+def apply(x: torch.Tensor, artifact: Artifact, strength: float) -> torch.Tensor:
+    """``x + strength (artifact(x) - x)``: the artifact mixed in at ``strength`` (1: all of it)."""
+    return x + strength * (artifact(x) - x)
+
+
+#: The generic artifacts of the calibration, by name.
+ARTIFACTS: dict[str, Artifact] = {
+    "additive checkerboard": additive_checkerboard,
+    "modulated checkerboard": modulated_checkerboard,
+    "zero insertion": zero_insertion,
+    "nearest x2": nearest,
+    "bilinear x2": bilinear,
+    "transposed k3 (random)": random_transposed(3),
+    "transposed k4 (random)": random_transposed(4),
+    "pixel shuffle (random)": random_pixel_shuffle(),
+}
+
+
+def blur(x: torch.Tensor) -> torch.Tensor:
+    """A [1, 2, 1]^2 / 16 low-pass: softer images, no grid."""
+    from gan.filters import Blur
+
+    return Blur([1.0, 2.0, 1.0]).to(x.device)(x)
+
+
+def white_noise(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """Gaussian noise as strong as the image's contrast (its per-channel std): stationary, no grid."""
+    g = torch.Generator(device=x.device).manual_seed(seed)
+    return x + _stats(x)[1] * torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
+
+
+def low_contrast(x: torch.Tensor) -> torch.Tensor:
+    """Half the contrast about the image's mean."""
+    mean = _stats(x)[0]
+    return mean + 0.5 * (x - mean)
+
+
+#: Changes that are not upsampling artifacts, to see which metrics respond to anything.
+CONTROLS: dict[str, Artifact] = {
+    "control: blur": blur,
+    "control: white noise": white_noise,
+    "control: half contrast": low_contrast,
+}

@@ -70,12 +70,15 @@ def dead_leaves_images(n: int, size: int, channels: int = 3, seed: int = 0, num_
     return torch.cat(out) * 2 - 1
 
 
-def deadleaves(image_size: int, num_images: int = 8192, channels: int = 3, seed: int = 0,
-               **kwargs) -> TensorImages:
+def deadleaves(image_size: int, num_images: int = 8192, channels: int = 3, seed: int = 0, num_discs: int = 16,
+               r_min: float = 0.1, r_max: float = 0.6, alpha: float = 3.0) -> TensorImages:
     """The embedded procedural dataset (generated in memory; no download)."""
     if num_images < 1:
         raise DataError(f"data.num_images must be >= 1, got {num_images}")
-    return TensorImages(dead_leaves_images(num_images, image_size, channels, seed, **kwargs))
+    if not 0 < r_min <= r_max or alpha == 1:
+        raise DataError(f"data.r_min, data.r_max must satisfy 0 < r_min <= r_max, and data.alpha != 1; "
+                        f"got {r_min}, {r_max}, {alpha}")
+    return TensorImages(dead_leaves_images(num_images, image_size, channels, seed, num_discs, r_min, r_max, alpha))
 
 
 def stroke_images(n: int, size: int, channels: int = 1, seed: int = 0, num_strokes: int = 3,
@@ -103,11 +106,12 @@ def stroke_images(n: int, size: int, channels: int = 1, seed: int = 0, num_strok
     return torch.cat(out) * 2 - 1
 
 
-def strokes(image_size: int, num_images: int = 8192, channels: int = 1, seed: int = 0, **kwargs) -> TensorImages:
+def strokes(image_size: int, num_images: int = 8192, channels: int = 1, seed: int = 0, num_strokes: int = 3,
+            width: float = 0.07) -> TensorImages:
     """The embedded MNIST-like dataset: saturated strokes on black (generated in memory; no download)."""
     if num_images < 1:
         raise DataError(f"data.num_images must be >= 1, got {num_images}")
-    return TensorImages(stroke_images(num_images, image_size, channels, seed, **kwargs))
+    return TensorImages(stroke_images(num_images, image_size, channels, seed, num_strokes, width))
 
 
 # ---------------------------------------------------------------------------------------------

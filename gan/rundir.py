@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+
+from gan.errors import UserError
 
 CONFIG = "config.yaml"
 HYDRA_DIR = ".hydra"
@@ -22,6 +25,14 @@ METRICS = "metrics.jsonl"
 STATUS = "status.json"
 CHECKPOINTS = "checkpoints"
 SAMPLES = "samples"
+LOCK = "run.lock"
+
+#: Lock files this process holds, by resolved path -> open file descriptor (released when it exits).
+_HELD: dict[Path, int] = {}
+
+
+class RunDirInUse(UserError):
+    """Another live process writes this run directory. Exit code 2."""
 
 
 class RunDir:
@@ -130,6 +141,52 @@ class RunDir:
             return json.loads(self.status_file.read_text())
         except (OSError, json.JSONDecodeError):
             return {"status": "unknown"}
+
+    # -- one writer ---------------------------------------------------------------------------
+
+    @property
+    def lock_file(self) -> Path:
+        return self.path / LOCK
+
+    def lock(self) -> bool:
+        """Make this process the directory's only writer: an exclusive ``fcntl.flock`` on ``run.lock``
+        (the holder's pid, host and start time written in it), held until the process exits or
+        ``unlock``; the OS drops it when the process dies, so a killed run can be resumed at once.
+        Returns True if this call took the lock, False if this process already held it. Raises
+        ``RunDirInUse`` naming the holder when another process holds it; nothing is written then."""
+        import fcntl
+
+        path = self.lock_file.resolve()
+        if path in _HELD:
+            return False
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = self._lock_holder(fd)
+            os.close(fd)
+            raise RunDirInUse(f"{self.path} is in use by pid {holder.get('pid', '?')} on {holder.get('host', '?')} "
+                              f"(since {holder.get('since', '?')}): wait for that run to end or stop it, or give "
+                              f"this run another directory (hydra.run.dir=...)") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                 "since": time.strftime("%Y-%m-%d %H:%M:%S")}).encode())
+        _HELD[path] = fd
+        return True
+
+    def unlock(self) -> None:
+        """Release a lock this process took (the lock file stays; only the lock goes)."""
+        fd = _HELD.pop(self.lock_file.resolve(), None)
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the flock
+
+    @staticmethod
+    def _lock_holder(fd: int) -> dict[str, Any]:
+        try:
+            return json.loads(os.pread(fd, 4096, 0) or b"{}")
+        except (OSError, json.JSONDecodeError):
+            return {}
 
     # -- discovery ----------------------------------------------------------------------------
 

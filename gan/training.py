@@ -151,6 +151,15 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """
     validate(cfg)
     run = run_dir_of(cfg)
+    took_lock = run.lock()  # one writer per run directory; RunDirInUse (exit 2) if another process has it
+    try:
+        return _train_locked(cfg, run)
+    finally:
+        if took_lock:
+            run.unlock()
+
+
+def _train_locked(cfg: DictConfig, run: RunDir) -> dict[str, Any]:
     run.write_status("running")
     try:
         seed_everything(cfg.seed, cfg.deterministic)

@@ -1,15 +1,23 @@
 """Checks of a composed config before anything heavy starts.
 
 ``validate(cfg)`` raises ``ConfigError`` with one line that names the key and what is allowed.
+Every leaf is checked: the root settings by ``RULES``; the options of the groups that are built by
+``instantiate`` (``data``, ``upsampler``, ``generator``, ``discriminator``) against the signature of
+their ``_target_``, so a new preset is checked without new code; a key that no rule or signature
+knows is an error (a typo). Then the settings that depend on each other, and a tiny build of the
+upsampler. The allowed values come from the modules that implement them.
 """
 from __future__ import annotations
 
+import collections.abc
+import inspect
 import math
-from typing import Any, Iterable
+import types
+import typing
+from typing import Any, Callable, Iterable
 
 import torch
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue
 
 from gan.errors import ConfigError
 from gan.losses import LOSSES
@@ -17,76 +25,239 @@ from gan.networks import DOWNSAMPLERS, UPSAMPLE_LAYERS
 from gan.runtime import AMP_CHOICES
 from gan.spectral import BOUNDARIES, CHANNEL_MODES, SATURATION_TREATMENTS, WINDOWS
 
-__all__ = ["ConfigError", "validate"]
+__all__ = ["ConfigError", "RULES", "GROUPS", "validate", "leaves"]
+
+#: A rule returns None for a good value, else what is allowed.
+Rule = Callable[[Any], "str | None"]
+MISSING = "???"
 
 
-def _get(cfg: DictConfig, key: str) -> Any:
+def integer(minimum: int | None = None) -> Rule:
+    def rule(v: Any) -> str | None:
+        ok = isinstance(v, int) and not isinstance(v, bool) and (minimum is None or v >= minimum)
+        return None if ok else ("must be an integer" + (f" >= {minimum}" if minimum is not None else ""))
+    return rule
+
+
+def number(low: float, high: float = math.inf, low_open: bool = True, high_open: bool = True) -> Rule:
+    def rule(v: Any) -> str | None:
+        ok = (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+              and (v > low if low_open else v >= low) and (v < high if high_open else v <= high))
+        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
+        return None if ok else f"must be a number in {lo}{low:g}, {high:g}{hi}"
+    return rule
+
+
+def boolean(v: Any) -> str | None:
+    return None if isinstance(v, bool) else "must be true or false"
+
+
+def text(v: Any) -> str | None:
+    return None if isinstance(v, str) and v else "must be a non-empty string (quote numbers: key='2024')"
+
+
+def choice(options: Iterable[str]) -> Rule:
+    options = tuple(options)
+    return lambda v: None if v in options else f"choose one of {', '.join(options)}"
+
+
+def optional(rule: Rule) -> Rule:
+    return lambda v: None if v is None else (None if rule(v) is None else f"{rule(v)}, or null")
+
+
+def betas(v: Any) -> str | None:
+    ok = (isinstance(v, list) and len(v) == 2
+          and all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in v))
+    return None if ok else "must be two numbers in [0, 1)"
+
+
+def image_size(v: Any) -> str | None:
+    ok = isinstance(v, int) and not isinstance(v, bool) and v >= 8 and v & (v - 1) == 0
+    return None if ok else "must be a power of two >= 8 (8, 16, 32, 64, 128, ...)"
+
+
+def device(v: Any) -> str | None:
+    if not isinstance(v, str):
+        return "use auto, cpu, cuda, cuda:N or mps"
+    if v == "auto":
+        return None
     try:
-        return OmegaConf.select(cfg, key, throw_on_missing=True)
-    except MissingMandatoryValue as e:
-        raise ConfigError(f"{key} must be set (for example {key}=...)") from e
+        dev = torch.device(v)
+    except RuntimeError:
+        return "use auto, cpu, cuda, cuda:N or mps"
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        return "CUDA is not available here (use device=auto or cpu)"
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        return f"this machine has {torch.cuda.device_count()} CUDA device(s)"
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        return "MPS is not available here (use device=auto or cpu)"
+    return None
 
 
-def _require(cond: bool, key: str, value: Any, allowed: str) -> None:
-    if not cond:
-        raise ConfigError(f"{key}={value!r} is invalid: {allowed}")
+def metric_name(v: Any) -> str | None:
+    from gan import metrics
+
+    return None if isinstance(v, str) and metrics.find(v) else "must be a metric name (see gan/metrics.py), e.g. " \
+        f"{metrics.HEADLINE}"
 
 
-def _positive_int(cfg: DictConfig, key: str, minimum: int = 1) -> int:
-    v = _get(cfg, key)
-    _require(isinstance(v, int) and not isinstance(v, bool) and v >= minimum, key, v, f"must be an integer >= {minimum}")
-    return v
+#: Every root setting and what it allows.
+RULES: dict[str, Rule] = {
+    "seed": integer(),
+    "image_size": image_size,
+    "device": device,
+    "deterministic": boolean,
+    "threads": optional(integer(1)),
+    "run_dir": optional(text),
+    "objective": metric_name,
+    "train.steps": integer(1),
+    "train.batch_size": integer(1),
+    "train.loss": choice(LOSSES),
+    "train.lr_g": number(0),
+    "train.lr_d": number(0),
+    "train.betas": betas,
+    "train.log_every": integer(1),
+    "train.ckpt_every": integer(1),
+    "train.num_workers": integer(0),
+    "train.resume": boolean,
+    "train.progress": boolean,
+    "train.amp": choice(AMP_CHOICES),
+    "train.channels_last": boolean,
+    "eval.every": integer(1),
+    "eval.num_samples": integer(1),
+    "eval.grid_size": integer(1),
+    "eval.num_real": integer(1),
+    "eval.window": choice(WINDOWS),
+    "eval.channels": choice(CHANNEL_MODES),
+    "eval.residual": boolean,
+    "eval.boundary": choice(BOUNDARIES),
+    "eval.saturation": choice(SATURATION_TREATMENTS),
+    "eval.f_min": number(0, 0.5, low_open=False),
+    "eval.figures": boolean,
+    "eval.swd": boolean,
+    "eval.swd_patches": integer(1),
+    "eval.swd_dirs": integer(1),
+    "eval.fid": boolean,
+    "eval.fid_weights": optional(text),
+    # group options with limits beyond their type (the type comes from the _target_'s signature)
+    "generator.ngf": integer(1),
+    "generator.z_dim": integer(1),
+    "generator.upsample_layers": choice(UPSAMPLE_LAYERS),
+    "discriminator.ndf": integer(1),
+    "discriminator.downsample": choice(DOWNSAMPLERS),
+    "data.channels": lambda v: None if v in (1, 3) else "must be 1 or 3",
+    "data.num_images": integer(1),
+}
+
+#: Config groups whose options are arguments of their ``_target_``.
+GROUPS = ("data", "upsampler", "generator", "discriminator")
+#: Arguments that training passes when it builds a group (not settings in the config).
+RUNTIME_ARGUMENTS = ("image_size", "in_channels", "out_channels", "upsampler")
 
 
-def _choice(cfg: DictConfig, key: str, choices: Iterable[str]) -> None:
-    choices = list(choices)
-    v = _get(cfg, key)
-    _require(v in choices, key, v, f"choose one of {', '.join(choices)}")
+def leaves(node: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a.b": value}`` for every leaf of a container; lists are leaves."""
+    if not isinstance(node, dict):
+        return {prefix: node}
+    out: dict[str, Any] = {}
+    for k, v in node.items():
+        out.update(leaves(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
 
 
-def _positive_float(cfg: DictConfig, key: str) -> None:
-    v = _get(cfg, key)
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
-    _require(ok, key, v, "must be a finite number > 0")
+def _fail(key: str, value: Any, allowed: str) -> None:
+    raise ConfigError(f"{key}={value!r} is invalid: {allowed}")
 
 
 def validate(cfg: DictConfig) -> None:
     """Raise ``ConfigError`` for the first unusable value in ``cfg``."""
-    size = _get(cfg, "image_size")
-    _require(isinstance(size, int) and size >= 8 and size & (size - 1) == 0, "image_size", size,
-             "must be a power of two >= 8 (8, 16, 32, 64, 128, ...)")
-    for key in ("train.steps", "train.batch_size", "train.log_every", "train.ckpt_every", "eval.every",
-                "eval.num_samples", "eval.num_real", "eval.grid_size", "generator.ngf", "generator.z_dim",
-                "discriminator.ndf"):
-        _positive_int(cfg, key)
-    _positive_int(cfg, "train.num_workers", minimum=0)
-    _positive_float(cfg, "train.lr_g")
-    _positive_float(cfg, "train.lr_d")
-    betas = _get(cfg, "train.betas")
-    _require(len(betas) == 2 and all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas), "train.betas",
-             list(betas), "must be two numbers in [0, 1)")
-    _choice(cfg, "train.loss", LOSSES)
-    _choice(cfg, "train.amp", AMP_CHOICES)
-    if _get(cfg, "threads") is not None:
-        _positive_int(cfg, "threads")
-    _choice(cfg, "generator.upsample_layers", UPSAMPLE_LAYERS)
-    _choice(cfg, "discriminator.downsample", DOWNSAMPLERS)
-    _choice(cfg, "eval.window", WINDOWS)
-    _choice(cfg, "eval.channels", CHANNEL_MODES)
-    _choice(cfg, "eval.boundary", BOUNDARIES)
-    _choice(cfg, "eval.saturation", SATURATION_TREATMENTS)
-    _require(cfg.eval.grid_size <= cfg.eval.num_samples, "eval.grid_size", cfg.eval.grid_size,
-             f"must be <= eval.num_samples={cfg.eval.num_samples}")
-    f_min = _get(cfg, "eval.f_min")
-    _require(isinstance(f_min, (int, float)) and 0 <= f_min < 0.5, "eval.f_min", f_min,
-             "must be in [0, 0.5) cycles/pixel")
-    for key in cfg.data:
-        _get(cfg, f"data.{key}")  # e.g. data.root=??? for data=folder
-    channels = OmegaConf.select(cfg, "data.channels")
-    if channels is not None:
-        _require(channels in (1, 3), "data.channels", channels, "must be 1 or 3")
+    try:
+        values = leaves(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False))
+    except Exception as e:  # noqa: BLE001 - an interpolation that cannot resolve
+        raise ConfigError(f"the config does not resolve: {e}".splitlines()[0]) from e
+    for key, value in values.items():
+        if value == MISSING:
+            raise ConfigError(f"{key} must be set (for example {key}=...)")
+    targets = {group: _target_parameters(group, values) for group in GROUPS}
+    for key, value in values.items():
+        group = key.split(".", 1)[0]
+        if key in RULES:
+            problem = RULES[key](value)
+            if problem:
+                _fail(key, value, problem)
+        if group in targets:
+            _check_group_option(key, value, *targets[group])
+        elif key not in RULES:
+            raise ConfigError(f"{key} is not a setting (a typo?); the settings of {group or 'the root'}: "
+                              f"{', '.join(sorted(k for k in RULES if k.startswith(group + '.')) or sorted(RULES))}")
+    if values["eval.grid_size"] > values["eval.num_samples"]:
+        _fail("eval.grid_size", values["eval.grid_size"], f"must be <= eval.num_samples={values['eval.num_samples']}")
     _check_upsampler(cfg)
-    _check_device(_get(cfg, "device"))
+
+
+def _target_parameters(group: str, values: dict[str, Any]) -> tuple[str, dict[str, inspect.Parameter], dict[str, Any]]:
+    """``(target name, its parameters, their type hints)`` of a group built by instantiate."""
+    from hydra.utils import get_object
+
+    target = values.get(f"{group}._target_")
+    if not isinstance(target, str) or not target:
+        _fail(f"{group}._target_", target, "must name a class or function (module.Name)")
+    try:
+        obj = get_object(target)
+    except Exception:  # noqa: BLE001
+        _fail(f"{group}._target_", target, "cannot be imported")
+    partial = values.get(f"{group}._partial_", False)
+    if not isinstance(partial, bool):
+        _fail(f"{group}._partial_", partial, "must be true or false")
+    fn = obj.__init__ if inspect.isclass(obj) else obj
+    return target, dict(inspect.signature(obj).parameters), typing.get_type_hints(fn)
+
+
+def _check_group_option(key: str, value: Any, target: str, params: dict[str, inspect.Parameter],
+                        hints: dict[str, Any]) -> None:
+    name = key.split(".", 1)[1]
+    if name in ("_target_", "_partial_"):
+        return
+    if name not in params:
+        settings = ", ".join(p for p in params if p not in RUNTIME_ARGUMENTS)
+        raise ConfigError(f"{key} is not a setting of {target} (its settings: {settings})")
+    hint = hints.get(name)
+    if hint is not None and not _matches(value, hint):
+        _fail(key, value, f"must be {_describe(hint)}")
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    """Does a config value (from ``to_container``) fit a type hint?"""
+    origin = typing.get_origin(hint)
+    if hint is typing.Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if origin in (collections.abc.Sequence, list, tuple):
+        args = typing.get_args(hint)
+        return isinstance(value, list) and all(_matches(v, args[0]) for v in value) if args else isinstance(value, list)
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True  # a hint we do not check (callables, ...)
+
+
+def _describe(hint: Any) -> str:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_describe(h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return "null"
+    if typing.get_origin(hint) in (collections.abc.Sequence, list, tuple):
+        args = typing.get_args(hint)
+        return f"a list of {_describe(args[0])}" if args else "a list"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(hint, str(hint))
 
 
 def _check_upsampler(cfg: DictConfig) -> None:
@@ -101,14 +272,3 @@ def _check_upsampler(cfg: DictConfig) -> None:
     if tuple(y.shape[-2:]) != (6, 10):
         settings = {k: v for k, v in cfg.upsampler.items() if not k.startswith("_")}
         raise ConfigError(f"upsampler settings {settings} map 3x5 to {y.shape[-2]}x{y.shape[-1]}, not 6x10")
-
-
-def _check_device(name: str) -> None:
-    try:
-        dev = torch.device(name) if name != "auto" else None
-    except RuntimeError as e:
-        raise ConfigError(f"device={name!r} is invalid: use auto, cpu, cuda, cuda:N or mps") from e
-    if dev is not None and dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device={name!r} is invalid: CUDA is not available here (use device=auto or cpu)")
-    if dev is not None and dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ConfigError(f"device={name!r} is invalid: MPS is not available here (use device=auto or cpu)")

@@ -194,3 +194,51 @@ def test_checkpoints_refuse_code(tmp_path):
     torch.save({"x": Evil()}, tmp_path / "evil.pt")
     with pytest.raises(ckpt.CheckpointError):
         ckpt.load(tmp_path / "evil.pt")
+
+
+def snapshot(run: Path) -> dict[str, tuple[int, int]]:
+    """(size, mtime) of every file under ``run``."""
+    return {str(p.relative_to(run)): (p.stat().st_size, p.stat().st_mtime_ns) for p in run.rglob("*") if p.is_file()}
+
+
+def test_second_writer_is_refused_and_touches_nothing(tmp_path):
+    ref = subprocess.run([sys.executable, "train.py", *LONG, f"hydra.run.dir={tmp_path / 'alone'}"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert ref.returncode == 0, ref.stderr[-2000:]
+    run = tmp_path / "shared"
+    first = start(run)
+    wait_for(run / "checkpoints" / "step_0000010.pt", first)
+    first.send_signal(signal.SIGSTOP)  # hold the first still while the second one tries
+    try:
+        before = snapshot(run)
+        second = subprocess.run([sys.executable, "train.py", *LONG, f"hydra.run.dir={run}"], cwd=ROOT,
+                                capture_output=True, text=True, timeout=300)
+        after = snapshot(run)
+    finally:
+        first.send_signal(signal.SIGCONT)
+    assert second.returncode == 2
+    lines = second.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"pid {first.pid}" in lines[0] and "in use" in lines[0], second.stderr
+    assert after == before  # not one file written, not even Hydra's .hydra/ or the log
+    assert first.wait(timeout=600) == 0
+    a, b = weights(tmp_path / "alone"), weights(run)
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the first run's record is what it would be alone
+    assert (run / "metrics.jsonl").read_text() == (tmp_path / "alone" / "metrics.jsonl").read_text()
+
+
+def test_lock_is_reentrant_in_one_process_and_released(tmp_path):
+    from gan.rundir import RunDirInUse
+    run = RunDir(tmp_path / "r")
+    assert run.lock() is True and run.lock() is False  # this process already holds it
+    holder = json.loads(run.lock_file.read_text())
+    assert holder["pid"] == os.getpid()
+    probe = ("import sys; from gan.rundir import RunDir, RunDirInUse\n"
+             "try:\n    RunDir(sys.argv[1]).lock()\nexcept RunDirInUse as e:\n    print(e); sys.exit(2)\n")
+    other = subprocess.run([sys.executable, "-c", probe, str(run.path)], cwd=ROOT, capture_output=True, text=True)
+    assert other.returncode == 2 and f"pid {os.getpid()}" in other.stdout
+    run.unlock()
+    other = subprocess.run([sys.executable, "-c", probe, str(run.path)], cwd=ROOT, capture_output=True, text=True)
+    assert other.returncode == 0, other.stdout  # free again
+    assert run.lock() is True  # the subprocess that took it has exited: the OS dropped its lock
+    run.unlock()
+    assert RunDirInUse.__mro__[1].__name__ == "UserError"  # exit code 2 from train.py

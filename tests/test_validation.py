@@ -94,3 +94,50 @@ def test_missing_dataset_says_where_and_how(tmp_path):
     assert out.returncode == 2
     assert "data.download=true" in out.stderr and str(tmp_path / "nowhere") in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def wrong_value(value):
+    """A value of another type than ``value``."""
+    if isinstance(value, bool):
+        return "maybe"
+    if isinstance(value, (int, float)):
+        return "abc"
+    if isinstance(value, list):
+        return "abc"
+    return {"a": 1}  # strings and null defaults: no setting takes a mapping
+
+
+def group_options():
+    from gan.config import presets
+    out = [[]]
+    for group in ("data", "upsampler", "scale"):
+        for name in presets(group):
+            option = [f"{group}={name}"] if group != "scale" else [f"+scale={name}"]
+            out.append(option + (["data.root=/tmp"] if name == "folder" else []))
+    return out + [[f"+experiment={name}"] for name in presets("experiment")]
+
+
+@pytest.mark.parametrize("option", group_options(), ids=lambda o: " ".join(o) or "default")
+def test_every_leaf_with_a_wrong_type_is_named(option):
+    from omegaconf import OmegaConf, open_dict
+    from gan.validate import leaves
+    base = compose_config(*TINY, *option)
+    validate(base)  # the option itself is fine
+    keys = [k for k in leaves(OmegaConf.to_container(base, resolve=False)) if not k.startswith("hydra")]
+    assert len(keys) > 40
+    for key in keys:
+        cfg = base.copy()
+        with open_dict(cfg):
+            OmegaConf.update(cfg, key, wrong_value(OmegaConf.select(cfg, key)), merge=False)
+        with pytest.raises(ConfigError) as e:
+            validate(cfg)
+        msg = str(e.value)
+        assert key in msg and "\n" not in msg, (key, msg)
+
+
+@pytest.mark.parametrize("override,key", [("seed=abc", "seed"), ("eval.swd_patches=0", "eval.swd_patches"),
+                                          ("eval.swd_dirs=0", "eval.swd_dirs"), ("seed=1.5", "seed"),
+                                          ("+train.stepz=5", "train.stepz"), ("+upsampler.kernal_size=3", "kernal_size"),
+                                          ("objective=checkerboard/p3x", "objective")])
+def test_cli_rejects_the_values_that_used_to_escape(tmp_path, override, key):
+    _check_cli(tmp_path, override, key)

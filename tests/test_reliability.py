@@ -39,10 +39,15 @@ def weights(run_dir: Path) -> dict[str, torch.Tensor]:
     return torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)["G"]
 
 
-def test_sigkill_then_resume_is_bit_identical(tmp_path):
-    ref = subprocess.run([sys.executable, "train.py", *LONG, f"hydra.run.dir={tmp_path / 'ref'}"], cwd=ROOT,
+def run_to_the_end(run_dir: Path) -> None:
+    """The LONG run in ``run_dir``, uninterrupted (or resumed there), in a subprocess."""
+    out = subprocess.run([sys.executable, "train.py", *LONG, f"hydra.run.dir={run_dir}"], cwd=ROOT,
                          capture_output=True, text=True, timeout=600)
-    assert ref.returncode == 0, ref.stderr[-2000:]
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_sigkill_then_resume_is_bit_identical(tmp_path):
+    run_to_the_end(tmp_path / "ref")
 
     run = tmp_path / "killed"
     proc = start(run)
@@ -51,9 +56,7 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path):
     proc.wait()
     killed_at = torch.load(run / "checkpoints" / "last.pt", weights_only=True)["step"]
     assert 15 <= killed_at < 200, f"killed at step {killed_at}: the run was not stopped midway"
-    again = subprocess.run([sys.executable, "train.py", *LONG, f"hydra.run.dir={run}"], cwd=ROOT,
-                           capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0, again.stderr[-2000:]
+    run_to_the_end(run)
     a, b = weights(tmp_path / "ref"), weights(run)
     assert all(torch.equal(a[k], b[k]) for k in a)
     steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()]
@@ -202,9 +205,7 @@ def snapshot(run: Path) -> dict[str, tuple[int, int]]:
 
 
 def test_second_writer_is_refused_and_touches_nothing(tmp_path):
-    ref = subprocess.run([sys.executable, "train.py", *LONG, f"hydra.run.dir={tmp_path / 'alone'}"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=600)
-    assert ref.returncode == 0, ref.stderr[-2000:]
+    run_to_the_end(tmp_path / "alone")
     run = tmp_path / "shared"
     first = start(run)
     wait_for(run / "checkpoints" / "step_0000010.pt", first)

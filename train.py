@@ -1,11 +1,15 @@
 """Train a DCGAN with a chosen upsampler: ``python train.py upsampler=resize_nearest``.
 
 Exit codes: 0 finished, 2 bad configuration or data, 3 diverged (NaN/Inf), 128+N stopped by
-signal N (a checkpoint was saved; rerun to resume). In a multirun a failing or diverging job is
-reported by Hydra and the other jobs go on; SIGTERM/SIGINT stop the whole sweep. Under submitit a
-signal is passed to submitit's handler after the checkpoint (USR2: requeue and resume).
+signal N (a checkpoint was saved; the same command resumes). A run's directory is named from its
+overrides, so rerunning a command continues its run. In a multirun every job is checked before any
+starts; a failing or diverging job is reported in one line at the end, after the other jobs ran,
+and sets the exit code; SIGTERM/SIGINT stop the whole sweep. Under submitit a signal is passed to
+submitit's handler after the checkpoint (USR2: requeue and resume).
 """
 import logging
+import os
+import shlex
 import sys
 
 import hydra
@@ -13,6 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from gan.config import COMMAND_ENV, register_plugins
 from gan.errors import TrainingInterrupted, exit_code
 from gan.metrics import HEADLINE
 from gan.training import train
@@ -35,4 +40,6 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    os.environ.setdefault(COMMAND_ENV, shlex.join(["python", *sys.argv]))  # what a stop message says to rerun
+    register_plugins()  # the gan sweeper, in every kind of install
     main()

@@ -25,6 +25,10 @@ def _find_conf_dir() -> Path:
 #: The Hydra config tree (``conf/`` in a checkout, ``gan/conf/`` when installed from a wheel).
 CONF_DIR = _find_conf_dir()
 
+#: Environment variable with the command that started a run (set by train.py): what a stop message
+#: tells the user to rerun to continue it.
+COMMAND_ENV = "GAN_COMMAND"
+
 #: Overrides that do not change what a run computes; they never appear in run or sweep names.
 UNNAMED_KEYS = ("hydra", "run_dir", "device", "threads", "train.progress", "train.num_workers", "data.root",
                 "data.download", "resume")
@@ -43,11 +47,25 @@ def load_preset(group: str, name: str) -> DictConfig:
     return OmegaConf.load(path)
 
 
+def register_plugins() -> None:
+    """Register the ``gan`` sweeper (``hydra_plugins/gan_sweeper``, the default of ``train.yaml``) with
+    Hydra. Hydra finds plugins by walking the ``hydra_plugins`` namespace package, which misses
+    them in an editable install; an explicit registration works in every kind of install."""
+    from hydra.core.plugins import Plugins
+
+    from hydra_plugins.gan_sweeper.gan_sweeper import GanSweeper
+
+    plugins = Plugins.instance()
+    if f"{GanSweeper.__module__}.{GanSweeper.__name__}" not in plugins.class_name_to_class:
+        plugins.register(GanSweeper)
+
+
 def compose(*overrides: str) -> DictConfig:
     """The composed ``train.yaml`` with ``overrides``, without running Hydra (tests, benchmarks, analyze)."""
     from hydra import compose as hydra_compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    register_plugins()
     if GlobalHydra.instance().is_initialized():  # inside a running Hydra app: compose there
         return hydra_compose("train", overrides=list(overrides))
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

@@ -234,6 +234,26 @@ class ImageFolder(Dataset):
         return torch.stack(images)
 
 
+def unavailable(options: dict) -> str | None:
+    """Why the dataset of ``data`` options (a ``_target_`` and its settings) cannot be read here, or
+    None. Cheap (no image is opened), so every job of a sweep is checked before any starts."""
+    target = str(options.get("_target_", ""))
+    root = Path(str(options.get("root", "data"))).expanduser().resolve()
+    if target.endswith(".folder") and not root.is_dir():
+        return f"data.root {root} is not a folder; set data.root=/path/to/images"
+    if target.endswith(".torchvision_dataset") and not options.get("download", False):
+        name = TORCHVISION.get(str(options.get("name")))
+        if name:
+            import torchvision.datasets as tvd
+
+            cls = getattr(tvd, name)
+            places = [root / getattr(cls, "base_folder", name), root / str(getattr(cls, "filename", name))]
+            if not any(p.exists() for p in places):  # MNIST: root/MNIST; CIFAR10: its batches or archive
+                return (f"{name} not found under {root}; run with data.download=true to fetch it, or point "
+                        f"data.root at a folder that holds {places[0].name}")
+    return None
+
+
 def folder(image_size: int, root: str, channels: int = 3) -> ImageFolder:
     """``data=folder``: any image folder, resized to the run's size."""
     return ImageFolder(root, image_size, channels)

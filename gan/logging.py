@@ -70,16 +70,21 @@ class RunLogger:
     def text(self, tag: str, text: str, step: int = 0) -> None:
         self.writer.add_text(tag, text, step)
 
-    def hparams(self, hparams: Mapping[str, Any], final_metrics: Mapping[str, float]) -> None:
-        """The HParams entry of this run, written into the run's own event file."""
+    def hparams(self, hparams: Mapping[str, Any], final_metrics: Mapping[str, float], step: int) -> None:
+        """The HParams entry of this run, written into the run's own event file; its metrics
+        (``final/NAME``) are logged at the final ``step``, where they belong on a curve."""
         metrics = {f"final/{k}": float(v) for k, v in final_metrics.items()
                    if isinstance(v, (int, float)) and math.isfinite(v)}
         exp, ssi, sei = hparams_summary(dict(hparams), metrics)
         for summary in (exp, ssi, sei):
             self.writer.file_writer.add_summary(summary)
         for k, v in metrics.items():
-            self.writer.add_scalar(k, v)
+            self.writer.add_scalar(k, v, step)
         self.writer.flush()
+
+    def layout(self, layout: Mapping[str, Any]) -> None:
+        """A custom-scalars layout (TensorBoard's Custom Scalars tab)."""
+        self.writer.add_custom_scalars(dict(layout))
 
     def flush(self) -> None:
         self.writer.flush()

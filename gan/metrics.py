@@ -210,10 +210,10 @@ REGISTRY: tuple[Metric, ...] = (
              lambda s, p: float(s.ce_periodic[p].mean())),
     *_family(PHASE_SPREAD, "PS_P: spread of the local second moments across the P x P phase classes, pooled over "
              "the images (content-following checkerboards, spectral replicas)", lambda s, p: s.phase_spread[p]),
-    Metric(SATURATION, "share of generated values within half an 8-bit step of +-1", None,
+    Metric(SATURATION, "share of generated values within half an 8-bit step of +-1", None, positive=False,
            fn=lambda f, r, p, _: f.saturation),
-    Metric(SATURATION_REAL, "share of real values within half an 8-bit step of +-1", None, needs_reference=True,
-           fn=lambda f, r, p, _: r.saturation),
+    Metric(SATURATION_REAL, "share of real values within half an 8-bit step of +-1", None, positive=False,
+           needs_reference=True, fn=lambda f, r, p, _: r.saturation),
     Metric(SPECTRAL_DISTANCE, "mean |log10 P_fake - log10 P_real| over radial profile bins f >= f_min (decades)",
            True, needs_reference=True, fn=_spectral_distance),
     Metric(SWD, "multi-scale sliced Wasserstein distance x 1e3 (Karras et al. 2018)", True, needs_reference=True),
@@ -221,7 +221,7 @@ REGISTRY: tuple[Metric, ...] = (
     Metric(FID, "Frechet Inception distance (torch-fidelity)", True, needs_reference=True),
     Metric(KID, "kernel Inception distance (torch-fidelity)", True, needs_reference=True),
     Metric(DC_CHECKERBOARD, "per generator stage: spread of the polyphase DC responses relative to their mean",
-           True),
+           True, positive=False),
 )
 
 

@@ -61,11 +61,18 @@ def image_grid(images, nrow: int = 4) -> np.ndarray:
     return grid.clamp(0, 1).numpy()
 
 
+def _without_dc(log_spectrum) -> np.ndarray:
+    """A centred log-spectrum with its DC bin (zero power after mean removal) masked as NaN."""
+    a = _np(log_spectrum).copy()
+    a[a.shape[0] // 2, a.shape[1] // 2] = np.nan
+    return a
+
+
 def show_spectra(axes, spectra: Sequence, titles: Sequence[str] | None = None, fontsize: int = 8):
-    """Mean log10 spectra (DC at the centre) on ``axes``, one colour scale; returns the last image
-    (for a colour bar)."""
-    arrays = [_np(s) for s in spectra]
-    vmin, vmax = min(a.min() for a in arrays), max(a.max() for a in arrays)
+    """Mean log10 spectra (DC at the centre, left blank) on ``axes``, one colour scale; returns the
+    last image (for a colour bar)."""
+    arrays = [_without_dc(s) for s in spectra]
+    vmin, vmax = min(np.nanmin(a) for a in arrays), max(np.nanmax(a) for a in arrays)
     im = None
     for i, (ax, a) in enumerate(zip(axes, arrays)):
         im = ax.imshow(a, cmap="inferno", vmin=vmin, vmax=vmax, extent=SPECTRUM_EXTENT)
@@ -115,22 +122,24 @@ def radial_profiles_figure(freqs, profiles: Mapping[str, object], title: str = "
 
 def spectra_figure(log_spectra: Mapping[str, object], title: str = "", ratio_of: Sequence[str] | None = None):
     """Mean log10 power spectra side by side on one colour scale, plus optionally the ratio
-    (log10 fake - log10 real) of two of them on a symmetric diverging scale."""
+    (log10 fake - log10 real) of two of them on a symmetric diverging scale. DC is left blank."""
     names = list(log_spectra)
     ncols = len(names) + (1 if ratio_of else 0)
-    fig, axes = plt.subplots(1, ncols, figsize=(2.6 * ncols + 0.6, 2.8), dpi=100, squeeze=False)
+    fig, axes = plt.subplots(1, ncols, figsize=(2.9 * ncols + 1.2, 3.1), dpi=100, squeeze=False, sharey=True,
+                             layout="constrained")  # laid out in the one draw that saves it
     im = show_spectra(axes[0], [log_spectra[n] for n in names], names, fontsize=9)
     for ax in axes[0]:
         ax.set_xlabel("f_x (cycles/px)", fontsize=8)
+        ax.tick_params(labelsize=7)
     axes[0][0].set_ylabel("f_y (cycles/px)", fontsize=8)
-    fig.colorbar(im, ax=axes[0][: len(names)].tolist(), label="log10 power", shrink=0.85)
+    fig.colorbar(im, ax=axes[0][: len(names)].tolist(), label="log10 power", shrink=0.9, pad=0.02)
     if ratio_of:
-        r = _np(log_spectra[ratio_of[0]]) - _np(log_spectra[ratio_of[1]])
-        lim = max(abs(r).max(), 1e-6)
+        r = _without_dc(log_spectra[ratio_of[0]]) - _without_dc(log_spectra[ratio_of[1]])
+        lim = max(np.nanmax(np.abs(r)), 1e-6)
         ax = axes[0][-1]
         im = ax.imshow(r, cmap="RdBu_r", vmin=-lim, vmax=lim, extent=SPECTRUM_EXTENT)
         ax.set_title(f"{ratio_of[0]} / {ratio_of[1]}", fontsize=9)
-        fig.colorbar(im, ax=ax, label="log10 ratio", shrink=0.85)
+        fig.colorbar(im, ax=ax, label="log10 ratio", shrink=0.9, pad=0.02)
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
@@ -141,33 +150,69 @@ def spectra_figure(log_spectra: Mapping[str, object], title: str = "", ratio_of:
 
 
 def summary_bars(labels: Sequence[str], metrics: Sequence[str], means: Mapping[str, Sequence[float]],
-                 lows: Mapping[str, Sequence[float]], highs: Mapping[str, Sequence[float]]):
-    """One horizontal bar chart per metric: the mean of each group with its interval."""
-    n = len(labels)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 0.45 * n + 1.8), squeeze=False)
-    for ax, m in zip(axes[0], metrics):
+                 lows: Mapping[str, Sequence[float]], highs: Mapping[str, Sequence[float]],
+                 log_scale: Mapping[str, bool] | None = None):
+    """One panel per metric: the estimate of each group as a dot with its interval; positive
+    quantities (``log_scale[m]``) on a log axis, where their log-scale intervals belong."""
+    n, cols = len(labels), min(3, len(metrics))
+    rows = -(-len(metrics) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols + 2.2, (0.32 * n + 1.3) * rows), squeeze=False,
+                             layout="constrained")
+    y = np.arange(n)
+    for k, (ax, m) in enumerate(zip(axes.flat, metrics)):
         mean, lo, hi = (np.asarray(d[m], dtype=float) for d in (means, lows, highs))
         err = np.nan_to_num(np.vstack([mean - lo, hi - mean]), nan=0.0)
-        ax.barh(np.arange(n), mean, xerr=err, color="tab:blue", alpha=0.8, capsize=3)
-        ax.set_yticks(np.arange(n), labels if ax is axes[0][0] else [""] * n, fontsize=8)
+        ax.errorbar(mean, y, xerr=err, fmt="o", color="tab:blue", ecolor="black", capsize=3, ms=5)
+        ends = np.concatenate([v[np.isfinite(v)] for v in (lo, mean, hi)])
+        if ends.size == 0:
+            pass
+        elif log_scale and log_scale.get(m) and ends.min() > 0 and ends.max() > 10 * ends.min():
+            ax.set_xscale("log")  # over a decade or more; a narrower range reads better on a linear axis
+            ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        elif ends.min() < 0 < ends.max():
+            ax.axvline(0, color="grey", lw=0.8)
+        ax.set_yticks(y, labels if k % cols == 0 else [""] * n, fontsize=8)
+        ax.set_ylim(n - 0.5, -0.5)
         ax.set_title(m, fontsize=9)
-        ax.grid(True, axis="x", alpha=0.3)
-        ax.invert_yaxis()
-    fig.suptitle("final metrics: mean over seeds with 95% confidence intervals", fontsize=10)
-    fig.tight_layout()
+        ax.grid(True, axis="x", which="both", alpha=0.3)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.axis("off")
+    fig.suptitle("final metrics over seeds: estimate with 95% interval (log axis: geometric mean, log-scale interval)",
+                 fontsize=10)
     return fig
 
 
 def summary_curves(curves: Mapping[str, tuple[Sequence[int], np.ndarray]], metric: str):
-    """Metric vs step per group: ``curves[label] = (steps, values (seeds, steps))``; mean line, min-max band."""
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    """Metric vs step per group: ``curves[label] = (steps, values (seeds, steps))``; mean line,
+    min-max band. The axis spans the values after each group's first evaluation; an earlier value
+    outside it (an untrained generator's floor) is drawn at the edge and annotated."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.4), layout="constrained")
+    later = [v[:, 1:] for _, v in curves.values() if v.shape[1] > 1]
+    lo, hi = (min(v.min() for v in later), max(v.max() for v in later)) if later else (None, None)
+    if lo is not None:
+        pad = 0.08 * max(hi - lo, 1e-9)
+        lo, hi = lo - pad, hi + pad
+    notes = []
     for label, (steps, vals) in curves.items():
-        line, = ax.plot(steps, vals.mean(0), label=f"{label} (n={len(vals)})")
-        ax.fill_between(steps, vals.min(0), vals.max(0), color=line.get_color(), alpha=0.2, lw=0)
+        mean = vals.mean(0)
+        shown = np.clip(mean, lo, hi) if lo is not None else mean
+        line, = ax.plot(steps, shown, label=f"{label} (n={len(vals)})")
+        ax.fill_between(steps, np.clip(vals.min(0), lo, hi) if lo is not None else vals.min(0),
+                        np.clip(vals.max(0), lo, hi) if lo is not None else vals.max(0),
+                        color=line.get_color(), alpha=0.2, lw=0)
+        for s, v, w in zip(steps, mean, shown):
+            if v != w:
+                ax.plot([s], [w], marker="v" if v < w else "^", color=line.get_color(), ms=8)
+                notes.append(f"{label}: {v:.3g} at step {s}")
+    if lo is not None:
+        ax.set_ylim(lo, hi)
+    if notes:
+        ax.text(0.01, 0.01, "off scale (mean): " + "; ".join(notes), transform=ax.transAxes, fontsize=7,
+                va="bottom", ha="left", color="dimgrey")
     ax.set_xlabel("training step")
     ax.set_ylabel(metric)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, loc="best")
     ax.set_title("mean over seeds; band: min-max", fontsize=9)
-    fig.tight_layout()
     return fig

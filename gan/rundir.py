@@ -27,6 +27,9 @@ CHECKPOINTS = "checkpoints"
 SAMPLES = "samples"
 LOCK = "run.lock"
 
+#: A running run refreshes its heartbeat every 10 s at most; one this old belongs to a dead process.
+STALE_AFTER_S = 15 * 60
+
 #: Lock files this process holds, by resolved path -> open file descriptor (released when it exits).
 _HELD: dict[Path, int] = {}
 
@@ -142,6 +145,19 @@ class RunDir:
         except (OSError, json.JSONDecodeError):
             return {"status": "unknown"}
 
+    def liveness(self, stale_after: float = STALE_AFTER_S) -> str:
+        """The status, with ``running`` checked: ``stale (...)`` when the process is gone from this
+        host or its heartbeat is older than ``stale_after`` seconds (a run killed without a word)."""
+        status = self.read_status()
+        if status.get("status") != "running":
+            return status.get("status", "unknown")
+        if status.get("host") == socket.gethostname() and not _alive(status.get("pid")):
+            return f"stale (pid {status.get('pid')} is gone)"
+        beat = status.get("heartbeat")
+        if beat is not None and time.time() - beat > stale_after:
+            return f"stale (no heartbeat for {(time.time() - beat) / 60:.0f} min)"
+        return "running"
+
     # -- one writer ---------------------------------------------------------------------------
 
     @property
@@ -208,3 +224,16 @@ def run_dir_of(cfg: DictConfig) -> RunDir:
     if HydraConfig.initialized():
         return RunDir(HydraConfig.get().runtime.output_dir)
     return RunDir(Path.cwd())
+
+
+def _alive(pid: Any) -> bool:
+    """Whether a process with this pid exists on this host."""
+    if not isinstance(pid, int):
+        return True  # cannot tell
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -47,12 +47,14 @@ def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple
 
 
 def estimate(values: Sequence[float], positive: bool = False, confidence: float = CONFIDENCE) -> Estimate:
-    """The mean of finite ``values`` with its t-interval; ``positive`` (all values > 0): on the log
-    scale, so the geometric mean and an interval inside (0, inf)."""
+    """The mean of finite ``values`` with its t-interval. ``positive`` (a ratio-scale quantity): on
+    the log scale, so the geometric mean and an interval inside (0, inf); if a value is exactly 0
+    (the log has no room for it) the arithmetic mean, with the interval cut at 0."""
     a = np.asarray(values, dtype=float)
     if len(a) == 0:
         return Estimate(math.nan, math.nan, math.nan, 0, positive)
-    if positive:
+    if positive and (a > 0).all():
         m, lo, hi = t_interval(np.log(a), confidence)
         return Estimate(math.exp(m), math.exp(lo), math.exp(hi), len(a), True)
-    return Estimate(*t_interval(a, confidence), len(a))
+    m, lo, hi = t_interval(a, confidence)
+    return Estimate(m, max(lo, 0.0) if positive else lo, hi, len(a))

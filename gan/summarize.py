@@ -7,7 +7,7 @@ positive quantities such as CE, SWD and spectral distance the geometric mean wit
 the log scale, so the CE and excess-dB columns come from the same aggregate), ``summary_bars.png``
 and ``summary_curves.png`` (checkerboard excess vs step, mean with a min-max band over seeds).
 Jobs that failed, diverged or are still running are listed with their status, never dropped; a
-value left out of a mean (non-finite, or not positive on a log scale) is listed with its reason.
+non-finite value left out of a mean is listed with its reason.
 """
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def find_jobs(sweep_dir: Path) -> list[Job]:
         except Exception as e:  # noqa: BLE001 - a broken config is reported, not fatal
             jobs.append(Job(run.path, {}, f"unreadable config ({type(e).__name__})"))
             continue
-        status = run.read_status()["status"]
+        status = run.liveness()
         records = run.read_metrics()
         if status == "unknown":
             status = "not started" if not records else "unknown (no status.json)"
@@ -100,21 +100,19 @@ def varying_keys(jobs: list[Job]) -> list[str]:
     return [k for k in keys if not any(k.startswith(c[len("choice."):] + ".") and determined(k, c) for c in choices)]
 
 
-def metric_values(done: list[Job], metric: str, positive: bool) -> tuple[list[float], list[str]]:
+def metric_values(done: list[Job], metric: str) -> tuple[list[float], list[str]]:
     """The values of ``metric`` over finished jobs that enter its statistics, and the reasons for
-    those that do not (``"3_seed=2: non-finite"``)."""
+    those that do not (``"3_seed=2: checkerboard/p2 non-finite"``)."""
     used, excluded = [], []
     for j in done:
         record = j.last_record
         if metric not in record:
             continue
         v = _number(record[metric])
-        if not math.isfinite(v):
-            excluded.append(f"{j.path.name}: {metric} non-finite")
-        elif positive and v <= 0:
-            excluded.append(f"{j.path.name}: {metric} = {v:g}, not positive (log scale)")
-        else:
+        if math.isfinite(v):
             used.append(v)
+        else:
+            excluded.append(f"{j.path.name}: {metric} non-finite")
     return used, excluded
 
 
@@ -139,7 +137,7 @@ def summarize(jobs: list[Job], metrics: list[str] | None = None) -> tuple[list[s
         excluded_all = []
         for m in all_metrics:
             info = M.find(m)
-            values, excluded = metric_values(done, m, positive=bool(info and info.positive))
+            values, excluded = metric_values(done, m)
             e = estimate(values, positive=bool(info and info.positive))
             row[m], row[f"{m} ci_low"], row[f"{m} ci_high"] = e.center, e.low, e.high
             row[f"{m} n"], row[f"{m} scale"] = e.n, "log" if e.log else "linear"
@@ -195,7 +193,8 @@ def plot_bars(path: Path, keys: list[str], rows: list[dict[str, Any]], metrics: 
     fig = summary_bars([label_of(r, keys) for r in rows], metrics,
                        {m: [r[m] for r in rows] for m in metrics},
                        {m: [r[f"{m} ci_low"] for r in rows] for m in metrics},
-                       {m: [r[f"{m} ci_high"] for r in rows] for m in metrics})
+                       {m: [r[f"{m} ci_high"] for r in rows] for m in metrics},
+                       {m: all(r[f"{m} scale"] == "log" for r in rows) for m in metrics})
     save_figure(fig, path, dpi=110)
 
 

@@ -8,6 +8,10 @@ checkpoints (``gan.state``), device and precision (``gan.runtime``), stop signal
 from __future__ import annotations
 
 import logging
+import os
+import shlex
+import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -15,11 +19,12 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from gan import checkpoint as ckpt
+from gan import dashboard
 from gan import metrics as M
 from gan.build import build_dataset
-from gan.config import flatten
+from gan.config import COMMAND_ENV
 from gan.data import batches, describe
-from gan.errors import TrainingDiverged, TrainingInterrupted
+from gan.errors import TrainingDiverged, TrainingInterrupted, UserError
 from gan.evaluation import Evaluation, Evaluator
 from gan.logging import RunLogger
 from gan.losses import d_loss, g_loss
@@ -57,8 +62,8 @@ def train_step(state: State, real: torch.Tensor, loss: str, amp: str = "none") -
     scaler.scale(loss_g).backward()
     scaler.step(state.opt_g)
     scaler.update()
-    return {"loss/D": loss_d.detach(), "loss/G": loss_g.detach(),
-            "D/real": torch.sigmoid(real_logits.detach()).mean(), "D/fake": torch.sigmoid(fake_logits.detach()).mean()}
+    return {"train/loss_D": loss_d.detach(), "train/loss_G": loss_g.detach(),
+            "train/D_real": torch.sigmoid(real_logits.detach()).mean(), "train/D_fake": torch.sigmoid(fake_logits.detach()).mean()}
 
 
 def log_figures(logger: RunLogger, step: int, evaluation: Evaluation) -> None:
@@ -108,12 +113,13 @@ def run_loop(cfg: DictConfig, state: State, dataset, evaluator: Evaluator, logge
                dynamic_ncols=True)
     stats: dict[str, torch.Tensor] = {}
     finite = torch.ones((), dtype=torch.bool, device=device)  # checked on the host only at log/ckpt steps
+    heartbeat = Heartbeat(run)
     with deferred_signals() as signals:
         try:
             while state.step < steps:
                 real = next(data).to(device, non_blocking=True, memory_format=batch_format)
                 stats = train_step(state, real, cfg.train.loss, cfg.train.amp)
-                finite &= torch.isfinite(stats["loss/D"]) & torch.isfinite(stats["loss/G"])
+                finite &= torch.isfinite(stats["train/loss_D"]) & torch.isfinite(stats["train/loss_G"])
                 state.step += 1
                 bar.update(1)
                 log_now = state.step % cfg.train.log_every == 0 or state.step == steps
@@ -126,16 +132,21 @@ def run_loop(cfg: DictConfig, state: State, dataset, evaluator: Evaluator, logge
                 if log_now:
                     values = dict(zip(stats, torch.stack(list(stats.values())).tolist()))  # one sync
                     logger.scalars(state.step, values)
-                    bar.set_postfix({k[5:]: f"{v:.3f}" for k, v in values.items() if k.startswith("loss/")})
+                    bar.set_postfix({k[11:]: f"{v:.3f}" for k, v in values.items() if k.startswith("train/loss_")})
+                    heartbeat.beat(state.step)
                 if eval_now:
                     metrics = evaluate(state, evaluator, logger, cfg)
                 if ckpt_now:
                     save_checkpoint(state, run.checkpoint_dir, periodic=state.step % cfg.train.ckpt_every == 0)
                 if signals.received:
                     logger.flush()
-                    act_on_signals(signals, state.step, run.write_status)
+                    act_on_signals(signals, state.step, run.write_status, resume_hint(run))
         finally:
             bar.close()
+    if not metrics:  # resumed at the last step: no step ran; its evaluation is on record (or made now)
+        metrics = next((r for r in reversed(run.read_metrics()) if r.get("step") == state.step and M.HEADLINE in r),
+                       None) or evaluate(state, evaluator, logger, cfg)
+        metrics = {k: v for k, v in metrics.items() if k != "step"}
     return {"step": state.step, **{k: float(v) for k, v in stats.items()}, **metrics}
 
 
@@ -146,21 +157,24 @@ def run_loop(cfg: DictConfig, state: State, dataset, evaluator: Evaluator, logge
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train a DCGAN as ``cfg`` says; write the run directory; return the final metrics.
 
-    Raises ``TrainingDiverged`` (NaN/Inf) and ``TrainingInterrupted`` (SIGTERM/SIGINT), after
-    recording the outcome in ``status.json`` (and, for divergence, in ``metrics.jsonl``).
+    The run directory is locked for this process (``RunDir.lock``). Raises ``TrainingDiverged``
+    (NaN/Inf) and ``TrainingInterrupted`` (SIGTERM/SIGINT), after recording the outcome in
+    ``status.json`` (and, for divergence, in ``metrics.jsonl``). A run that already reached
+    ``train.steps`` returns its final metrics without training.
     """
     validate(cfg)
     run = run_dir_of(cfg)
     took_lock = run.lock()  # one writer per run directory; RunDirInUse (exit 2) if another process has it
     try:
-        return _train_locked(cfg, run)
+        return train_in(run, cfg)
     finally:
         if took_lock:
             run.unlock()
 
 
-def _train_locked(cfg: DictConfig, run: RunDir) -> dict[str, Any]:
-    run.write_status("running")
+def train_in(run: RunDir, cfg: DictConfig) -> dict[str, Any]:
+    """Set up (data, networks, the checkpoint to continue from), run the loop, record how it ended."""
+    started = time.time()
     try:
         seed_everything(cfg.seed, cfg.deterministic)
         set_threads(cfg.threads)
@@ -169,14 +183,17 @@ def _train_locked(cfg: DictConfig, run: RunDir) -> dict[str, Any]:
         channels = int(dataset[0].shape[0])
         log.info("device %s, %d CPU threads; data: %s", device, torch.get_num_threads(), describe(dataset))
         state = new_state(cfg, channels, device)
-        resumed = (ckpt.load_latest(run.checkpoint_dir, map_location=device, warn=log.warning)
-                   if cfg.train.resume else None)
+        resumed = resume_point(run, cfg, device)
         if resumed is not None:
             state.load_state_dict(resumed[0])
             log.info("resumed from %s at step %d", resumed[1], state.step)
+            if state.step >= cfg.train.steps and run.read_status().get("status") == "finished":
+                return already_finished(run, cfg, state.step)
+        run.write_status("running", step=state.step, heartbeat=time.time())
         logger = RunLogger(run, resume_step=state.step if resumed else None)
         if resumed is None:
             logger.text("config", f"```\n{OmegaConf.to_yaml(cfg)}\n```")
+            logger.layout(dashboard.layout(M.periods_for(cfg.image_size)))
         run.save_config(cfg)  # what gan.analyze rebuilds the model from
         evaluator = Evaluator(dataset, cfg, device)
         final = run_loop(cfg, state, dataset, evaluator, logger, run, device)
@@ -191,7 +208,62 @@ def _train_locked(cfg: DictConfig, run: RunDir) -> dict[str, Any]:
     except BaseException as e:
         run.write_status("failed", error=f"{type(e).__name__}: {e}")
         raise
-    logger.hparams(flatten(OmegaConf.to_container(cfg, resolve=True)), final)
+    logger.hparams(dashboard.hparams(cfg), {k: final[k] for k in dashboard.HEADLINE_METRICS if k in final},
+                   step=final["step"])
     logger.close()
     run.write_status("finished", step=final["step"])
+    closing_summary(run, final, time.time() - started)
     return final
+
+
+def resume_point(run: RunDir, cfg: DictConfig, device: torch.device) -> tuple[dict[str, Any], Path] | None:
+    """The newest readable checkpoint to continue from (``train.resume``), or None for a fresh start.
+    Without resuming, a directory that already holds a run is refused: two runs in one record."""
+    if not cfg.train.resume:
+        if run.metrics_file.exists() or ckpt.candidates(run.checkpoint_dir):
+            raise UserError(f"{run.path} already holds a run; train.resume=false would mix two runs in one "
+                            f"record: give this run another directory (hydra.run.dir=...) or delete that one")
+        return None
+    return ckpt.load_latest(run.checkpoint_dir, map_location=device, warn=log.warning)
+
+
+def already_finished(run: RunDir, cfg: DictConfig, step: int) -> dict[str, Any]:
+    """The final metrics of a run that reached ``train.steps`` before (from ``metrics.jsonl``)."""
+    last = next((r for r in reversed(run.read_metrics()) if r.get("step") == step and M.HEADLINE in r), {})
+    final = {"step": step, **{k: v for k, v in last.items() if k != "step"}}
+    log.info("%s already finished at step %d (raise train.steps to train on)", run.path, step)
+    closing_summary(run, final, None)
+    return final
+
+
+def closing_summary(run: RunDir, final: dict[str, Any], seconds: float | None) -> None:
+    """Where the run went, what it ended at, and how to look at it."""
+    took = f" in {seconds / 60:.1f} min" if seconds is not None else " (before)"
+    numbers = "  ".join(f"{k} {final[k]:.4g}" for k in dashboard.HEADLINE_METRICS
+                        if isinstance(final.get(k), (int, float)))
+    shown = shlex.quote(os.path.relpath(run.path) if run.path.resolve().is_relative_to(Path.cwd()) else str(run.path))
+    text = f"finished {shown} at step {final['step']}{took}\n  {numbers}\n  tensorboard --logdir {shown}"
+    log.info("%s", text.replace("\n ", ";"))
+    print(text, flush=True)
+
+
+def resume_hint(run: RunDir) -> str:
+    """What continues this run: the command that started it (``$GAN_COMMAND``, set by train.py)."""
+    command = os.environ.get(COMMAND_ENV)
+    if command:
+        return f"rerun `{command}` to resume it from there"
+    return f"rerun the same command (hydra.run.dir={run.path}) to resume it from there"
+
+
+class Heartbeat:
+    """Refreshes ``status.json`` (time and step) at most every ``every`` seconds, so a sweep's
+    summary can tell a live run from one whose process died (``gan.summarize``: stale)."""
+
+    def __init__(self, run: RunDir, every: float = 10.0):
+        self.run, self.every, self.last = run, every, time.time()
+
+    def beat(self, step: int) -> None:
+        now = time.time()
+        if now - self.last >= self.every:
+            self.run.write_status("running", step=step, heartbeat=now)
+            self.last = now

@@ -190,6 +190,11 @@ def validate(cfg: DictConfig) -> None:
         elif key not in RULES:
             raise ConfigError(f"{key} is not a setting (a typo?); the settings of {group or 'the root'}: "
                               f"{', '.join(sorted(k for k in RULES if k.startswith(group + '.')) or sorted(RULES))}")
+    from gan.data import unavailable
+
+    problem = unavailable({k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("data.")})
+    if problem:
+        raise ConfigError(problem)
     if values["eval.grid_size"] > values["eval.num_samples"]:
         _fail("eval.grid_size", values["eval.grid_size"], f"must be <= eval.num_samples={values['eval.num_samples']}")
     _check_upsampler(cfg)

@@ -1,6 +1,3 @@
-import gzip
-import struct
-
 import numpy as np
 import pytest
 import torch
@@ -9,6 +6,7 @@ from PIL import Image
 from gan.data import (DataError, ImageFolder, TensorImages, batches, dead_leaves_images, deadleaves,
                       epoch_permutation, torchvision_dataset)
 from gan import spectral
+from tests.conftest import write_mnist
 
 
 def test_deadleaves_deterministic_in_seed_and_in_range():
@@ -78,24 +76,10 @@ def test_folder_dataset_skips_corrupt_files_and_rejects_empty(tmp_path):
         ImageFolder(str(tmp_path / "missing"), 8)
 
 
-def _write_idx(path, array: np.ndarray) -> None:
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    with gzip.open(path, "wb") as f:
-        f.write(header + array.astype(np.uint8).tobytes())
-
-
 def test_mnist_from_tiny_idx_files(tmp_path):
-    raw = tmp_path / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    rng = np.random.default_rng(0)
     ramp = np.tile(np.linspace(0, 255, 28), (28, 1))
     images = np.stack([ramp if i % 2 else ramp.T for i in range(6)]) * (np.arange(6)[:, None, None] + 1) / 6
-    for split, n in (("train", 6), ("t10k", 2)):  # torchvision checks that both splits are there
-        _write_idx(raw / f"{split}-images-idx3-ubyte.gz", images[:n])
-        _write_idx(raw / f"{split}-labels-idx1-ubyte.gz", rng.integers(0, 10, n))
-    for gz in raw.glob("*.gz"):  # torchvision reads the unpacked files
-        with gzip.open(gz) as f:
-            gz.with_suffix("").write_bytes(f.read())
+    write_mnist(tmp_path, images)
     ds = torchvision_dataset("mnist", 32, root=str(tmp_path), channels=1)
     assert len(ds) == 6
     x = ds[2]

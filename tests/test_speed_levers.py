@@ -55,7 +55,7 @@ def test_bf16_autocast_runs_the_networks_in_bf16_with_fp32_weights(tiny_cfg, rea
     stats32, stats16 = one_step(s32, cfg32, real), one_step(s16, cfg16, real)
     assert dtypes == [torch.bfloat16]
     assert all(p.dtype == torch.float32 for net in (s16.G, s16.D) for p in net.parameters())
-    assert stats16["loss/D"] != stats32["loss/D"]  # a different computation ...
+    assert stats16["train/loss_D"] != stats32["train/loss_D"]  # a different computation ...
     for k in stats32:  # ... within bf16 precision (8 mantissa bits)
         torch.testing.assert_close(stats16[k], stats32[k], rtol=0.03, atol=0.03)
 
@@ -76,7 +76,7 @@ def test_fp16_run_resumes(tiny_cfg):
     train(cfg)
     cfg.train.steps = 6
     final = train(cfg)
-    assert final["step"] == 6 and torch.isfinite(torch.tensor(final["loss/D"]))
+    assert final["step"] == 6 and torch.isfinite(torch.tensor(final["train/loss_D"]))
     saved = torch.load(f"{cfg.run_dir}/checkpoints/last.pt", weights_only=True)
     assert saved["scaler"]["scale"] > 0
 

@@ -27,7 +27,8 @@ def summary_rows(sweep_dir: Path) -> dict[str, dict[str, str]]:
 
 def check_two_by_two(sweep_dir: Path) -> None:
     jobs = sorted(p for p in sweep_dir.iterdir() if p.is_dir() and (p / ".hydra").is_dir())
-    assert len(jobs) == 4 and len({p.name for p in jobs}) == 4
+    assert [p.name for p in jobs] == ["0_upsampler=transposed,seed=0", "1_upsampler=transposed,seed=1",
+                                      "2_upsampler=resize_nearest,seed=0", "3_upsampler=resize_nearest,seed=1"]
     for job in jobs:
         assert (job / "metrics.jsonl").is_file() and (job / "checkpoints" / "last.pt").is_file()
         assert any(f.name.startswith("events.out.tfevents") for f in job.iterdir())
@@ -48,7 +49,10 @@ def test_basic_launcher_sweep_and_summary(tmp_path):
 def test_failed_job_is_listed_while_the_others_are_summarised(tmp_path):
     # lr_g=1e38 overflows the generator's weights within two steps: those jobs diverge
     out = multirun(tmp_path / "sweep", "train.lr_g=2e-4,1e38", "seed=0,1")
-    assert out.returncode != 0  # Hydra reports the failed jobs at the end
+    assert out.returncode == 3  # the exit code of a diverged single run
+    failed = [line for line in out.stderr.splitlines() if line.startswith("error: job")]
+    assert len(failed) == 2 and all("TrainingDiverged" in line and "lr_g=1e+38" in line for line in failed)
+    assert "Traceback" not in out.stderr
     jobs = sorted((tmp_path / "sweep").iterdir())
     assert len([j for j in jobs if j.is_dir()]) == 4  # every job ran
     assert summarize.main([str(tmp_path / "sweep")]) == 0
@@ -79,3 +83,52 @@ def test_submitit_local_launcher(tmp_path):
 def test_experiment_presets_compose(name):
     cfg = compose_config(f"+experiment={name}")
     assert cfg.train.steps > 0 and cfg.image_size in (32, 64)
+
+
+def test_every_job_is_checked_before_any_starts(tmp_path):
+    out = multirun(tmp_path / "sweep", "upsampler=transposed,resize_nearest", "train.batch_size=8,0")
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1].startswith("error: job 1_upsampler=transposed,train.batch_size=0")
+    assert "Traceback" not in out.stderr and not (tmp_path / "sweep").exists()  # not one folder
+
+
+def test_names_say_what_varies_in_folders_tensorboard_and_hparams(tmp_path):
+    from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
+    from tensorboard.plugins.hparams import backend_context, plugin_data_pb2
+    out = multirun(tmp_path / "sweep", "upsampler=transposed,resize_nearest", "seed=0,1")
+    assert out.returncode == 0, out.stderr[-3000:]
+    mux = EventMultiplexer()
+    mux.AddRunsFromDirectory(str(tmp_path / "sweep"))
+    mux.Reload()
+    assert sorted(mux.Runs()) == ["0_upsampler=transposed,seed=0", "1_upsampler=transposed,seed=1",
+                                  "2_upsampler=resize_nearest,seed=0", "3_upsampler=resize_nearest,seed=1"]
+    for run in mux.Runs():
+        meta = mux.SummaryMetadata(run, "_hparams_/session_start_info")
+        info = plugin_data_pb2.HParamsPluginData.FromString(meta.plugin_data.content).session_start_info
+        hp = {k: v.string_value or v.number_value for k, v in info.hparams.items()}
+        assert hp["Upsampler"] == run.split("=")[1].split(",")[0] and hp["data"] == "deadleaves"
+        assert hp["seed"] == int(run[-1]) and not any(k.startswith("_") or "_target_" in k for k in hp)
+        experiment = plugin_data_pb2.HParamsPluginData.FromString(
+            mux.SummaryMetadata(run, "_hparams_/experiment").plugin_data.content).experiment
+        backend_context._sort_and_reduce_to_hparams_limit(experiment)  # what the HParams tab does
+        assert experiment.hparam_infos[0].name == "Upsampler"  # the first column
+        assert {"image_size", "ngf", "ndf", "steps", "batch_size", "lr_g", "upsample_layers"} <= set(hp)
+        layout = mux.SummaryMetadata(run, "custom_scalars__config__") if "custom_scalars__config__" in \
+            mux.GetAccumulator(run).Tags()["tensors"] else None
+        assert layout is not None  # the comparison charts of the Custom Scalars tab
+        steps = {e.step for e in mux.Scalars(run, "final/checkerboard_excess_db/p2")}
+        assert steps == {2}  # final numbers at the final step, not at step 0
+
+
+@pytest.mark.parametrize("data", ["deadleaves", "mnist", "folder", "strokes"])
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml")))
+def test_every_preset_runs_on_every_kind_of_data(tmp_path, preset, data, mnist_root, png_folder):
+    roots = {"mnist": [f"data.root={mnist_root}", "eval.saturation=atanh"], "folder": [f"data.root={png_folder}"]}
+    one_job = ["upsampler=transposed", "seed=0"] + (["upsampler.kernel_size=4"] if preset == "kernel_stride" else [])
+    cmd = [sys.executable, "train.py", "-m", f"+experiment={preset}", f"data={data}", *roots.get(data, []),
+           "+debug=tiny", "train.steps=2", "eval.figures=false", *one_job, f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    (job,) = [p for p in (tmp_path / "sweep").iterdir() if p.is_dir()]
+    assert summarize.main([str(tmp_path / "sweep")]) == 0
+    assert (job / "checkpoints" / "last.pt").is_file()

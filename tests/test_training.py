@@ -10,7 +10,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from gan.training import train
 
 ROOT = Path(__file__).resolve().parent.parent
-TRAIN_TAGS = {"loss/D", "loss/G", "D/real", "D/fake"}
+TRAIN_TAGS = {"train/loss_D", "train/loss_G", "train/D_real", "train/D_fake"}
 
 
 def read_events(run_dir: Path) -> EventAccumulator:
@@ -28,7 +28,7 @@ def check_run_dir(run_dir: Path, steps: int) -> None:
     assert "spectrum/radial_profile" in tags["images"]
     assert any(t.startswith("config") for t in tags["tensors"])  # the resolved config as text
     assert "_hparams_/session_start_info" in acc.summary_metadata  # HParams in the run's own dir
-    assert [e.step for e in acc.Scalars("loss/D")] == list(range(1, steps + 1))
+    assert [e.step for e in acc.Scalars("train/loss_D")] == list(range(1, steps + 1))
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [0, 2, 4]
     assert 0 <= records[-1]["checkerboard/p2"] <= 1
@@ -45,14 +45,14 @@ def test_train_end_to_end(tiny_cfg, tmp_path):
     cfg = tiny_cfg()
     final = train(cfg)
     assert final["step"] == 4
-    assert {"loss/D", "loss/G", "checkerboard/p2", "spectral/distance"} <= set(final)
+    assert {"train/loss_D", "train/loss_G", "checkerboard/p2", "spectral/distance"} <= set(final)
     check_run_dir(Path(cfg.run_dir), 4)
 
 
 @pytest.mark.parametrize("upsampler,loss", [("pixel_shuffle_icnr_zoh", "hinge"), ("resize_bilinear", "bce")])
 def test_train_other_upsamplers_and_losses(tiny_cfg, upsampler, loss):
     final = train(tiny_cfg(f"upsampler={upsampler}", f"train.loss={loss}", "train.steps=2", "eval.figures=false"))
-    assert final["step"] == 2 and torch.isfinite(torch.tensor(final["loss/G"]))
+    assert final["step"] == 2 and torch.isfinite(torch.tensor(final["train/loss_G"]))
 
 
 def test_cli_train_writes_the_same_run_dir(tmp_path):
@@ -73,3 +73,39 @@ def test_rerun_resumes_instead_of_starting_over(tiny_cfg):
     assert final["step"] == 6
     records = [json.loads(x) for x in (Path(cfg.run_dir) / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [0, 2, 4, 6]
+
+
+def test_run_directory_is_named_from_the_overrides_and_a_rerun_continues_it(tmp_path):
+    cmd = [sys.executable, str(ROOT / "train.py"), "+debug=tiny", "upsampler=resize_nearest", "seed=3"]
+    first = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-3000:]
+    (run,) = (tmp_path / "outputs").iterdir()
+    assert run.name == "resize_nearest,debug=tiny,seed=3"  # the upsampler first, then what was set
+    assert f"finished outputs/{run.name} at step 4" in first.stdout  # the closing summary ...
+    assert f"tensorboard --logdir outputs/{run.name}" in first.stdout and "checkerboard_excess_db/p2" in first.stdout
+    records = (run / "metrics.jsonl").read_text()
+    again = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "at step 4 (before)" in again.stdout  # found, nothing retrained
+    assert (run / "metrics.jsonl").read_text() == records
+    assert list((tmp_path / "outputs").iterdir()) == [run]
+    default = subprocess.run([sys.executable, str(ROOT / "train.py"), "+debug=tiny", "train.steps=1"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=300)
+    assert default.returncode == 0 and (tmp_path / "outputs" / "transposed,debug=tiny,train.steps=1").is_dir()
+
+
+def test_resume_false_never_mixes_two_runs_in_one_record(tiny_cfg):
+    from gan.errors import UserError
+    cfg = tiny_cfg("train.steps=2", "eval.figures=false")
+    train(cfg)
+    cfg.train.resume = False
+    with pytest.raises(UserError, match="already holds a run"):
+        train(cfg)
+
+
+def test_final_numbers_at_the_final_step(tiny_cfg):
+    cfg = tiny_cfg()
+    train(cfg)
+    acc = read_events(Path(cfg.run_dir))
+    finals = [t for t in acc.Tags()["scalars"] if t.startswith("final/")]
+    assert "final/checkerboard_excess_db/p2" in finals and "final/phase_spread_excess_db/p2" in finals
+    assert all([e.step for e in acc.Scalars(t)] == [4] for t in finals)

@@ -113,7 +113,9 @@ def group_options():
     for group in ("data", "upsampler", "scale"):
         for name in presets(group):
             option = [f"{group}={name}"] if group != "scale" else [f"+scale={name}"]
-            out.append(option + (["data.root=/tmp"] if name == "folder" else []))
+            needs = {"folder": ["data.root=/tmp"], "mnist": ["data.download=true"], "fashion_mnist": ["data.download=true"],
+                     "cifar10": ["data.download=true"]}.get(name, [])  # validation looks for the data
+            out.append(option + needs)
     return out + [[f"+experiment={name}"] for name in presets("experiment")]
 
 

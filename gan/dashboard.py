@@ -1,0 +1,76 @@
+"""What TensorBoard shows first: the HParams row of a run and the comparison charts of a sweep.
+
+* ``hparams(cfg)``: the config-group choices, the seed and the settings that matter for a
+  comparison, under names a person reads (``Upsampler``, not ``upsampler._target_``). TensorBoard
+  orders HParams columns by name, upper case first: ``Upsampler`` leads the table.
+* ``HEADLINE_METRICS``: the numbers of the HParams table (the two calibrated detectors first).
+* ``layout(periods)``: a custom-scalars layout that puts the checkerboard excess per period, the
+  phase spread, the spectral distance and SWD of all runs on shared charts.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from gan import config, metrics as M
+
+#: Groups whose chosen preset names a run (in this order).
+CHOICE_GROUPS = ("upsampler", "data", "generator", "discriminator", "experiment", "scale")
+#: Readable name -> config key, for the settings that distinguish runs.
+SETTINGS = {
+    "seed": "seed", "image_size": "image_size", "ngf": "generator.ngf", "ndf": "discriminator.ndf",
+    "upsample_layers": "generator.upsample_layers", "kernel_size": "upsampler.kernel_size",
+    "blur": "upsampler.blur", "downsample": "discriminator.downsample", "steps": "train.steps",
+    "batch_size": "train.batch_size", "loss": "train.loss", "lr_g": "train.lr_g", "lr_d": "train.lr_d",
+}
+#: The metrics of the HParams table and of a run's closing summary.
+HEADLINE_METRICS = (M.HEADLINE, "phase_spread_excess_db/p2", M.CE.format(p=2), "checkerboard_fixed_excess_db/p2",
+                    M.SPECTRAL_DISTANCE, M.SWD)
+
+
+def choices(cfg: DictConfig) -> dict[str, str]:
+    """The preset chosen in each config group: from Hydra when it runs, else by matching the
+    group's node against the presets (``custom`` when none matches)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        chosen = HydraConfig.get().runtime.choices
+        return {g: str(chosen[g]) for g in CHOICE_GROUPS if chosen.get(g) is not None}
+    out = {}
+    for group in ("upsampler", "data", "generator", "discriminator"):
+        node = OmegaConf.to_container(cfg[group], resolve=True)
+        out[group] = next((name for name in config.presets(group)
+                           if OmegaConf.to_container(config.load_preset(group, name)) == node), "custom")
+    return out
+
+
+def hparams(cfg: DictConfig) -> dict[str, Any]:
+    """The HParams entry of a run: the choices and the settings, values TensorBoard accepts."""
+    chosen = choices(cfg)
+    out: dict[str, Any] = {"Upsampler": chosen.pop("upsampler", "custom"), **chosen}
+    for name, key in SETTINGS.items():
+        value = OmegaConf.select(cfg, key)
+        value = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+        if value is not None:
+            out[name] = value if isinstance(value, (bool, int, float, str)) else str(value)
+    return out
+
+
+def layout(periods: list[int]) -> dict[str, dict[str, list]]:
+    """A TensorBoard custom-scalars layout: every run on shared charts, headline numbers first."""
+    def chart(*patterns: str) -> list:
+        return ["Multiline", list(patterns)]
+
+    return {
+        "1 checkerboard (dB above the data)": {
+            **{f"CE_{p} excess": chart(f"^{M.CE_EXCESS_DB.format(p=p)}$") for p in periods},
+            **{f"PS_{p} excess": chart(f"^phase_spread_excess_db/p{p}$") for p in periods},
+        },
+        "2 spectra and quality": {
+            "spectral distance (decades)": chart(f"^{M.SPECTRAL_DISTANCE}$"),
+            "SWD x 1e3": chart(f"^{M.SWD}$"),
+            "fixed-pattern CE_2 excess": chart("^checkerboard_fixed_excess_db/p2$"),
+        },
+        "3 training": {"losses": chart("^train/loss_"), "D outputs": chart("^train/D_")},
+    }

@@ -76,10 +76,12 @@ def load_folder(path: Path, channels: int | None = None) -> torch.Tensor:
 
 
 def load_run(path: Path, num_samples: int, seed: int = 0) -> torch.Tensor:
-    """Sample ``num_samples`` images from the last good checkpoint of a training run directory."""
+    """Sample ``num_samples`` images from the last good checkpoint of a training run directory (the
+    run's own, or its packed job's, for a run in ``JOB/seed=S/``)."""
     from gan import checkpoint as ckpt
     from gan.build import build_generator
     from gan.networks import sample
+    from gan.replicas import replica_state
     from gan.rundir import RunDir
 
     run = RunDir(path)
@@ -87,11 +89,16 @@ def load_run(path: Path, num_samples: int, seed: int = 0) -> torch.Tensor:
         cfg = run.config()
     except FileNotFoundError as e:
         raise AnalysisError(str(e)) from e
-    found = ckpt.load_latest(run.checkpoint_dir, warn=lambda m: print(f"warning: {m}", file=sys.stderr))
+    warn = lambda m: print(f"warning: {m}", file=sys.stderr)  # noqa: E731
+    found = next((f for d in (run.checkpoint_dir, run.path.parent / "checkpoints") if d.is_dir()
+                  for f in [ckpt.load_latest(d, warn=warn)] if f is not None and cfg.seed in f[0].get("seeds", [cfg.seed])),
+                 None)
     if found is None:
-        raise AnalysisError(f"{path}: no readable checkpoint in {run.checkpoint_dir}")
+        raise AnalysisError(f"{path}: no readable checkpoint in {run.checkpoint_dir} (or its job's)")
+    state = found[0]
+    weights = state["G"] if "seeds" not in state else replica_state(state["G"], state["seeds"].index(cfg.seed))
     G = build_generator(cfg, cfg.data.channels)
-    G.load_state_dict(found[0]["G"])
+    G.load_state_dict(weights)
     z = torch.randn(num_samples, cfg.generator.z_dim, generator=torch.Generator().manual_seed(seed))
     return sample(G, z)
 
@@ -116,7 +123,7 @@ def load_images(spec: str, num_samples: int, image_size: int | None = None) -> t
 
     path = Path(spec)
     if path.is_dir():
-        if RunDir(path).checkpoint_dir.is_dir():
+        if RunDir(path).config_file.is_file() or RunDir(path).checkpoint_dir.is_dir():
             return load_run(path, num_samples)
         return load_folder(path)
     if path.is_file():

@@ -19,6 +19,10 @@ from gan.swd import SlicedWasserstein
 
 log = logging.getLogger(__name__)
 
+#: The real images and SWD projections of the reference do not depend on the run's seed: every seed
+#: (and every replica of a packed job) is measured against the same data.
+REFERENCE_SEED = 0
+
 
 @dataclass
 class Evaluation:
@@ -37,14 +41,14 @@ class Evaluator:
         self.f_min = float(e.f_min)
         self.periods = metrics.periods_for(cfg.image_size)
         self.device = torch.device(device)
-        real = sample_images(dataset, e.num_real, seed=cfg.seed).to(self.device)
+        real = sample_images(dataset, e.num_real, seed=REFERENCE_SEED).to(self.device)
         # set statistics (fixed-pattern CE, phase spread) of the data at the generated sample count
         self.real = image_stats(real, self.periods, group=e.num_samples, **self.options)
         if self.real.saturation > 0.5 and e.saturation == "none":
             log.warning("%.0f%% of the real pixels sit at tanh's limits: artifacts there are squashed; "
                         "eval.saturation=atanh measures them before the tanh", 100 * self.real.saturation)
         self.swd_count = min(e.num_real, e.num_samples)  # images per set compared by SWD
-        self.swd = (SlicedWasserstein(real[: self.swd_count], cfg.seed, e.swd_patches, e.swd_dirs)
+        self.swd = (SlicedWasserstein(real[: self.swd_count], REFERENCE_SEED, e.swd_patches, e.swd_dirs)
                     if e.swd and cfg.image_size >= 16 else None)
         self.real_images = real.cpu() if e.fid else None
         self.fid_weights = None

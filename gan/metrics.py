@@ -35,6 +35,9 @@ FID = "quality/fid"
 KID = "quality/kid"
 DC_CHECKERBOARD = "dc_checkerboard/stage{i}"
 
+#: Prefix of the same numbers measured on the generator's exponential moving average (train.ema).
+EMA_PREFIX = "ema/"
+
 #: The number a sweep ranks upsamplers by, and the default Hydra ``objective``.
 HEADLINE = CE_EXCESS_DB.format(p=2)
 #: The columns of ``gan.summarize``'s table and bar chart: the two calibrated artifact detectors
@@ -226,7 +229,9 @@ REGISTRY: tuple[Metric, ...] = (
 
 
 def find(name: str) -> Metric | None:
-    """The registry entry of a concrete name (``checkerboard/p4`` -> the ``checkerboard/p{p}`` entry)."""
+    """The registry entry of a concrete name (``checkerboard/p4`` -> the ``checkerboard/p{p}`` entry;
+    ``ema/NAME`` and ``last/NAME`` are NAME's)."""
+    name = name.removeprefix(EMA_PREFIX).removeprefix("last/").removeprefix(EMA_PREFIX)
     for m in REGISTRY:
         pattern = re.escape(m.name).replace(r"\{p\}", r"\d+").replace(r"\{i\}", r"\d+").replace(r"\{size\}", r"\d+")
         if re.fullmatch(pattern, name):
@@ -256,3 +261,30 @@ def layer_checkerboard(G) -> dict[str, float]:
 
     return {DC_CHECKERBOARD.format(i=i): float(dc_checkerboard(dc_response(up, up.in_channels)))
             for i, up in enumerate(G.upsampling_layers())}
+
+
+def run_headline(records: list[dict], steps: int, window: float) -> dict[str, float]:
+    """A run's headline numbers from its evaluation records: per metric, the mean over the
+    evaluations in the last ``window`` of its ``steps`` (geometric for positive quantities, which
+    keeps it consistent with their excess in dB); ``window = 0``: the last evaluation alone. One
+    evaluation moves by several dB from the next, their mean much less."""
+    import math
+
+    evaluations = [r for r in records if HEADLINE in r and not r.get("diverged")]
+    if not evaluations:
+        return {}
+    start = steps * (1 - window) if window > 0 else evaluations[-1]["step"]
+    chosen = [r for r in evaluations if r["step"] >= start and r["step"] > 0] or evaluations[-1:]
+    out = {}
+    for key, last in chosen[-1].items():
+        if key == "step" or isinstance(last, bool) or not isinstance(last, (int, float)):
+            continue
+        values = [float(r[key]) for r in chosen if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
+        if not values:
+            continue
+        info = find(key)
+        if info is not None and info.positive and min(values) > 0:
+            out[key] = math.exp(sum(math.log(v) for v in values) / len(values))
+        else:
+            out[key] = sum(values) / len(values)
+    return out

@@ -216,3 +216,30 @@ def summary_curves(curves: Mapping[str, tuple[Sequence[int], np.ndarray]], metri
     ax.legend(fontsize=7, loc="best")
     ax.set_title("mean over seeds; band: min-max", fontsize=9)
     return fig
+
+
+VERDICT_COLOURS = {"lower": "tab:green", "higher": "tab:red", "not settled": "grey"}
+
+
+def comparison_figure(rows: Sequence):
+    """Each group minus the reference, per metric: the difference with its Welch interval, coloured
+    by the verdict (``gan.stats.Comparison`` rows)."""
+    metrics = list(dict.fromkeys(r.metric for r in rows))
+    groups = list(dict.fromkeys(r.group for r in rows))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.8 * len(metrics) + 2.0, 0.38 * len(groups) + 1.6),
+                             squeeze=False, layout="constrained")
+    for k, (ax, m) in enumerate(zip(axes[0], metrics)):
+        for r in (r for r in rows if r.metric == m):
+            y = groups.index(r.group)
+            ax.errorbar([r.difference], [y], xerr=[[r.difference - r.low], [r.high - r.difference]], fmt="o",
+                        color=VERDICT_COLOURS[r.verdict], capsize=3, ms=5)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(range(len(groups)), groups if k == 0 else [""] * len(groups), fontsize=8)
+        ax.set_ylim(len(groups) - 0.5, -0.5)
+        ax.set_xlabel(f"difference from {rows[0].reference}")
+        ax.set_title(m, fontsize=9)
+        ax.grid(True, axis="x", alpha=0.3)
+    handles = [plt.Line2D([], [], marker="o", ls="none", color=c, label=v) for v, c in VERDICT_COLOURS.items()]
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8)
+    fig.suptitle("Welch 95% intervals; verdicts from Holm-adjusted p < 0.05", fontsize=10)
+    return fig

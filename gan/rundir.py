@@ -100,8 +100,11 @@ class RunDir:
         OmegaConf.save(cfg, self.config_file, resolve=True)
 
     def hydra_choices(self) -> dict[str, str]:
-        """Config-group choices of a Hydra job, ``{"upsampler": "transposed_k3", "data": ...}``."""
+        """Config-group choices of a Hydra job, ``{"upsampler": "transposed_k3", "data": ...}`` (a packed
+        job's seed folder has its job's)."""
         path = self.path / HYDRA_DIR / "hydra.yaml"
+        if not path.is_file() and self.name.startswith("seed="):
+            path = self.path.parent / HYDRA_DIR / "hydra.yaml"
         if not path.is_file():
             return {}
         choices = OmegaConf.select(OmegaConf.load(path), "hydra.runtime.choices") or {}
@@ -206,13 +209,18 @@ class RunDir:
 
     # -- discovery ----------------------------------------------------------------------------
 
+    def replica_dirs(self) -> list[RunDir]:
+        """The run directories of a packed job's seeds (``seed=S/`` with a config), if any."""
+        return [RunDir(p) for p in sorted(self.path.glob("seed=*")) if (p / CONFIG).is_file()]
+
     @classmethod
     def find(cls, root: str | Path) -> list[RunDir]:
         """Every run directory at or below ``root`` (a folder with ``config.yaml`` or
-        ``.hydra/config.yaml``), sorted by path."""
+        ``.hydra/config.yaml``), sorted by path. A packed job's folder is not a run: its seeds'
+        folders are (until they exist, the job stands for them)."""
         root = Path(root)
         found = {f.parent.parent if f.parent.name == HYDRA_DIR else f.parent for f in root.rglob(CONFIG)}
-        return [cls(p) for p in sorted(found)]
+        return [cls(p) for p in sorted(found) if not (not (p / CONFIG).is_file() and cls(p).replica_dirs())]
 
 
 def run_dir_of(cfg: DictConfig) -> RunDir:

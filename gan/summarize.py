@@ -1,13 +1,20 @@
-"""``python -m gan.summarize SWEEP_DIR [--out DIR]``: one table over a sweep, with confidence intervals.
+"""``python -m gan.summarize SWEEP_DIR [--out DIR] [--reference NAME]``: one table over a sweep, with
+confidence intervals, and a comparison that says which differences are settled.
 
-Reads every job directory under SWEEP_DIR (any folder holding ``config.yaml`` or
-``.hydra/config.yaml``), groups the jobs by their configuration minus the seed, and writes
+Reads every run directory under SWEEP_DIR (any folder holding ``config.yaml`` or
+``.hydra/config.yaml``; the seeds of a packed job each have their own), takes each run's headline
+numbers (the mean over the evaluations in the last ``eval.headline_window`` of its steps; ``--last``:
+the last evaluation), groups the runs by their configuration minus the seed, and writes
 ``summary.csv``, ``summary.md`` (per metric: the mean over seeds with its 95% t-interval; for
 positive quantities such as CE, SWD and spectral distance the geometric mean with the interval on
 the log scale, so the CE and excess-dB columns come from the same aggregate), ``summary_bars.png``
 and ``summary_curves.png`` (checkerboard excess vs step, mean with a min-max band over seeds).
 Jobs that failed, diverged or are still running are listed with their status, never dropped; a
-non-finite value left out of a mean is listed with its reason.
+non-finite value left out of a mean is listed with its reason. ``comparison.csv`` and the comparison in
+``summary.md`` and ``summary_comparison.png``: every group against ``--reference`` (default:
+``transposed``) on the calibrated artifact metrics, with Welch's 95% interval of the difference,
+Holm-adjusted p-values, a verdict (lower, higher, not settled) and, where not settled, the seeds
+per group that the observed spread would need.
 """
 from __future__ import annotations
 
@@ -27,10 +34,12 @@ from scipy import stats
 from gan import metrics as M
 from gan.config import flatten
 from gan.rundir import RunDir
-from gan.stats import estimate
+from gan.stats import Comparison, compare, estimate
 
 #: Keys that never define a group: the seed varies within a group; paths differ per job.
-IGNORED_KEYS = ("seed", "run_dir", "train.progress")
+IGNORED_KEYS = ("seed", "run_dir", "train.progress", "num_seeds")
+#: The metrics compared across groups by default: the two calibrated artifact detectors.
+COMPARED = (M.HEADLINE, "phase_spread_excess_db/p2")
 
 
 class SummaryError(ValueError):
@@ -44,6 +53,8 @@ class Job:
     status: str
     records: list[dict[str, Any]] = field(default_factory=list)
 
+    last_only: bool = False  # the last evaluation instead of the mean over the headline window
+
     @property
     def last_record(self) -> dict[str, Any]:
         """The last evaluation record (values as written: numbers, or null for a non-finite one)."""
@@ -51,9 +62,18 @@ class Job:
         return {k: v for k, v in last.items() if k not in ("step", "diverged")}
 
     @property
+    def numbers(self) -> dict[str, float]:
+        """Every metric of the last record: the run's headline value (``gan.metrics.run_headline``),
+        NaN where it has no finite one."""
+        window = 0.0 if self.last_only else float(self.config.get("eval.headline_window", 0.25))
+        steps = int(self.config.get("train.steps", 0) or 0)
+        headline = M.run_headline(self.records, steps, window)
+        return {k: headline.get(k, math.nan) for k, v in self.last_record.items() if not isinstance(v, bool)}
+
+    @property
     def final(self) -> dict[str, float]:
-        """Finite numeric metrics of the last evaluation record."""
-        return {k: v for k, v in ((k, _number(v)) for k, v in self.last_record.items()) if math.isfinite(v)}
+        """The finite headline numbers."""
+        return {k: v for k, v in self.numbers.items() if math.isfinite(v)}
 
 
 def _number(v: Any) -> float:
@@ -105,10 +125,10 @@ def metric_values(done: list[Job], metric: str) -> tuple[list[float], list[str]]
     those that do not (``"3_seed=2: checkerboard/p2 non-finite"``)."""
     used, excluded = [], []
     for j in done:
-        record = j.last_record
-        if metric not in record:
+        numbers = j.numbers
+        if metric not in numbers:
             continue
-        v = _number(record[metric])
+        v = numbers[metric]
         if math.isfinite(v):
             used.append(v)
         else:
@@ -175,9 +195,10 @@ def write_markdown(path: Path, keys: list[str], rows: list[dict[str, Any]], metr
         cells += [_fmt(r, m) for m in metrics]
         cells += [r["not finished"] or "", r["excluded"] or ""]
         lines.append("| " + " | ".join(cells) + " |")
-    note = ("\nn = finished seeds (a metric with fewer values says so). Positive quantities (CE, SWD, spectral "
-            "distance): geometric mean over seeds [95% t-interval on the log scale]; dB and other differences: "
-            "mean ± half-width of the 95% t-interval (scipy.stats). The excess in dB is the mean of per-seed dB, "
+    note = ("\nEach run's numbers: the mean over its evaluations in the last part of training (eval.headline_window; "
+            "--last: its last evaluation). n = finished seeds (a metric with fewer values says so). Positive "
+            "quantities (CE, SWD, spectral distance): geometric mean over seeds [95% t-interval on the log "
+            "scale]; dB and other differences: mean ± half-width of the 95% t-interval (scipy.stats). The excess in dB is the mean of per-seed dB, "
             "i.e. the same geometric aggregate as its CE column.\n")
     path.write_text("\n".join(lines) + "\n" + note)
 
@@ -214,11 +235,68 @@ def plot_curves(path: Path, keys: list[str], jobs: list[Job], metric: str = M.HE
     save_figure(summary_curves(curves, metric), path, dpi=110)
 
 
+def comparisons(keys: list[str], jobs: list[Job], reference: str, metrics: list[str]) -> list[Comparison]:
+    """Every group against the group whose upsampler is ``reference`` (and whose other varying keys
+    match), per metric, Holm-adjusted per metric. Empty when no group has that upsampler."""
+    lead = next((k for k in keys if k in ("choice.upsampler", "upsampler._target_")), None)
+    rest = [k for k in keys if k != lead]
+    values: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    labels: dict[tuple, str] = {}
+    for j in jobs:
+        if j.status != "finished":
+            continue
+        group = tuple(str(j.config.get(k)) for k in keys)
+        labels[group] = ", ".join(str(j.config.get(k)) for k in keys)
+        for m in metrics:
+            v = j.numbers.get(m, math.nan)
+            if math.isfinite(v):
+                values[group][m].append(v)
+    out = []
+    for context in sorted({tuple(str(g[keys.index(k)]) for k in rest) for g in values}):
+        members = [g for g in values if tuple(str(g[keys.index(k)]) for k in rest) == context]
+        base = next((g for g in members if lead and g[keys.index(lead)] == reference), None)
+        if base is None:
+            continue
+        for m in metrics:
+            info = M.find(m)
+            groups = {labels[g]: values[g][m] for g in members if len(values[g][m]) > 0}
+            if labels[base] in groups:
+                out += compare(groups, labels[base], m, higher_is_worse=bool(info and info.higher_is_worse))
+    return out
+
+
+def write_comparison(out: Path, rows: list[Comparison]) -> str:
+    """``comparison.csv`` and the Markdown table of the comparisons (returned)."""
+    with (out / "comparison.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0].__dict__))
+        w.writeheader()
+        w.writerows(r.__dict__ for r in rows)
+    lines = [f"Against `{rows[0].reference}` (difference of the means over seeds, group - reference; Welch's 95% "
+             "interval; p-values Holm-adjusted over the groups, per metric):", "",
+             "| group | metric | n | difference | 95% interval | p (Holm) | verdict | seeds needed |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        need = ("" if r.verdict != "not settled" else "no difference seen" if r.seeds_needed is None
+                else "> 1000" if r.seeds_needed > 1000 else str(r.seeds_needed))
+        lines.append(f"| {r.group} | {r.metric} | {r.n} vs {r.n_reference} | {r.difference:+.3g} | "
+                     f"[{r.low:.3g}, {r.high:.3g}] | {r.p_holm:.2g} | {r.verdict} | {need} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_comparison(path: Path, rows: list[Comparison]) -> None:
+    from gan.plots import comparison_figure, save_figure
+
+    save_figure(comparison_figure(rows), path, dpi=110)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m gan.summarize", description=__doc__.split("\n\n")[0])
     ap.add_argument("sweep_dir", type=Path)
     ap.add_argument("--out", type=Path, help="output folder (default: SWEEP_DIR)")
     ap.add_argument("--metrics", nargs="*", help="metrics in summary.md and the bar chart")
+    ap.add_argument("--reference", default="transposed", help="the upsampler every other is compared with")
+    ap.add_argument("--compare", nargs="*", default=list(COMPARED), help="metrics of the comparison")
+    ap.add_argument("--last", action="store_true", help="the last evaluation of each run, not the headline window")
     args = ap.parse_args(argv)
     try:
         if not args.sweep_dir.is_dir():
@@ -226,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         jobs = find_jobs(args.sweep_dir)
         if not jobs:
             raise SummaryError(f"{args.sweep_dir}: no job directories (no config.yaml or .hydra/config.yaml below it)")
+        for j in jobs:
+            j.last_only = args.last
         keys, rows = summarize(jobs)
         out = args.out or args.sweep_dir
         out.mkdir(parents=True, exist_ok=True)
@@ -233,12 +313,17 @@ def main(argv: list[str] | None = None) -> int:
         shown = args.metrics or [m for m in M.SUMMARY if m in available]
         write_csv(out / "summary.csv", rows)
         write_markdown(out / "summary.md", keys, rows, shown)
+        compared = comparisons(keys, jobs, args.reference, [m for m in args.compare if m in available])
+        if compared:
+            with (out / "summary.md").open("a") as f:
+                f.write("\n" + write_comparison(out, compared))
+            plot_comparison(out / "summary_comparison.png", compared)
         if any(r["n"] > 0 for r in rows) and shown:
             plot_bars(out / "summary_bars.png", keys, rows, shown)
             plot_curves(out / "summary_curves.png", keys, jobs)
         print((out / "summary.md").read_text())
         unfinished = [j for j in jobs if j.status != "finished"]
-        print(f"{len(jobs)} job(s): {len(jobs) - len(unfinished)} finished, {len(unfinished)} not "
+        print(f"{len(jobs)} run(s): {len(jobs) - len(unfinished)} finished, {len(unfinished)} not "
               f"({', '.join(sorted({j.status for j in unfinished})) or '-'}); wrote {out}/summary.*")
     except SummaryError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -6,6 +6,8 @@ starts, and a one-line report of the jobs that failed. Used by the ``gan`` sweep
   ``3_upsampler=resize_nearest,seed=1``; constant overrides stay in ``.hydra/overrides.yaml``.
 * The sweep directory is resolved once, from the command's overrides (``multirun/quick``), so the
   same command finds the same jobs again: rerunning an interrupted sweep resumes it.
+* ``hydra.sweeper.pack_seeds=true``: jobs that differ only in consecutive seeds become one job
+  with ``num_seeds`` (``0_upsampler=transposed,seeds=0-3``): one process trains all of them per step.
 """
 from __future__ import annotations
 
@@ -42,14 +44,50 @@ def swept_keys(jobs: Sequence[Sequence[str]]) -> list[str]:
     return [k for k, v in values.items() if len(v) > 1]
 
 
+def _value(job: Sequence[str], key: str, default: str | None = None) -> str | None:
+    return next((o.split("=", 1)[1] for o in job if override_key(o) == key), default)
+
+
 def job_name(num: int, overrides: Sequence[str], swept: Sequence[str]) -> str:
-    """``3_upsampler=resize_nearest,seed=1``: the job number, then the swept overrides; shortened
-    with a hash after them only if it would be too long for a folder name."""
-    kept = [o.lstrip("+") for o in overrides if override_key(o) in swept]
+    """``3_upsampler=resize_nearest,seed=1``: the job number, then the swept overrides (a packed
+    job's seeds as ``seeds=0-3``); shortened with a hash after them only if too long for a folder."""
+    kept = [o.lstrip("+") for o in overrides if override_key(o) in swept and override_key(o) != "num_seeds"]
+    count = int(_value(overrides, "num_seeds", "1"))
+    if count > 1:
+        first = int(_value(overrides, "seed", "0"))
+        kept = [o for o in kept if override_key(o) != "seed"] + [f"seeds={first}-{first + count - 1}"]
     return short_name(",".join([str(num), *kept]).replace(",", "_", 1), limit=120)
 
 
-def plan(jobs: Sequence[Sequence[str]]) -> list[Job]:
+def pack_seeds(jobs: Sequence[Sequence[str]]) -> list[list[str]]:
+    """Jobs that differ only in their seed, one job per run of consecutive seeds: ``seed=S
+    num_seeds=K`` trains S .. S+K-1 in one process. Order kept by first appearance."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for job in jobs:
+        rest = tuple(o for o in job if override_key(o) not in ("seed", "num_seeds"))
+        if int(_value(job, "num_seeds", "1")) > 1:  # already packed by hand
+            groups.setdefault(tuple(job), [])
+            continue
+        groups.setdefault(rest, []).append(int(_value(job, "seed", "0")))
+    out = []
+    for rest, seeds in groups.items():
+        if not seeds:
+            out.append(list(rest))
+            continue
+        seeds = sorted(set(seeds))
+        start = prev = seeds[0]
+        for s in [*seeds[1:], None]:
+            if s is not None and s == prev + 1:
+                prev = s
+                continue
+            out.append([*rest, f"seed={start}"] + ([f"num_seeds={prev - start + 1}"] if prev > start else []))
+            if s is not None:
+                start = prev = s
+    return out
+
+
+def plan(jobs: Sequence[Sequence[str]], pack: bool = False) -> list[Job]:
+    jobs = pack_seeds(jobs) if pack else [list(j) for j in jobs]
     swept = swept_keys(jobs)
     return [Job(i, tuple(job), job_name(i, job, swept)) for i, job in enumerate(jobs)]
 

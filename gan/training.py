@@ -1,8 +1,10 @@
 """``train(cfg) -> dict``: the DCGAN training loop, free of Hydra decorators so tests call it directly.
 
-Read top to bottom: one training step, one evaluation, the loop, and ``train``, which sets a run
-up, runs the loop and records how it ended. Losses (``gan.losses``), the state and its
-checkpoints (``gan.state``), device and precision (``gan.runtime``), stop signals
+Read top to bottom: one training step, one evaluation, the loop, and ``train``, which sets a job
+up, runs the loop and records how it ended. A job trains ``num_seeds`` replicas at once (seeds
+``seed .. seed + num_seeds - 1``); each writes an ordinary run directory (the job directory itself
+when there is one). Losses (``gan.losses``), the replicated networks (``gan.replicas``), the state
+and its checkpoints (``gan.state``), device and precision (``gan.runtime``), stop signals
 (``gan.signals``) and the run directory (``gan.rundir``) live in their own modules.
 """
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 import os
 import shlex
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,42 +31,63 @@ from gan.errors import TrainingDiverged, TrainingInterrupted, UserError
 from gan.evaluation import Evaluation, Evaluator
 from gan.logging import RunLogger
 from gan.losses import d_loss, g_loss
-from gan.networks import sample
 from gan.plots import radial_profiles_figure, spectra_figure
+from gan.replicas import Replicas
 from gan.rundir import RunDir, run_dir_of
 from gan.runtime import autocast, memory_format, resolve_device, seed_everything, set_threads
 from gan.signals import act_on_signals, deferred_signals
-from gan.state import State, new_state, save_checkpoint
+from gan.state import State, new_state, save_checkpoint, seeds_of
 from gan.validate import validate
 
 log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------------------------
-# One step, one evaluation
+# One step
 
 
 def train_step(state: State, real: torch.Tensor, loss: str, amp: str = "none") -> dict[str, torch.Tensor]:
-    """One D update then one G update on the same fake batch ``real`` ``(B, C, S, S)``; returns
-    detached statistics. ``amp``: mixed precision (none | bf16 | fp16, fp16 with ``state.scaler``)."""
+    """One D update then one G update on the same fake batch, for every replica at once.
+    ``real``: ``(K, B, C, S, S)``. Returns detached statistics ``(K,)``. ``amp``: mixed precision
+    (none | bf16 | fp16, fp16 with ``state.scaler``)."""
     G, D, scaler = state.G, state.D, state.scaler
+    batch, z_dim = real.shape[1], state.fixed_z.shape[-1]
     with autocast(real.device, amp):
-        z = torch.randn(real.shape[0], G.z_dim, device=real.device)
-        fake = G(z)  # (B, C, S, S)
-        real_logits, fake_logits = D(real).float(), D(fake.detach()).float()  # losses in fp32
-        loss_d = d_loss(loss, real_logits, fake_logits)
+        z = torch.stack([torch.randn(batch, z_dim, generator=g, device=real.device) for g in state.noise])
+        fake = G(z)  # (K, B, C, S, S)
+        real_logits, fake_logits = D(real).float(), D(fake.detach()).float()  # (K, B); losses in fp32
+        loss_d = d_loss(loss, real_logits, fake_logits)  # (K,)
     state.opt_d.zero_grad(set_to_none=True)
-    scaler.scale(loss_d).backward()
+    scaler.scale(loss_d.sum()).backward()  # the sum: each replica's gradient is its own loss's
     scaler.step(state.opt_d)
 
     with autocast(real.device, amp):
         loss_g = g_loss(loss, D(fake).float())
     state.opt_g.zero_grad(set_to_none=True)
-    scaler.scale(loss_g).backward()
+    scaler.scale(loss_g.sum()).backward()
     scaler.step(state.opt_g)
     scaler.update()
+    if state.G_ema is not None:
+        state.G_ema.follow(G, state.ema_decay)
     return {"train/loss_D": loss_d.detach(), "train/loss_G": loss_g.detach(),
-            "train/D_real": torch.sigmoid(real_logits.detach()).mean(), "train/D_fake": torch.sigmoid(fake_logits.detach()).mean()}
+            "train/D_real": torch.sigmoid(real_logits.detach()).mean(dim=-1),
+            "train/D_fake": torch.sigmoid(fake_logits.detach()).mean(dim=-1)}
+
+
+# ---------------------------------------------------------------------------------------------
+# One evaluation
+
+
+@torch.no_grad()
+def sample(G: Replicas, z: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Images of every replica from its noise ``z`` ``(K, N, z_dim)`` -> ``(K, N, C, S, S)`` float32 on
+    the CPU. BatchNorm uses batch statistics (train mode, as DCGAN samples); the running
+    statistics are restored afterwards, so sampling never changes the model."""
+    saved = {k: v.clone() for k, v in G.buffers.items()}
+    out = torch.cat([G(zb).float().cpu() for zb in z.split(batch_size, dim=1)], dim=1)
+    for k, v in G.buffers.items():
+        v.copy_(saved[k])
+    return out
 
 
 def log_figures(logger: RunLogger, step: int, evaluation: Evaluation) -> None:
@@ -77,143 +101,243 @@ def log_figures(logger: RunLogger, step: int, evaluation: Evaluation) -> None:
         ratio_of=("generated", "real")))
 
 
-def evaluate(state: State, evaluator: Evaluator, logger: RunLogger, cfg: DictConfig) -> dict[str, Any]:
-    """Sample the fixed noise, log the sample grid, every metric and (``eval.figures``) the figures."""
-    fake = sample(state.G, state.fixed_z)
-    logger.images(state.step, "samples", fake[: cfg.eval.grid_size], save=True)
-    evaluation = evaluator(fake)
-    values = evaluation.metrics | M.layer_checkerboard(state.G)
-    if cfg.eval.figures and fake.shape[-1] == fake.shape[-2]:
-        log_figures(logger, state.step, evaluation)
-    logger.metrics(state.step, values)
-    logger.flush()
-    return values
+@dataclass
+class Replica:
+    """One seed of a job and the ordinary run directory it writes."""
+
+    index: int
+    cfg: DictConfig  # the config of the single run with this seed
+    run: RunDir
+    logger: RunLogger | None = None
+    heartbeat: "Heartbeat | None" = None
+    last: dict[str, Any] = field(default_factory=dict)  # the latest evaluation's numbers
+    train_stats: dict[str, float] = field(default_factory=dict)  # the latest logged training statistics
+
+    def set_status(self, status: str, **info: Any) -> None:
+        self.run.write_status(status, **info)
 
 
-def finite_model(state: State) -> bool:
-    """No NaN/Inf in any weight (one host sync)."""
-    return bool(torch.stack([torch.isfinite(p).all() for net in (state.G, state.D) for p in net.parameters()]).all())
+def evaluate(state: State, evaluator: Evaluator, replicas: list[Replica], cfg: DictConfig) -> None:
+    """Sample every replica's fixed noise; log its sample grid, every metric and (``eval.figures``)
+    the figures into its own run directory."""
+    fakes = sample(state.G, state.fixed_z)
+    averaged = sample(state.G_ema, state.fixed_z) if state.G_ema is not None else None
+    for r in replicas:
+        if state.diverged[r.index]:
+            continue
+        fake = fakes[r.index]
+        r.logger.images(state.step, "samples", fake[: cfg.eval.grid_size], save=True)
+        evaluation = evaluator(fake)
+        r.last = evaluation.metrics | M.layer_checkerboard(state.G.replica(r.index))
+        if averaged is not None:  # the same numbers for the weight average, under ema/NAME
+            r.last |= {f"{M.EMA_PREFIX}{k}": v for k, v in evaluator(averaged[r.index]).metrics.items()}
+            r.logger.images(state.step, "samples_ema", averaged[r.index][: cfg.eval.grid_size])
+        if cfg.eval.figures:
+            log_figures(r.logger, state.step, evaluation)
+        r.logger.metrics(state.step, r.last)
+        r.logger.flush()
 
 
 # ---------------------------------------------------------------------------------------------
 # The loop
 
 
-def run_loop(cfg: DictConfig, state: State, dataset, evaluator: Evaluator, logger: RunLogger, run: RunDir,
-             device: torch.device) -> dict[str, Any]:
+def next_batches(streams: list, device: torch.device, batch_format: torch.memory_format) -> torch.Tensor:
+    """One batch from each replica's data stream, ``(K, B, C, S, S)`` on ``device``."""
+    if len(streams) == 1:  # a 4-D batch keeps its memory format (NHWC with train.channels_last)
+        return next(streams[0]).to(device, non_blocking=True, memory_format=batch_format)[None]
+    return torch.stack([next(s) for s in streams]).to(device, non_blocking=True)
+
+
+def check_divergence(state: State, finite_losses: torch.Tensor, replicas: list[Replica], good: dict | None,
+                     job: RunDir) -> None:
+    """Freeze replicas with a NaN/Inf in a loss or weight (one host sync): their record says
+    ``diverged``, their networks go back to the last checkpoint's, the rest train on. When none is
+    left, ``TrainingDiverged``; the last good checkpoint is kept."""
+    ok = (finite_losses & state.G.finite() & state.D.finite()).tolist()
+    for r in replicas:
+        if not ok[r.index] and not state.diverged[r.index]:
+            state.diverged[r.index] = True
+            r.logger.metrics(state.step, {"diverged": True})
+            r.run.write_status("diverged", error=f"NaN/Inf in a loss or weight by step {state.step}")
+    if not state.active:
+        raise TrainingDiverged(f"NaN/Inf in a loss or weight by step {state.step}; "
+                               f"the last good checkpoint in {job.checkpoint_dir} is kept")
+    if good is not None and any(state.diverged):
+        restore(state, good)
+
+
+def snapshot(state: State) -> dict[str, dict[str, torch.Tensor]]:
+    """A copy of the networks' stacked tensors: what a diverged replica is frozen at."""
+    return {name: {k: v.clone() for k, v in net.state_dict().items()} for name, net in state.networks().items()}
+
+
+def restore(state: State, good: dict[str, dict[str, torch.Tensor]]) -> None:
+    """Put the diverged replicas' networks back to ``good`` (a frozen replica stays finite)."""
+    frozen = torch.tensor(state.diverged)
+    for name, net in state.networks().items():
+        net.load_state_dict(good[name], replicas=frozen)
+
+
+def run_loop(cfg: DictConfig, state: State, dataset, evaluator: Evaluator, replicas: list[Replica], job: RunDir,
+             device: torch.device) -> None:
     """Steps ``state.step .. train.steps`` with logging, evaluation, checkpoints and stop signals."""
     steps = int(cfg.train.steps)
-    data = batches(dataset, cfg.train.batch_size, seed=cfg.seed, start_step=state.step,
-                   num_workers=cfg.train.num_workers)
+    streams = [batches(dataset, cfg.train.batch_size, seed=s, start_step=state.step,
+                       num_workers=cfg.train.num_workers) for s in state.seeds]
     batch_format = memory_format(cfg.train.channels_last)
-    metrics: dict[str, Any] = {}
+    packed = len(state.seeds) > 1
+    good = snapshot(state) if packed else None  # what a diverged replica is frozen at
     if state.step == 0:
-        metrics = evaluate(state, evaluator, logger, cfg)
-    bar = tqdm(total=steps, initial=state.step, desc=f"train {run.name}", disable=not cfg.train.progress,
+        evaluate(state, evaluator, replicas, cfg)
+    bar = tqdm(total=steps, initial=state.step, desc=f"train {job.name}", disable=not cfg.train.progress,
                dynamic_ncols=True)
-    stats: dict[str, torch.Tensor] = {}
-    finite = torch.ones((), dtype=torch.bool, device=device)  # checked on the host only at log/ckpt steps
-    heartbeat = Heartbeat(run)
+    finite = torch.ones(len(state.seeds), dtype=torch.bool, device=device)  # checked on the host only at log/ckpt
     with deferred_signals() as signals:
         try:
             while state.step < steps:
-                real = next(data).to(device, non_blocking=True, memory_format=batch_format)
-                stats = train_step(state, real, cfg.train.loss, cfg.train.amp)
+                stats = train_step(state, next_batches(streams, device, batch_format), cfg.train.loss, cfg.train.amp)
+                if good is not None and any(state.diverged):
+                    restore(state, good)
                 finite &= torch.isfinite(stats["train/loss_D"]) & torch.isfinite(stats["train/loss_G"])
                 state.step += 1
                 bar.update(1)
                 log_now = state.step % cfg.train.log_every == 0 or state.step == steps
                 eval_now = state.step % cfg.eval.every == 0 or state.step == steps
                 ckpt_now = state.step % cfg.train.ckpt_every == 0 or state.step == steps or signals.received
-                if (log_now or eval_now or ckpt_now) and not (bool(finite) and finite_model(state)):
-                    logger.metrics(state.step, {"diverged": True})
-                    raise TrainingDiverged(f"NaN/Inf in a loss or weight by step {state.step}; "
-                                           f"the last good checkpoint in {run.checkpoint_dir} is kept")
+                if log_now or eval_now or ckpt_now:
+                    check_divergence(state, finite, replicas, good, job)
                 if log_now:
-                    values = dict(zip(stats, torch.stack(list(stats.values())).tolist()))  # one sync
-                    logger.scalars(state.step, values)
-                    bar.set_postfix({k[11:]: f"{v:.3f}" for k, v in values.items() if k.startswith("train/loss_")})
-                    heartbeat.beat(state.step)
+                    values = torch.stack(list(stats.values())).tolist()  # (names, K): one sync
+                    for r in replicas:
+                        if not state.diverged[r.index]:
+                            r.train_stats = {k: v[r.index] for k, v in zip(stats, values)}
+                            r.logger.scalars(state.step, r.train_stats)
+                            r.heartbeat.beat(state.step)
+                    bar.set_postfix({k[11:]: f"{v[0]:.3f}" for k, v in zip(stats, values) if k.startswith("train/loss_")})
                 if eval_now:
-                    metrics = evaluate(state, evaluator, logger, cfg)
+                    evaluate(state, evaluator, replicas, cfg)
                 if ckpt_now:
-                    save_checkpoint(state, run.checkpoint_dir, periodic=state.step % cfg.train.ckpt_every == 0)
+                    save_checkpoint(state, job.checkpoint_dir, periodic=state.step % cfg.train.ckpt_every == 0)
+                    good = snapshot(state) if packed else None
                 if signals.received:
-                    logger.flush()
-                    act_on_signals(signals, state.step, run.write_status, resume_hint(run))
+                    for r in replicas:
+                        r.logger.flush()
+                    act_on_signals(signals, state.step, replicas[0].set_status if not packed else
+                                   lambda status, **info: [r.set_status(status, **info) for r in replicas],
+                                   resume_hint(job))
         finally:
             bar.close()
-    if not metrics:  # resumed at the last step: no step ran; its evaluation is on record (or made now)
-        metrics = next((r for r in reversed(run.read_metrics()) if r.get("step") == state.step and M.HEADLINE in r),
-                       None) or evaluate(state, evaluator, logger, cfg)
-        metrics = {k: v for k, v in metrics.items() if k != "step"}
-    return {"step": state.step, **{k: float(v) for k, v in stats.items()}, **metrics}
 
 
 # ---------------------------------------------------------------------------------------------
-# A run
+# A job
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
-    """Train a DCGAN as ``cfg`` says; write the run directory; return the final metrics.
+    """Train the DCGAN(s) ``cfg`` describes; write the run directories; return the final metrics.
 
-    The run directory is locked for this process (``RunDir.lock``). Raises ``TrainingDiverged``
-    (NaN/Inf) and ``TrainingInterrupted`` (SIGTERM/SIGINT), after recording the outcome in
-    ``status.json`` (and, for divergence, in ``metrics.jsonl``). A run that already reached
-    ``train.steps`` returns its final metrics without training.
+    The job directory is locked for this process (``RunDir.lock``). Raises ``TrainingDiverged``
+    (NaN/Inf in every replica) and ``TrainingInterrupted`` (SIGTERM/SIGINT), after recording the
+    outcome in ``status.json`` (and, for divergence, in ``metrics.jsonl``). A job that already
+    reached ``train.steps`` returns its final metrics without training. The metrics: the headline
+    numbers (``gan.metrics.run_headline``), ``last/NAME`` for the last evaluation; with several
+    seeds, their mean, and each seed's under ``replicas``.
     """
     validate(cfg)
-    run = run_dir_of(cfg)
-    took_lock = run.lock()  # one writer per run directory; RunDirInUse (exit 2) if another process has it
+    job = run_dir_of(cfg)
+    took_lock = job.lock()  # one writer per job directory; RunDirInUse (exit 2) if another process has it
     try:
-        return train_in(run, cfg)
+        return train_in(job, cfg)
     finally:
         if took_lock:
-            run.unlock()
+            job.unlock()
 
 
-def train_in(run: RunDir, cfg: DictConfig) -> dict[str, Any]:
+def replicas_of(job: RunDir, cfg: DictConfig) -> list[Replica]:
+    """One replica per seed. A single seed writes the job directory; several write ``seed=S/``
+    under it, each with the config of the single run with that seed."""
+    seeds = seeds_of(cfg)
+    if len(seeds) == 1:
+        return [Replica(0, cfg, job)]
+    out = []
+    for k, seed in enumerate(seeds):
+        run = RunDir(job.path / f"seed={seed}")
+        rcfg = cfg.copy()
+        rcfg.seed, rcfg.num_seeds, rcfg.run_dir = seed, 1, str(run.path)
+        out.append(Replica(k, rcfg, run))
+    return out
+
+
+def train_in(job: RunDir, cfg: DictConfig) -> dict[str, Any]:
     """Set up (data, networks, the checkpoint to continue from), run the loop, record how it ended."""
     started = time.time()
+    replicas = replicas_of(job, cfg)
     try:
         seed_everything(cfg.seed, cfg.deterministic)
         set_threads(cfg.threads)
         device = resolve_device(cfg.device)
         dataset = build_dataset(cfg)
         channels = int(dataset[0].shape[0])
-        log.info("device %s, %d CPU threads; data: %s", device, torch.get_num_threads(), describe(dataset))
+        log.info("device %s, %d CPU threads; data: %s; seeds %s", device, torch.get_num_threads(), describe(dataset),
+                 seeds_of(cfg))
         state = new_state(cfg, channels, device)
-        resumed = resume_point(run, cfg, device)
+        resumed = resume_point(job, cfg, device)
         if resumed is not None:
             state.load_state_dict(resumed[0])
             log.info("resumed from %s at step %d", resumed[1], state.step)
-            if state.step >= cfg.train.steps and run.read_status().get("status") == "finished":
-                return already_finished(run, cfg, state.step)
-        run.write_status("running", step=state.step, heartbeat=time.time())
-        logger = RunLogger(run, resume_step=state.step if resumed else None)
-        if resumed is None:
-            logger.text("config", f"```\n{OmegaConf.to_yaml(cfg)}\n```")
-            logger.layout(dashboard.layout(M.periods_for(cfg.image_size)))
-        run.save_config(cfg)  # what gan.analyze rebuilds the model from
+            if state.step >= cfg.train.steps and all(r.run.read_status().get("status") in ("finished", "diverged")
+                                                     for r in replicas):
+                return finish(job, cfg, replicas, state, None)
+        for r in replicas:
+            r.run.write_status("running", step=state.step, heartbeat=time.time())
+            r.logger, r.heartbeat = RunLogger(r.run, resume_step=state.step if resumed else None), Heartbeat(r.run)
+            if resumed is None:
+                r.logger.text("config", f"```\n{OmegaConf.to_yaml(r.cfg)}\n```")
+                r.logger.layout(dashboard.layout(M.periods_for(cfg.image_size)))
+            r.run.save_config(r.cfg)  # what gan.analyze rebuilds the model from
         evaluator = Evaluator(dataset, cfg, device)
-        final = run_loop(cfg, state, dataset, evaluator, logger, run, device)
+        run_loop(cfg, state, dataset, evaluator, replicas, job, device)
     except TrainingDiverged as e:
-        run.write_status("diverged", error=str(e))
+        for r in replicas:
+            r.run.write_status("diverged", error=str(e))
         raise
     except TrainingInterrupted as e:
-        run.write_status("interrupted", error=str(e))
+        for r in replicas:
+            r.run.write_status("interrupted", error=str(e))
         raise
     except SystemExit:  # a host's signal handler ended the process; act_on_signals wrote the status
         raise
     except BaseException as e:
-        run.write_status("failed", error=f"{type(e).__name__}: {e}")
+        for r in replicas:
+            r.run.write_status("failed", error=f"{type(e).__name__}: {e}")
         raise
-    logger.hparams(dashboard.hparams(cfg), {k: final[k] for k in dashboard.HEADLINE_METRICS if k in final},
-                   step=final["step"])
-    logger.close()
-    run.write_status("finished", step=final["step"])
-    closing_summary(run, final, time.time() - started)
-    return final
+    return finish(job, cfg, replicas, state, time.time() - started)
+
+
+def finish(job: RunDir, cfg: DictConfig, replicas: list[Replica], state: State, seconds: float | None) -> dict[str, Any]:
+    """Each replica's final numbers (HParams, status, closing summary); the job's (their mean)."""
+    finals = []
+    for r in replicas:
+        if state.diverged[r.index]:
+            continue
+        records = r.run.read_metrics()
+        last = next((x for x in reversed(records) if M.HEADLINE in x), {})
+        final = {"step": state.step, **r.train_stats,
+                 **M.run_headline(records, int(cfg.train.steps), float(cfg.eval.headline_window)),
+                 **{f"last/{k}": v for k, v in last.items() if k != "step"}}
+        if r.logger is not None:  # trained now (not found finished)
+            r.logger.hparams(dashboard.hparams(r.cfg), {k: final[k] for k in dashboard.HEADLINE_METRICS if k in final},
+                             step=state.step)
+            r.logger.close()
+            r.run.write_status("finished", step=state.step)
+        closing_summary(r.run, final, seconds)
+        finals.append(final)
+    if len(replicas) == 1:
+        return finals[0]
+    keys = set.intersection(*(set(f) for f in finals))
+    mean = {k: sum(f[k] for f in finals) / len(finals) for k in keys if isinstance(finals[0][k], (int, float))}
+    return {**mean, "step": state.step, "replicas": finals}
 
 
 def resume_point(run: RunDir, cfg: DictConfig, device: torch.device) -> tuple[dict[str, Any], Path] | None:
@@ -227,17 +351,8 @@ def resume_point(run: RunDir, cfg: DictConfig, device: torch.device) -> tuple[di
     return ckpt.load_latest(run.checkpoint_dir, map_location=device, warn=log.warning)
 
 
-def already_finished(run: RunDir, cfg: DictConfig, step: int) -> dict[str, Any]:
-    """The final metrics of a run that reached ``train.steps`` before (from ``metrics.jsonl``)."""
-    last = next((r for r in reversed(run.read_metrics()) if r.get("step") == step and M.HEADLINE in r), {})
-    final = {"step": step, **{k: v for k, v in last.items() if k != "step"}}
-    log.info("%s already finished at step %d (raise train.steps to train on)", run.path, step)
-    closing_summary(run, final, None)
-    return final
-
-
 def closing_summary(run: RunDir, final: dict[str, Any], seconds: float | None) -> None:
-    """Where the run went, what it ended at, and how to look at it."""
+    """Where the run went, what it ended at (its headline numbers), and how to look at it."""
     took = f" in {seconds / 60:.1f} min" if seconds is not None else " (before)"
     numbers = "  ".join(f"{k} {final[k]:.4g}" for k in dashboard.HEADLINE_METRICS
                         if isinstance(final.get(k), (int, float)))

@@ -107,9 +107,14 @@ class PixelShuffleConv(Upsampler):
         if kernel_size % 2 == 0:
             raise ValueError(f"upsampler.kernel_size must be odd for a 'same' conv, got {kernel_size}")
         self.init = init
-        self.conv = nn.Conv2d(in_channels, 4 * out_channels, kernel_size, padding=kernel_size // 2, bias=bias)
-        self.up = nn.Sequential(self.conv, nn.PixelShuffle(2))
+        self.up = nn.Sequential(nn.Conv2d(in_channels, 4 * out_channels, kernel_size, padding=kernel_size // 2,
+                                          bias=bias), nn.PixelShuffle(2))
         self.init_structure_()
+
+    @property
+    def conv(self) -> nn.Conv2d:
+        """The convolution before the shuffle (registered once, as ``up.0``: no tied names)."""
+        return self.up[0]
 
     @torch.no_grad()
     def init_structure_(self) -> None:

@@ -104,6 +104,7 @@ def metric_name(v: Any) -> str | None:
 #: Every root setting and what it allows.
 RULES: dict[str, Rule] = {
     "seed": integer(),
+    "num_seeds": integer(1),
     "image_size": image_size,
     "device": device,
     "deterministic": boolean,
@@ -116,6 +117,7 @@ RULES: dict[str, Rule] = {
     "train.lr_g": number(0),
     "train.lr_d": number(0),
     "train.betas": betas,
+    "train.ema": number(0, 1, low_open=False),
     "train.log_every": integer(1),
     "train.ckpt_every": integer(1),
     "train.num_workers": integer(0),
@@ -124,6 +126,7 @@ RULES: dict[str, Rule] = {
     "train.amp": choice(AMP_CHOICES),
     "train.channels_last": boolean,
     "eval.every": integer(1),
+    "eval.headline_window": number(0, 1, low_open=False, high_open=False),
     "eval.num_samples": integer(1),
     "eval.grid_size": integer(1),
     "eval.num_real": integer(1),
@@ -195,6 +198,11 @@ def validate(cfg: DictConfig) -> None:
     problem = unavailable({k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("data.")})
     if problem:
         raise ConfigError(problem)
+    if values["num_seeds"] > 1 and values["train.amp"] == "fp16":
+        _fail("train.amp", "fp16", "one loss scale would couple the packed seeds (a skipped step skips all): "
+              "use bf16, or num_seeds=1")
+    if values["num_seeds"] > 1 and values["train.channels_last"]:
+        _fail("train.channels_last", True, "applies to num_seeds=1 (packed seeds are 5-D tensors)")
     if values["eval.grid_size"] > values["eval.num_samples"]:
         _fail("eval.grid_size", values["eval.grid_size"], f"must be <= eval.num_samples={values['eval.num_samples']}")
     _check_upsampler(cfg)

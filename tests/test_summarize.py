@@ -64,7 +64,7 @@ def test_cli_writes_csv_markdown_and_figures_and_lists_unfinished(tmp_path, caps
     md = (out / "summary.md").read_text()
     assert "| A |" in md and "±" in md
     assert (out / "summary_bars.png").stat().st_size > 1000 and (out / "summary_curves.png").is_file()
-    assert "5 job(s): 2 finished, 3 not" in capsys.readouterr().out
+    assert "5 run(s): 2 finished, 3 not" in capsys.readouterr().out
 
 
 def test_empty_or_missing_sweep_is_a_clear_error(tmp_path, capsys):
@@ -108,3 +108,54 @@ def test_metrics_jsonl_never_holds_inf_strings(tmp_path):
     logger.close()
     (record,) = RunDir(tmp_path).read_metrics()
     assert record == {"step": 3, "a": None, "b": None, "c": 1.5}
+
+
+def test_welch_holm_and_seeds_needed_from_independent_formulas():
+    from scipy import stats as st
+    from gan.stats import holm, seeds_needed, welch
+    a, b = [10.1, 12.3, 9.5, 11.0], [2.0, 3.1, 1.2, 2.5, 2.2]
+    diff, lo, hi, p = welch(a, b)
+    va, vb = np.var(a, ddof=1) / 4, np.var(b, ddof=1) / 5
+    df = (va + vb) ** 2 / (va**2 / 3 + vb**2 / 4)  # Welch-Satterthwaite
+    half = st.t.ppf(0.975, df) * math.sqrt(va + vb)
+    assert diff == pytest.approx(np.mean(a) - np.mean(b))
+    assert (lo, hi) == pytest.approx((diff - half, diff + half))
+    assert p == pytest.approx(2 * st.t.sf(abs(diff) / math.sqrt(va + vb), df))
+    assert holm([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])  # by hand: 4p, 3p, max(.., 2p), p
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(0, 2, 6), rng.normal(1, 2, 6)
+    n = seeds_needed(x, y, 0.05)
+    d, sx, sy = abs(x.mean() - y.mean()), x.std(ddof=1), y.std(ddof=1)
+    hits = np.mean([st.ttest_ind(rng.normal(0, sx, n), rng.normal(d, sy, n), equal_var=False).pvalue < 0.05
+                    for _ in range(3000)])
+    assert 0.77 < hits < 0.83  # the promised 80% power, simulated
+    assert seeds_needed([1.0, 1.0], [1.0, 1.0], 0.05) is None
+
+
+def test_comparison_table_with_verdicts(tmp_path):
+    for i, (up, seed, ce) in enumerate([("transposed", s, 0.020 + 0.0003 * s) for s in range(4)]
+                                       + [("resize", s, 0.002 + 0.00003 * s) for s in range(4)]
+                                       + [("icnr", s, 0.022 + 0.008 * (s % 2)) for s in range(4)]):
+        run = fake_job(tmp_path, f"{i}_job", up, seed, ce=ce)
+        hydra = run / ".hydra"
+        hydra.mkdir()
+        OmegaConf.save(OmegaConf.create({"hydra": {"runtime": {"choices": {"upsampler": up}}}}), hydra / "hydra.yaml")
+    assert summarize.main([str(tmp_path), "--compare", "checkerboard_excess_db/p2"]) == 0
+    rows = {r["group"]: r for r in csv.DictReader((tmp_path / "comparison.csv").open())}
+    assert rows["resize"]["verdict"] == "lower" and float(rows["resize"]["difference"]) < 0
+    assert rows["icnr"]["verdict"] == "not settled" and int(rows["icnr"]["seeds_needed"]) > 4
+    md = (tmp_path / "summary.md").read_text()
+    assert "Against `transposed`" in md and "| resize | checkerboard_excess_db/p2 | 4 vs 4 |" in md
+    assert (tmp_path / "summary_comparison.png").stat().st_size > 1000
+
+
+def test_headline_is_the_mean_over_the_last_part_of_training(tmp_path):
+    run = fake_job(tmp_path, "0_job", "A", 0, steps=(0, 4, 6, 8, 10))  # train.steps = 10: window from step 7.5
+    (job,) = summarize.find_jobs(tmp_path)
+    db = [10 * 0.01 + s for s in (8, 10)]
+    assert job.numbers["checkerboard_excess_db/p2"] == pytest.approx(sum(db) / 2)
+    ce = [0.01 * (1 + s) for s in (8, 10)]
+    assert job.numbers["checkerboard/p2"] == pytest.approx(math.sqrt(ce[0] * ce[1]))  # geometric: as its dB
+    job.last_only = True
+    assert job.numbers["checkerboard_excess_db/p2"] == pytest.approx(10 * 0.01 + 10)
+    assert run.is_dir()

@@ -132,3 +132,15 @@ def test_every_preset_runs_on_every_kind_of_data(tmp_path, preset, data, mnist_r
     (job,) = [p for p in (tmp_path / "sweep").iterdir() if p.is_dir()]
     assert summarize.main([str(tmp_path / "sweep")]) == 0
     assert (job / "checkpoints" / "last.pt").is_file()
+
+
+def test_pack_seeds_trains_each_upsampler_in_one_process(tmp_path):
+    out = multirun(tmp_path / "sweep", "upsampler=transposed,resize_nearest", "seed=0,1,2",
+                   "hydra.sweeper.pack_seeds=true")
+    assert out.returncode == 0, out.stderr[-3000:]
+    jobs = sorted(p.name for p in (tmp_path / "sweep").iterdir() if p.is_dir())
+    assert jobs == ["0_upsampler=transposed,seeds=0-2", "1_upsampler=resize_nearest,seeds=0-2"]
+    assert sorted(p.name for p in (tmp_path / "sweep" / jobs[0]).glob("seed=*")) == ["seed=0", "seed=1", "seed=2"]
+    rows = summary_rows(tmp_path / "sweep")
+    assert set(rows) == {"transposed", "resize_nearest"}  # grouped by the preset, as unpacked jobs are
+    assert all(r["n"] == "3" and r["seeds"] == "0 1 2" for r in rows.values())

@@ -109,3 +109,16 @@ def test_final_numbers_at_the_final_step(tiny_cfg):
     finals = [t for t in acc.Tags()["scalars"] if t.startswith("final/")]
     assert "final/checkerboard_excess_db/p2" in finals and "final/phase_spread_excess_db/p2" in finals
     assert all([e.step for e in acc.Scalars(t)] == [4] for t in finals)
+
+
+def test_ema_follows_the_generator_by_its_decay(tiny_cfg):
+    from gan.state import new_state
+    from gan.training import train_step
+    cfg = tiny_cfg("train.ema=0.9", "num_seeds=2")
+    state = new_state(cfg, 3, torch.device("cpu"))
+    before = {k: v.clone() for k, v in state.G.params.items()}
+    torch.testing.assert_close(state.G_ema.state_dict(), state.G.state_dict())  # starts at G
+    train_step(state, torch.rand(2, 8, 3, 16, 16) * 2 - 1, "bce")
+    for name, p in state.G.params.items():  # ema = 0.9 ema + 0.1 G after one step
+        torch.testing.assert_close(state.G_ema.params[name], 0.9 * before[name] + 0.1 * p.detach())
+    assert not any(p.requires_grad for p in state.G_ema.parameters())

@@ -43,7 +43,7 @@ def fresh_state(cfg, channels: int, device) -> State:
 def bare_loop(cfg, images: torch.Tensor, device, steps: int) -> float:
     """pytorch/examples-style loop; returns seconds."""
     s = fresh_state(cfg, images.shape[1], device)
-    G, D, opt_g, opt_d = s.G, s.D, s.opt_g, s.opt_d
+    G, D, opt_g, opt_d = s.G.replica(0), s.D.replica(0), s.opt_g, s.opt_d
     b = cfg.train.batch_size
     perm = torch.randperm(len(images))
     t = time.perf_counter()
@@ -67,24 +67,33 @@ def bare_loop(cfg, images: torch.Tensor, device, steps: int) -> float:
     return time.perf_counter() - t
 
 
+def replicas_in(d: str, cfg) -> list[training.Replica]:
+    """The job's replicas in folder ``d``, with their loggers (as ``gan.training.train_in`` sets them up)."""
+    replicas = training.replicas_of(RunDir(d), cfg)
+    for r in replicas:
+        r.logger, r.heartbeat = RunLogger(r.run), training.Heartbeat(r.run)
+    return replicas
+
+
 def suite_loop(cfg, dataset, evaluator, device, steps: int, evaluation: bool) -> float:
-    """``gan.training.run_loop`` in a temporary run dir; returns seconds."""
+    """``gan.training.run_loop`` in a temporary job folder; returns seconds."""
     s = fresh_state(cfg, dataset[0].shape[0], device)
     s.step, cfg.train.steps = steps, 2 * steps  # steps W..2W: no extra step-0 evaluation in the window
     with tempfile.TemporaryDirectory() as d:
-        logger = RunLogger(d)
+        replicas = replicas_in(d, cfg)
         original = training.evaluate
         if not evaluation:
-            training.evaluate = lambda *a, **k: {}
+            training.evaluate = lambda *a, **k: None
         try:
             t = time.perf_counter()
-            training.run_loop(cfg, s, dataset, evaluator, logger, RunDir(d), device)
+            training.run_loop(cfg, s, dataset, evaluator, replicas, RunDir(d), device)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             return time.perf_counter() - t
         finally:
             training.evaluate = original
-            logger.close()
+            for r in replicas:
+                r.logger.close()
 
 
 def main() -> None:
@@ -135,14 +144,15 @@ def evaluation_seconds(cfg, dataset, evaluator, device, repeats: int) -> float:
     s = fresh_state(cfg, dataset[0].shape[0], device)
     times = []
     with tempfile.TemporaryDirectory() as d:
-        logger = RunLogger(d)
+        replicas = replicas_in(d, cfg)
         for _ in range(repeats + 1):  # the first is a warm-up
             t = time.perf_counter()
-            training.evaluate(s, evaluator, logger, cfg)
+            training.evaluate(s, evaluator, replicas, cfg)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - t)
-        logger.close()
+        for r in replicas:
+            r.logger.close()
     return statistics.median(times[1:])
 
 

@@ -16,8 +16,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from gan import upsamplers
-from gan.networks import Discriminator, Generator
-from gan.state import State
+from gan.config import compose
+from gan.state import new_state
 from gan.training import train_step
 
 
@@ -33,15 +33,15 @@ def median_rate(fn, batch: int, repeats: int, iters: int) -> float:
 
 
 def measure(name: str, size: int, ngf: int, ndf: int, batch: int, repeats: int) -> dict[str, float]:
-    torch.manual_seed(0)
-    G, D = Generator(size, 3, ngf, upsampler=name), Discriminator(size, 3, ndf)
+    cfg = compose(f"upsampler={name}", f"image_size={size}", f"generator.ngf={ngf}", f"discriminator.ndf={ndf}",
+                  "device=cpu")
+    state = new_state(cfg, 3, torch.device("cpu"))
+    G = state.G.replica(0)
     z = torch.randn(batch, G.z_dim)
     with FlopCounterMode(display=False) as counter:
         with torch.no_grad():
             G(z[:1])
-    state = State(G, D, torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999)),
-                  torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999)), z)
-    real = torch.rand(batch, 3, size, size) * 2 - 1
+    real = torch.rand(1, batch, 3, size, size) * 2 - 1  # (replicas, B, C, S, S)
 
     def forward():
         with torch.no_grad():

@@ -25,19 +25,25 @@ class GanSweeperConf:
     _target_: str = "hydra_plugins.gan_sweeper.gan_sweeper.GanSweeper"
     max_batch_size: Optional[int] = None
     params: Optional[Dict[str, str]] = None
+    pack_seeds: bool = False  # jobs that differ only in consecutive seeds train in one process (num_seeds)
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="gan", node=GanSweeperConf, provider="gan-checkerboard")
 
 
 class GanSweeper(BasicSweeper):
+    def __init__(self, max_batch_size: Optional[int], params: Optional[Dict[str, str]] = None,
+                 pack_seeds: bool = False) -> None:
+        super().__init__(max_batch_size, params)
+        self.pack_seeds = pack_seeds
+
     def sweep(self, arguments: List[str]) -> Any:
         from gan import sweeps
 
         assert self.config is not None and self.launcher is not None and self.hydra_context is not None
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         overrides = parser.parse_overrides([*self._parse_config(), *arguments])
-        jobs = sweeps.plan(self.split_arguments(overrides, None)[0])
+        jobs = sweeps.plan(self.split_arguments(overrides, None)[0], pack=self.pack_seeds)
         sweep_dir = str(self.config.hydra.sweep.dir)  # resolved once, from the command's own overrides
         with read_write(self.config.hydra), open_dict(self.config.hydra):
             self.config.hydra.sweep.dir = sweep_dir  # the launcher makes this folder

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
@@ -120,23 +120,25 @@ def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", 
     ce_periodic: dict[int, list[torch.Tensor]] = {p: [] for p in periods}
     moments: dict[int, list[torch.Tensor]] = {p: [] for p in periods}
     counts: dict[int, torch.Tensor] = {}
-    pooled_num = {p: 0.0 for p in periods}
-    pooled_den, power_sum, saturated = 0.0, 0.0, 0.0
-    for chunk in images.split(batch_size):
+    pooled_num: dict[int, Any] = {p: 0.0 for p in periods}
+    pooled_den: Any = 0.0
+    power_sum: Any = 0.0
+    saturated: Any = 0.0
+    for chunk in images.split(batch_size):  # everything stays on the images' device until the end
         chunk = chunk.float() if chunk.dtype not in (torch.float32, torch.float64) else chunk
-        saturated += float(spectral.saturation_share(chunk)) * len(chunk)
+        saturated = saturated + spectral.saturation_share(chunk) * len(chunk)
         if saturation == "atanh":
             chunk = spectral.pre_tanh(chunk)
         nums, energy = spectral.periodic_energies(chunk, periods)
         for p, v in spectral.checkerboard_energies(chunk, periods).items():
-            ce[p].append(v.cpu())
-            pooled_num[p] += float(nums[p].sum())
+            ce[p].append(v)
+            pooled_num[p] = pooled_num[p] + nums[p].sum()
         for p, v in spectral.checkerboard_energies(chunk, periods, boundary="periodic").items():
-            ce_periodic[p].append(v.cpu())
+            ce_periodic[p].append(v)
         for p in periods:
             sums, counts[p] = spectral.phase_moments(chunk.double(), p)
-            moments[p].append(sums.cpu())
-        pooled_den += float(energy.sum())
+            moments[p].append(sums)
+        pooled_den = pooled_den + energy.sum()
         power_sum = power_sum + spectral.half_power_spectrum(chunk, window, channels, residual, boundary).sum(dim=0)
     whole = n // group * group  # images in complete groups
     treated = spectral.pre_tanh(images.float()) if saturation == "atanh" else images.float()
@@ -145,18 +147,31 @@ def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", 
     spread = {}
     for p in periods:
         per_group = torch.cat(moments[p])[:whole].reshape(n // group, group, *counts[p].shape).sum(dim=1)
-        spread[p] = float(torch.stack([spectral.phase_spread_of(g, counts[p].cpu() * group) for g in per_group]).mean())
+        spread[p] = torch.stack([spectral.phase_spread_of(g, counts[p] * group) for g in per_group]).mean()
+    host = _to_host({  # one wait for the device, after all the work is queued
+        "ce": {p: torch.cat(v) for p, v in ce.items()}, "ce_periodic": {p: torch.cat(v) for p, v in ce_periodic.items()},
+        "pooled": {p: torch.as_tensor(pooled_num[p]) / torch.as_tensor(pooled_den) for p in periods},
+        "den": torch.as_tensor(pooled_den), "fixed": {p: v.mean() for p, v in fixed.items()}, "spread": spread,
+        "saturation": torch.as_tensor(saturated) / n, "power": spectral.full_spectrum(power_sum / n, images.shape[-1]),
+    })
     return SpectralStats(
-        ce={p: torch.cat(v) for p, v in ce.items()},
-        ce_pooled={p: pooled_num[p] / pooled_den if pooled_den > 0 else 0.0 for p in periods},
-        ce_periodic={p: torch.cat(v) for p, v in ce_periodic.items()},
-        ce_fixed={p: float(v.mean()) for p, v in fixed.items()},
-        phase_spread=spread,
-        saturation=saturated / n,
-        mean_power=spectral.full_spectrum(power_sum / n, images.shape[-1]).cpu(),
+        ce=host["ce"],
+        ce_pooled={p: float(v) if float(host["den"]) > 0 else 0.0 for p, v in host["pooled"].items()},
+        ce_periodic=host["ce_periodic"],
+        ce_fixed={p: float(v) for p, v in host["fixed"].items()},
+        phase_spread={p: float(v) for p, v in host["spread"].items()},
+        saturation=float(host["saturation"]),
+        mean_power=host["power"],
         n=n,
         group=group,
     )
+
+
+def _to_host(tree: Any) -> Any:
+    """Every tensor of a nested dict on the CPU."""
+    if isinstance(tree, dict):
+        return {k: _to_host(v) for k, v in tree.items()}
+    return tree.cpu() if isinstance(tree, torch.Tensor) else tree
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,8 +274,8 @@ def layer_checkerboard(G) -> dict[str, float]:
     input to a constant output (0 = checkerboard-free at DC; see ``gan.convmath.dc_checkerboard``)."""
     from gan.convmath import dc_checkerboard, dc_response
 
-    return {DC_CHECKERBOARD.format(i=i): float(dc_checkerboard(dc_response(up, up.in_channels)))
-            for i, up in enumerate(G.upsampling_layers())}
+    values = torch.stack([dc_checkerboard(dc_response(up, up.in_channels)) for up in G.upsampling_layers()])
+    return {DC_CHECKERBOARD.format(i=i): v for i, v in enumerate(values.tolist())}  # one host sync
 
 
 def run_headline(records: list[dict], steps: int, window: float) -> dict[str, float]:

@@ -11,6 +11,8 @@ import torch
 #: ``train.amp`` choices besides ``none``.
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 AMP_CHOICES = ("none", *AMP_DTYPES)
+#: ``train.compile``: no compilation, ``torch.compile``'s default, or with CUDA graphs.
+COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
 
 
 def resolve_device(name: str) -> torch.device:

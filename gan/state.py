@@ -108,6 +108,8 @@ def new_state(cfg: DictConfig, channels: int, device: torch.device) -> State:
             p.requires_grad_(False)
     G = Replicas([g for g, _ in nets]).to(device, memory_format=fmt)
     D = Replicas([d for _, d in nets]).to(device, memory_format=fmt)
+    if cfg.train.compile != "off":  # compiled on its first call
+        G.compile(cfg.train.compile), D.compile(cfg.train.compile)
     betas = tuple(cfg.train.betas)
     fused = {"fused": True} if device.type == "cuda" else {}  # one kernel for all parameters
     fixed_z = torch.stack([torch.randn(cfg.eval.num_samples, cfg.generator.z_dim,

@@ -81,10 +81,10 @@ def train_step(state: State, real: torch.Tensor, loss: str, amp: str = "none") -
 @torch.no_grad()
 def sample(G: Replicas, z: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """Images of every replica from its noise ``z`` ``(K, N, z_dim)`` -> ``(K, N, C, S, S)`` float32 on
-    the CPU. BatchNorm uses batch statistics (train mode, as DCGAN samples); the running
+    the noise's device. BatchNorm uses batch statistics (train mode, as DCGAN samples); the running
     statistics are restored afterwards, so sampling never changes the model."""
     saved = {k: v.clone() for k, v in G.buffers.items()}
-    out = torch.cat([G(zb).float().cpu() for zb in z.split(batch_size, dim=1)], dim=1)
+    out = torch.cat([G.eager(zb).float() for zb in z.split(batch_size, dim=1)], dim=1)
     for k, v in G.buffers.items():
         v.copy_(saved[k])
     return out
@@ -132,7 +132,8 @@ def evaluate(state: State, evaluator: Evaluator, replicas: list[Replica], cfg: D
         if averaged is not None:  # the same numbers for the weight average, under ema/NAME
             r.last |= {f"{M.EMA_PREFIX}{k}": v for k, v in evaluator(averaged[r.index]).metrics.items()}
             r.logger.images(state.step, "samples_ema", averaged[r.index][: cfg.eval.grid_size])
-        if cfg.eval.figures:
+        if cfg.eval.figures and (state.step % (cfg.eval.every * cfg.eval.figures_every) == 0
+                                 or state.step == cfg.train.steps):
             log_figures(r.logger, state.step, evaluation)
         r.logger.metrics(state.step, r.last)
         r.logger.flush()

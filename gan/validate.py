@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from gan.errors import ConfigError
 from gan.losses import LOSSES
 from gan.networks import DOWNSAMPLERS, UPSAMPLE_LAYERS
-from gan.runtime import AMP_CHOICES
+from gan.runtime import AMP_CHOICES, COMPILE_MODES
 from gan.spectral import BOUNDARIES, CHANNEL_MODES, SATURATION_TREATMENTS, WINDOWS
 
 __all__ = ["ConfigError", "RULES", "GROUPS", "validate", "leaves"]
@@ -125,6 +125,7 @@ RULES: dict[str, Rule] = {
     "train.progress": boolean,
     "train.amp": choice(AMP_CHOICES),
     "train.channels_last": boolean,
+    "train.compile": choice(COMPILE_MODES),
     "eval.every": integer(1),
     "eval.headline_window": number(0, 1, low_open=False, high_open=False),
     "eval.num_samples": integer(1),
@@ -137,6 +138,7 @@ RULES: dict[str, Rule] = {
     "eval.saturation": choice(SATURATION_TREATMENTS),
     "eval.f_min": number(0, 0.5, low_open=False),
     "eval.figures": boolean,
+    "eval.figures_every": integer(1),
     "eval.swd": boolean,
     "eval.swd_patches": integer(1),
     "eval.swd_dirs": integer(1),

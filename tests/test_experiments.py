@@ -60,7 +60,10 @@ def _check_report(root: Path, with_sweep: bool) -> None:
 @pytest.mark.parametrize("script,args", [
     ("bench_spectral.py", ["--n", "64", "--size", "16", "--repeats", "1"]),
     ("bench_upsamplers.py", ["--sizes", "16", "--ngf", "4", "--ndf", "4", "--batch", "4", "--repeats", "1"]),
-    ("bench_train.py", ["--steps", "4", "--repeats", "1", "+debug=tiny", "eval.every=4", "train.ckpt_every=4"]),
+    ("bench_train.py", ["--steps", "4", "--repeats", "1", "--ks", "2", "+debug=tiny", "eval.every=4",
+                        "train.ckpt_every=4"]),
+    ("bench_packed.py", ["--ks", "1", "2", "--steps", "2", "--repeats", "1", "--size", "16", "--ngf", "4", "--ndf", "4",
+                         "--batch", "8"]),
 ])
 def test_benchmarks_run_in_tiny_mode(script, args):
     """Smoke test only: the benchmarks print numbers; their speed is never asserted."""
@@ -87,3 +90,12 @@ def test_calibration_tiny_every_artifact_is_seen_by_ce2_or_ps2(tmp_path):
         assert ce[blind] is None and ps[blind] is not None  # ... PS_2 does
     assert ps["additive checkerboard"] is None and ce["additive checkerboard"] is not None
     assert "| additive checkerboard |" in out.stdout  # the Markdown table of the README/REPORT
+
+
+def test_time_sweep_extrapolates_a_tiny_sweep(tmp_path):
+    """Smoke test: two short sweeps timed and a line drawn through them; no speed is asserted."""
+    out = subprocess.run([sys.executable, "experiments/benchmarks/time_sweep.py", "--experiment", "quick",
+                          "--steps", "2", "4", "--out", str(tmp_path), "+debug=tiny", "upsampler=transposed",
+                          "seed=0"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "extrapolated to train.steps=4" in out.stdout and "1 job(s)" in out.stdout  # +debug=tiny: 4 steps

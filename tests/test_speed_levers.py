@@ -90,3 +90,66 @@ def test_threads_setting(tiny_cfg):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def packed_vs_single(tiny_cfg, device: str, *overrides: str, steps: int = 3):
+    """Replica 1 of a 2-seed job and the single run with its seed, after ``steps`` steps on ``device``."""
+    from gan.data import batches
+    from gan.build import build_dataset
+    from gan.training import next_batches
+    out = []
+    for extra in (["seed=0", "num_seeds=2"], ["seed=1"]):
+        cfg = tiny_cfg(f"device={device}", *extra, *overrides)
+        dataset = build_dataset(cfg)
+        state = new_state(cfg, 3, torch.device(device))
+        streams = [batches(dataset, cfg.train.batch_size, seed=s) for s in state.seeds]
+        for _ in range(steps):
+            train_step(state, next_batches(streams, torch.device(device), torch.contiguous_format), "bce")
+        out.append({k: v[-1] for k, v in state.G.state_dict().items()})
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seeds", [1, 2])
+def test_compiled_step_equals_eager_on_cpu(tiny_cfg, seeds):
+    """torch.compile (about a minute per network on 2 CPU cores) computes the same step."""
+    from gan.data import batches
+    from gan.build import build_dataset
+    from gan.training import next_batches
+    weights = []
+    for mode in ("off", "default"):
+        cfg = tiny_cfg(f"train.compile={mode}", f"num_seeds={seeds}")
+        dataset = build_dataset(cfg)
+        state = new_state(cfg, 3, CPU)
+        streams = [batches(dataset, cfg.train.batch_size, seed=s) for s in state.seeds]
+        for _ in range(2):
+            train_step(state, next_batches(streams, CPU, torch.contiguous_format), "bce")
+        weights.append(state.G.state_dict())
+    for k in weights[0]:
+        torch.testing.assert_close(weights[1][k], weights[0][k], atol=1e-5, rtol=1e-4)
+
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+@cuda
+def test_packed_replica_equals_single_run_on_cuda(tiny_cfg):
+    packed, single = packed_vs_single(tiny_cfg, "cuda")
+    for k in single:
+        torch.testing.assert_close(packed[k], single[k], atol=1e-4, rtol=1e-3)
+
+
+@cuda
+@pytest.mark.parametrize("mode", ["default", "reduce-overhead"])
+def test_compiled_training_runs_on_cuda(tiny_cfg, mode):
+    final = train(tiny_cfg("device=cuda", f"train.compile={mode}", "num_seeds=2", "eval.figures=false"))
+    assert final["step"] == 4 and torch.isfinite(torch.tensor(final["checkerboard_excess_db/p2"]))
+
+
+@cuda
+def test_fused_adam_and_bf16_on_cuda(tiny_cfg):
+    cfg = tiny_cfg("device=cuda", "train.amp=bf16")
+    state = new_state(cfg, 3, torch.device("cuda"))
+    assert state.opt_g.defaults["fused"]
+    stats = train_step(state, torch.rand(1, 8, 3, 16, 16, device="cuda") * 2 - 1, "bce", "bf16")
+    assert all(torch.isfinite(v).all() for v in stats.values())

@@ -1,6 +1,7 @@
 """Benchmark: training throughput of ``gan.training`` against a bare PyTorch loop, in one process.
 
-    python experiments/benchmarks/bench_train.py [--steps 500] [--repeats 3] [overrides ...]
+    python experiments/benchmarks/bench_train.py [--steps 500] [--repeats 3] [--ks 4,8] [--compile MODE]
+        [overrides ...]
 
 The bare loop follows pytorch/examples' ``dcgan/main.py`` (same Generator/Discriminator with the
 transposed k=4 upsampler, BCE on logits, Adam, batches indexed from the in-memory dataset, no
@@ -13,6 +14,10 @@ evaluation alone, which bounds the ratio with evaluation free of the windows' no
 such as ``train.amp=bf16 train.channels_last=true threads=1`` apply to the suite; the bare loop
 stays fp32 NCHW, so with them the ratio is the levers' gain times the suite's overhead.
 Model building, data generation and the cached real statistics are set-up, outside the timings.
+``--ks``: the suite again with that many seeds packed in the job (``num_seeds``), its images/s over
+all replicas; ``--compile MODE``: the suite again with ``train.compile=MODE`` (compilation happens in
+the warm-up). On a GPU: ``device=cuda`` (and ``image_size=64 generator.ngf=64 discriminator.ndf=64
+train.batch_size=128`` for the paper setting).
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from omegaconf import OmegaConf
 
 from gan import training
 from gan.build import build_dataset
@@ -75,9 +81,9 @@ def replicas_in(d: str, cfg) -> list[training.Replica]:
     return replicas
 
 
-def suite_loop(cfg, dataset, evaluator, device, steps: int, evaluation: bool) -> float:
-    """``gan.training.run_loop`` in a temporary job folder; returns seconds."""
-    s = fresh_state(cfg, dataset[0].shape[0], device)
+def suite_loop(cfg, dataset, evaluator, device, steps: int, evaluation: bool, state=None) -> float:
+    """``gan.training.run_loop`` in a temporary job folder (on ``state``, else a fresh one); returns seconds."""
+    s = state or fresh_state(cfg, dataset[0].shape[0], device)
     s.step, cfg.train.steps = steps, 2 * steps  # steps W..2W: no extra step-0 evaluation in the window
     with tempfile.TemporaryDirectory() as d:
         replicas = replicas_in(d, cfg)
@@ -100,6 +106,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=500, help="steps per timed window (default: one eval period)")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--ks", default="", help="also the suite with this many seeds packed, e.g. 4,8")
+    ap.add_argument("--compile", choices=["default", "reduce-overhead", "max-autotune"],
+                    help="also the suite with train.compile=MODE")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. image_size=64 generator.ngf=64")
     args = ap.parse_args()
     cfg = compose(*args.overrides, "train.progress=false")
@@ -111,12 +120,20 @@ def main() -> None:
     images = dataset.images
     b = cfg.train.batch_size
     bare_loop(cfg, images, device, 20), suite_loop(cfg, dataset, evaluator, device, 20, False)  # warm-up
-    times = {"bare loop": [], "suite, no evaluation": [], "suite, default evaluation": []}
+    variants = {f"suite, {k} seeds packed, no eval": variant(cfg, dataset, evaluator, device, f"num_seeds={k}")
+                for k in [int(k) for k in args.ks.split(",") if k]}
+    if args.compile:
+        variants[f"suite, compile={args.compile}, no eval"] = variant(cfg, dataset, evaluator, device,
+                                                                       f"train.compile={args.compile}")
+    times = {"bare loop": [], "suite, no evaluation": [], "suite, default evaluation": [], **{k: [] for k in variants}}
     for _ in range(args.repeats):
         times["bare loop"].append(bare_loop(cfg, images, device, args.steps))
         times["suite, no evaluation"].append(suite_loop(cfg, dataset, evaluator, device, args.steps, False))
         times["suite, default evaluation"].append(suite_loop(cfg, dataset, evaluator, device, args.steps, True))
-    rate = {k: args.steps * b / statistics.median(v) for k, v in times.items()}
+        for name, (vcfg, state) in variants.items():
+            times[name].append(suite_loop(vcfg, dataset, evaluator, device, args.steps, False, state))
+    images_per_step = {k: b * (variants[k][0].num_seeds if k in variants else 1) for k in times}
+    rate = {k: args.steps * images_per_step[k] / statistics.median(v) for k, v in times.items()}
     loader = batches(dataset, b, seed=cfg.seed)
     t = time.perf_counter()
     for _ in range(args.steps):
@@ -129,7 +146,8 @@ def main() -> None:
           f"(the bare loop is always fp32 NCHW)")
     print(f"{'loop':<28}{'images/s':>10}{'vs bare':>9}   paired ratios: median [min, max]")
     for k, r in rate.items():
-        paired = [b_ / t_ for b_, t_ in zip(times["bare loop"], times[k])] if k in times else []
+        paired = ([b_ / t_ * images_per_step[k] / b for b_, t_ in zip(times["bare loop"], times[k])]
+                  if k in times else [])
         spread = (f"   {statistics.median(paired):.2f}x [{min(paired):.2f}, {max(paired):.2f}]"
                   if paired and k != "bare loop" else "")
         print(f"{k:<28}{r:>10.0f}{r / rate['bare loop']:>8.2f}x{spread}")
@@ -137,6 +155,17 @@ def main() -> None:
     period = cfg.eval.every * b / rate["bare loop"]  # seconds of bare training between evaluations
     print(f"one evaluation: {seconds:.3f} s (median of {args.repeats}); with one every {cfg.eval.every} steps "
           f"the suite can reach at most {period / (period + seconds):.2f}x the bare loop")
+
+
+def variant(cfg, dataset, evaluator, device, override: str):
+    """``(config, state)`` of the suite with one more override (packed seeds, compilation), warmed up
+    (compilation happens here, outside the timed windows)."""
+    vcfg = cfg.copy()
+    key, value = override.split("=", 1)
+    OmegaConf.update(vcfg, key, int(value) if value.isdigit() else value, merge=False)
+    state = fresh_state(vcfg, dataset[0].shape[0], device)
+    suite_loop(vcfg, dataset, evaluator, device, 5, False, state)
+    return vcfg, state
 
 
 def evaluation_seconds(cfg, dataset, evaluator, device, repeats: int) -> float:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from gan import metrics as M
-from gan.plots import load_figure_data, save_figure_data
+from gan.plots import frequency_axis, load_figure_data, save_figure_data
 
 TAIL_FROM = 0.25  # cycles/pixel: the upper half of the band, where upsampling artifacts live
 
@@ -99,12 +99,14 @@ def plot(out: Path) -> list[Path]:
         ax1.loglog(f, a[f"{name}/profile"], lw=1.2, label=name)
         ax3.semilogy(f[tail], a[f"{name}/profile"][tail], lw=1.2, marker=".", label=name)
         ax2.semilogx(f, a[f"{name}/relative_error"], lw=1.2, label=name)
-    ax1.set(xlabel="spatial frequency (cycles/pixel)", ylabel="mean power", title="radial power profiles")
+    ax1.set(ylabel="mean power", title="radial power profiles (black: the data)")
     ax3.set(xlabel="spatial frequency (cycles/pixel)", ylabel="mean power",
             title=f"high-frequency tail (f >= {TAIL_FROM})")
     ax2.axhline(0, color="k", lw=1)
-    ax2.set(xlabel="spatial frequency (cycles/pixel)", ylabel="P_fake / P_real - 1",
-            title="relative spectral error (Schwarz et al. 2021)")
+    ax2.set_yscale("symlog", linthresh=1)  # linear within +-1, where most of the curve lies; log beyond
+    ax2.set(ylabel="P_fake / P_real - 1", title="relative spectral error (Schwarz et al. 2021)")
+    for ax in (ax1, ax2):
+        frequency_axis(ax, f)
     for ax in (ax1, ax2, ax3):
         ax.grid(True, which="both", alpha=0.3)
     ax2.legend(fontsize=7, loc="best")

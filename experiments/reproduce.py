@@ -1,8 +1,8 @@
 """Regenerate every artifact figure and ``figures/REPORT.md`` with the numbers behind them.
 
-    python experiments/reproduce.py                      # figures 1-3, then the quick and last-layer sweeps (4-5)
-    python experiments/reproduce.py --sweep multirun/A --last-layer-sweep multirun/B   # figures 4-5 from sweeps
-    python experiments/reproduce.py --no-sweep           # figures 1-5 only (a few minutes on a CPU)
+    python experiments/reproduce.py                      # sections 1-5, then the quick and last-layer sweeps (6-7)
+    python experiments/reproduce.py --sweep multirun/A --last-layer-sweep multirun/B   # sections 6-7 from sweeps
+    python experiments/reproduce.py --no-sweep           # sections 1-5 only (a few minutes on a CPU)
     python experiments/reproduce.py --tiny               # smoke test: tiny sizes everywhere
 
 Each figure script writes its arrays/JSON first and draws from them; REPORT.md quotes the JSON.
@@ -28,7 +28,7 @@ import fig_sweep  # noqa: E402
 
 
 TINY = ["+debug=tiny"]  # conf/debug/tiny.yaml; given after +experiment=..., so it wins
-#: Figure 5 compares a few last stages (one seed) to keep the whole report near 30 min on a CPU.
+#: Section 7 compares a few last stages (one seed) to keep the whole report near 30 min on a CPU.
 LAST_LAYER = ["upsampler=transposed,transposed_k3,resize_nearest,pixel_shuffle,pixel_shuffle_icnr,transposed_zoh",
               "seed=0"]
 
@@ -50,9 +50,9 @@ def report(out: Path, sections: list[str]) -> Path:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=ROOT / "figures")
-    ap.add_argument("--sweep", type=Path, help="existing sweep directory for figures 4-5")
-    ap.add_argument("--last-layer-sweep", type=Path, help="existing +experiment=last_layer sweep for figure 5")
-    ap.add_argument("--no-sweep", action="store_true", help="figures 1-5 only (no training)")
+    ap.add_argument("--sweep", type=Path, help="existing sweep directory for section 6 (trained comparison)")
+    ap.add_argument("--last-layer-sweep", type=Path, help="existing +experiment=last_layer sweep for section 7")
+    ap.add_argument("--no-sweep", action="store_true", help="sections 1-5 only (no training)")
     ap.add_argument("--tiny", action="store_true", help="tiny sizes (for tests)")
     args = ap.parse_args(argv)
     out = args.out
@@ -95,7 +95,7 @@ def main(argv=None) -> None:
         "is added before a tanh, as a generator's last layer makes it. Measured on the images as they are "
         "(`eval.saturation=none`):\n\n" + calibrate_metrics.markdown_table(tables[0]) +
         "\n\nand on atanh of the images (`eval.saturation=atanh`):\n\n" + calibrate_metrics.markdown_table(tables[1]))
-    print(f"figures 1-5 in {time.time() - t0:.1f} s", flush=True)
+    print(f"sections 1-5 in {time.time() - t0:.1f} s", flush=True)
 
     if not args.no_sweep:
         sweep = args.sweep or out / "quick_sweep"

@@ -92,6 +92,16 @@ def colorize(image, vmin: float, vmax: float, cmap: str = "inferno", scale: int 
 # Spectra of one image set against another (training, gan.analyze)
 
 
+def frequency_axis(ax, freqs) -> None:
+    """Label a log frequency axis over ``freqs`` (cycles/pixel) with a few plain numbers: the
+    default log-axis minor labels overlap over the 1-2 decades an image spectrum spans."""
+    f = _np(freqs)
+    ax.set_xticks([t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5) if f.min() <= t <= f.max()])
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("spatial frequency (cycles/pixel)")
+
+
 def radial_profiles_figure(freqs, profiles: Mapping[str, object], title: str = "",
                            bands: Mapping[str, tuple[object, object]] | None = None,
                            corners: Mapping[str, float] | None = None):
@@ -107,10 +117,7 @@ def radial_profiles_figure(freqs, profiles: Mapping[str, object], title: str = "
         if corners and name in corners:
             ax.plot([0.5 ** 0.5], [float(_np(corners[name]))], marker="*", ms=9, ls="none", color=line.get_color(),
                     label=f"{name}: (N/2, N/2) bin")
-    ax.set_xticks([t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5) if f.min() <= t <= f.max()])
-    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
-    ax.xaxis.set_minor_formatter(NullFormatter())  # log-axis minor labels overlap
-    ax.set_xlabel("spatial frequency (cycles/pixel)")
+    frequency_axis(ax, f)
     ax.set_ylabel("mean power")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)

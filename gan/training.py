@@ -359,8 +359,7 @@ def closing_summary(run: RunDir, final: dict[str, Any], seconds: float | None) -
                         if isinstance(final.get(k), (int, float)))
     shown = shlex.quote(os.path.relpath(run.path) if run.path.resolve().is_relative_to(Path.cwd()) else str(run.path))
     text = f"finished {shown} at step {final['step']}{took}\n  {numbers}\n  tensorboard --logdir {shown}"
-    log.info("%s", text.replace("\n ", ";"))
-    print(text, flush=True)
+    log.info("%s", text)  # Hydra's logging shows it on the console and keeps it in train.log
 
 
 def resume_hint(run: RunDir) -> str:

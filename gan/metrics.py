@@ -130,14 +130,16 @@ def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", 
         if saturation == "atanh":
             chunk = spectral.pre_tanh(chunk)
         nums, energy = spectral.periodic_energies(chunk, periods)
-        for p, v in spectral.checkerboard_energies(chunk, periods).items():
+        nums_periodic, _ = spectral.periodic_energies(spectral.periodic_component(chunk), periods)
+        for p, v in spectral.energy_shares(chunk, nums, energy).items():
             ce[p].append(v)
             pooled_num[p] = pooled_num[p] + nums[p].sum()
-        for p, v in spectral.checkerboard_energies(chunk, periods, boundary="periodic").items():
+        for p, v in spectral.energy_shares(chunk, nums_periodic, energy).items():
             ce_periodic[p].append(v)
+        products, terms = spectral.lag_products(chunk.double())  # shared by every period
         for p in periods:
-            sums, counts[p] = spectral.phase_moments(chunk.double(), p)
-            moments[p].append(sums)
+            moments[p].append(spectral.phase_sums(products, p))
+            counts[p] = spectral.phase_sums(terms, p)
         pooled_den = pooled_den + energy.sum()
         power_sum = power_sum + spectral.half_power_spectrum(chunk, window, channels, residual, boundary).sum(dim=0)
     whole = n // group * group  # images in complete groups

@@ -107,12 +107,12 @@ def periodic_component(x: torch.Tensor) -> torch.Tensor:
     v[..., :, 0] += cols
     v[..., :, -1] -= cols
     q = torch.arange(h, device=x.device, dtype=x.dtype).view(-1, 1)
-    r = torch.arange(w, device=x.device, dtype=x.dtype).view(1, -1)
+    r = torch.arange(w // 2 + 1, device=x.device, dtype=x.dtype).view(1, -1)  # rfft2's half plane
     den = 2 * torch.cos(2 * math.pi * q / h) + 2 * torch.cos(2 * math.pi * r / w) - 4  # the Laplacian's symbol
     den[0, 0] = 1.0
-    s_hat = torch.fft.fft2(v) / den
+    s_hat = torch.fft.rfft2(v) / den
     s_hat[..., 0, 0] = 0  # s has zero mean: p keeps the mean of x
-    return x - torch.fft.ifft2(s_hat).real
+    return x - torch.fft.irfft2(s_hat, s=(h, w))
 
 
 def periodic_energies(x: torch.Tensor, periods: list[int]) -> tuple[dict[int, torch.Tensor], torch.Tensor]:
@@ -159,9 +159,15 @@ def checkerboard_energies(x: torch.Tensor, periods: list[int], boundary: str = "
     _check_images(x)
     if not periods:
         return {}
-    source = periodic_component(x) if boundary == "periodic" else x
-    nums, _ = periodic_energies(source, periods)
-    energy = mean_free(x).square().sum(dim=(1, 2, 3))
+    nums, energy = periodic_energies(x, periods)
+    if boundary == "periodic":
+        nums, _ = periodic_energies(periodic_component(x), periods)
+    return energy_shares(x, nums, energy)
+
+
+def energy_shares(x: torch.Tensor, nums: dict[int, torch.Tensor], energy: torch.Tensor) -> dict[int, torch.Tensor]:
+    """``{P: nums[P] / energy}`` per image ``(B,)``, 0 for the constant images of ``x`` (whose
+    mean-free ``energy`` is rounding noise); ``nums, energy`` as ``periodic_energies`` gives them."""
     constant = constant_images(x, energy)
     safe = torch.where(constant, torch.ones_like(energy), energy)
     return {p: torch.where(constant, torch.zeros_like(num), num / safe) for p, num in nums.items()}
@@ -183,31 +189,37 @@ def excess_db(fake: torch.Tensor | float, real: torch.Tensor | float, floor: flo
 # Phase dependence of local second moments (second-order cyclostationarity)
 
 
-def phase_classes(height: int, width: int, period: int, device=None) -> torch.Tensor:
-    """Phase class (i mod P) * P + (j mod P) of every pixel of an ``height x width`` grid, ``(H*W,)`` long."""
-    i = torch.arange(height, device=device) % period
-    j = torch.arange(width, device=device) % period
-    return (i[:, None] * period + j[None, :]).flatten()
-
-
-def phase_moments(x: torch.Tensor, period: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-image sums over the phase classes of the local second moments, ``(B, C, H, W) ->
-    (sums (B, L, P, P), counts (L, P, P))``: for every lag (di, dj) in ``LAGS``, class (r, t) sums
-    y(i, j) y(i + di, j + dj) over the positions with i = r, j = t (mod P) where both pixels are in
-    the image, and over channels; y is the per-image, per-channel mean-free image. ``counts`` is the
-    number of terms per image."""
+def lag_products(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The local second moments behind PS_P, ``(B, C, H, W) -> (products (B, L, H, W), counts (L, H, W))``:
+    for every lag (di, dj) in ``LAGS``, y(i, j) y(i + di, j + dj) summed over channels at (i, j),
+    zero where (i + di, j + dj) leaves the image; y is the per-image, per-channel mean-free image.
+    ``counts`` is the number of terms at each position (C inside, 0 outside)."""
     _check_images(x)
     y = mean_free(x)
     b, c, h, w = y.shape
-    p2 = period * period
-    sums = y.new_zeros(b, len(LAGS), p2)
-    counts = y.new_zeros(len(LAGS), p2)
+    products = y.new_zeros(b, len(LAGS), h, w)
+    counts = y.new_zeros(len(LAGS), h, w)
     for lag, (di, dj) in enumerate(LAGS):
-        q = (y[..., : h - di, : w - dj] * y[..., di:, dj:]).sum(dim=1).reshape(b, -1)  # (B, (H-di)(W-dj))
-        k = phase_classes(h - di, w - dj, period, y.device)
-        sums[:, lag] = sums[:, lag].index_add(1, k, q)
-        counts[lag] = torch.bincount(k, minlength=p2).to(y.dtype) * c
-    return sums.reshape(b, len(LAGS), period, period), counts.reshape(len(LAGS), period, period)
+        products[:, lag, : h - di, : w - dj] = (y[..., : h - di, : w - dj] * y[..., di:, dj:]).sum(dim=1)
+        counts[lag, : h - di, : w - dj] = c
+    return products, counts
+
+
+def phase_sums(t: torch.Tensor, period: int) -> torch.Tensor:
+    """Sums of ``t`` over the phase classes (i mod P, j mod P), ``(..., H, W) -> (..., P, P)``;
+    P need not divide H or W (the grid is padded with zeros)."""
+    h, w = t.shape[-2:]
+    if h % period or w % period:
+        t = F.pad(t, (0, -w % period, 0, -h % period))
+    return t.unflatten(-1, (-1, period)).unflatten(-3, (-1, period)).sum(dim=(-4, -2))
+
+
+def phase_moments(x: torch.Tensor, period: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image sums over the phase classes of the local second moments (``lag_products``),
+    ``(B, C, H, W) -> (sums (B, L, P, P), counts (L, P, P))``: class (r, t) of lag l sums the
+    products at the positions i = r, j = t (mod P); ``counts`` is the number of terms per image."""
+    products, counts = lag_products(x)
+    return phase_sums(products, period), phase_sums(counts, period)
 
 
 def phase_spread_of(sums: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:

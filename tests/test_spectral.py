@@ -314,6 +314,20 @@ def test_fixed_pattern_ce_over_groups_of_the_compared_size():
     assert grouped.ce_fixed[2] == pytest.approx(by_hand, rel=1e-5) and grouped.group == 128
 
 
+def test_image_stats_in_chunks_equals_each_definition_on_the_whole_set():
+    """The batched, chunked, shared-work path gives what each metric's own function gives."""
+    from gan import metrics
+    periods = [2, 4, 8]
+    x = dead_leaves_images(96, 16, seed=1) * (1 + 0.3 * checkerboard(16, 16, 2).float())
+    stats = metrics.image_stats(x, periods, batch_size=40)  # chunks of 40, 40, 16
+    for p in periods:
+        torch.testing.assert_close(stats.ce[p], spectral.checkerboard_energy(x, p))
+        torch.testing.assert_close(stats.ce_periodic[p], spectral.checkerboard_energy(x, p, boundary="periodic"))
+        assert stats.phase_spread[p] == pytest.approx(float(spectral.phase_spread(x.double(), p)), rel=1e-9)
+        assert stats.ce_fixed[p] == pytest.approx(float(spectral.fixed_pattern_energy(x, p)), rel=1e-5)
+    torch.testing.assert_close(stats.mean_power, spectral.power_spectrum(x).mean(dim=0))
+
+
 @pytest.mark.parametrize("window", ["hann", "kaiser"])
 def test_windowed_white_noise_profile_is_flat(window):
     torch.manual_seed(0)

@@ -3,9 +3,9 @@
 * ``hparams(cfg)``: the config-group choices, the seed and the settings that matter for a
   comparison, under names a person reads (``Upsampler``, not ``upsampler._target_``). TensorBoard
   orders HParams columns by name, upper case first: ``Upsampler`` leads the table.
-* ``HEADLINE_METRICS``: the numbers of the HParams table (the two calibrated detectors first).
-* ``layout(periods)``: a custom-scalars layout that puts the checkerboard excess per period, the
-  phase spread, the spectral distance and SWD of all runs on shared charts.
+* the HParams table shows ``metrics.SUMMARY``.
+* ``layout(periods)``: a custom-scalars layout that puts the checkerboard depths per period, the
+  dB detectors, the spectral distance and SWD of all runs on shared charts.
 """
 from __future__ import annotations
 
@@ -24,11 +24,6 @@ SETTINGS = {
     "blur": "upsampler.blur", "downsample": "discriminator.downsample", "steps": "train.steps",
     "batch_size": "train.batch_size", "loss": "train.loss", "lr_g": "train.lr_g", "lr_d": "train.lr_d",
 }
-#: The metrics of the HParams table and of a run's closing summary.
-HEADLINE_METRICS = (M.HEADLINE, "phase_spread_excess_db/p2", M.CE.format(p=2), "checkerboard_fixed_excess_db/p2",
-                    M.SPECTRAL_DISTANCE, M.SWD)
-
-
 def choices(cfg: DictConfig) -> dict[str, str]:
     """The preset chosen in each config group: from Hydra when it runs, else by matching the
     group's node against the presets (``custom`` when none matches)."""
@@ -63,14 +58,17 @@ def layout(periods: list[int]) -> dict[str, dict[str, list]]:
         return ["Multiline", list(patterns)]
 
     return {
-        "1 checkerboard (dB above the data)": {
-            **{f"CE_{p} excess": chart(f"^{M.CE_EXCESS_DB.format(p=p)}$") for p in periods},
-            **{f"PS_{p} excess": chart(f"^phase_spread_excess_db/p{p}$") for p in periods},
+        "1 checkerboard depth above the data (fraction of contrast)": {
+            **{f"total P={p}": chart(f"^{M.excess_name(M.DEPTH, '').format(p=p)}$") for p in periods},
+            **{f"content-following P={p}": chart(f"^{M.excess_name(M.PHASE_DEPTH, '').format(p=p)}$")
+               for p in periods},
+            **{f"fixed P={p}": chart(f"^{M.excess_name(M.FIXED_DEPTH, '').format(p=p)}$") for p in periods},
         },
-        "2 spectra and quality": {
+        "2 dB detectors, spectra and quality": {
+            **{f"CE_{p} excess (dB)": chart(f"^{M.CE_EXCESS_DB.format(p=p)}$") for p in periods},
+            **{f"PS_{p} excess (dB)": chart(f"^{M.excess_name(M.PHASE_SPREAD).format(p=p)}$") for p in periods},
             "spectral distance (decades)": chart(f"^{M.SPECTRAL_DISTANCE}$"),
             "SWD x 1e3": chart(f"^{M.SWD}$"),
-            "fixed-pattern CE_2 excess": chart("^checkerboard_fixed_excess_db/p2$"),
         },
         "3 training": {"losses": chart("^train/loss_"), "D outputs": chart("^train/D_")},
     }

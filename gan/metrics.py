@@ -10,6 +10,7 @@ periods from here, so a number means the same everywhere. Image quality (SWD, FI
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -34,16 +35,25 @@ SWD_LEVEL = "quality/swd_level_{size}"
 FID = "quality/fid"
 KID = "quality/kid"
 DC_CHECKERBOARD = "dc_checkerboard/stage{i}"
+# Grid-only depths (``spectral.phase_depths``), fractions of the images' contrast (0.03 = 3%): NAME/pP
+# (generated), NAME_real/pP (the data), NAME_excess/pP (generated minus data) and NAME_se/pP,
+# NAME_excess_se/pP (standard errors of one evaluation).
+DEPTH = "checkerboard_depth/p{p}"
+PHASE_DEPTH = "phase_depth/p{p}"
+FIXED_DEPTH = "fixed_depth/p{p}"
 
 #: Prefix of the same numbers measured on the generator's exponential moving average (train.ema).
 EMA_PREFIX = "ema/"
 
-#: The number a sweep ranks upsamplers by, and the default Hydra ``objective``.
-HEADLINE = CE_EXCESS_DB.format(p=2)
-#: The columns of ``gan.summarize``'s table and bar chart: the two calibrated artifact detectors
-#: (CE_2 for fixed patterns, PS_2 for content-following ones and replicas), then spectra and quality.
-SUMMARY = (HEADLINE, CE.format(p=2), "phase_spread_excess_db/p2", "checkerboard_fixed_excess_db/p2",
-           SPECTRAL_DISTANCE, SWD)
+#: The number a sweep ranks upsamplers by, and the default Hydra ``objective``: the depth of the
+#: whole P = 2 pattern above the data's.
+HEADLINE = "checkerboard_depth_excess/p2"
+#: The numbers of a run's closing summary and HParams row, and the columns of ``gan.summarize``'s
+#: table: the depths first (total, content-following, fixed), then the dB detectors, spectra, quality.
+SUMMARY = (HEADLINE, "phase_depth_excess/p2", "fixed_depth_excess/p2", CE_EXCESS_DB.format(p=2),
+           "phase_spread_excess_db/p2", SPECTRAL_DISTANCE, SWD)
+#: The numbers whose differences between upsamplers ``gan.summarize`` tests (Welch, Holm).
+COMPARED = (HEADLINE, "phase_depth_excess/p2", "fixed_depth_excess/p2")
 
 
 def real_name(name: str) -> str:
@@ -52,10 +62,16 @@ def real_name(name: str) -> str:
     return f"{family}_real/{period}"
 
 
-def excess_name(name: str) -> str:
-    """``checkerboard/p2`` -> ``checkerboard_excess_db/p2``."""
+def excess_name(name: str, unit: str = "_db") -> str:
+    """``checkerboard/p2`` -> ``checkerboard_excess_db/p2`` (``unit=""``: ``checkerboard_excess/p2``)."""
     family, _, period = name.partition("/")
-    return f"{family}_excess_db/{period}"
+    return f"{family}_excess{unit}/{period}"
+
+
+def se_name(name: str) -> str:
+    """``phase_depth/p2`` -> ``phase_depth_se/p2``: the standard error of one evaluation's value."""
+    family, _, period = name.partition("/")
+    return f"{family}_se/{period}"
 
 
 def periods_for(height: int, width: int | None = None) -> list[int]:
@@ -79,6 +95,7 @@ class SpectralStats:
     ce_periodic: dict[int, torch.Tensor]  # period -> CE_P of the periodic component per image, (N,)
     ce_fixed: dict[int, float]           # period -> CE_P of the mean image (mean over groups)
     phase_spread: dict[int, float]       # period -> PS_P of the pooled moments (mean over groups)
+    depths: dict[int, dict[str, tuple[float, float]]]  # period -> {"phase"|"fixed"|"total": (depth, SE)}
     saturation: float                    # share of values at tanh's limits (before any treatment)
     mean_power: torch.Tensor             # (H, W) batch-mean power spectrum, unshifted
     n: int
@@ -146,6 +163,9 @@ def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", 
     treated = spectral.pre_tanh(images.float()) if saturation == "atanh" else images.float()
     mean_images = treated[:whole].reshape(n // group, group, *images.shape[1:]).mean(dim=1)
     fixed = spectral.checkerboard_energies(mean_images, periods)
+    nan = {part: (math.nan, math.nan) for part in ("phase", "fixed", "total")}
+    depths = {p: spectral.phase_depths(treated, p) if spectral.depth_fits(p, *images.shape[-2:]) and n >= 6 else nan
+              for p in periods}  # unbiased at any N: all images
     spread = {}
     for p in periods:
         per_group = torch.cat(moments[p])[:whole].reshape(n // group, group, *counts[p].shape).sum(dim=1)
@@ -162,6 +182,7 @@ def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", 
         ce_periodic=host["ce_periodic"],
         ce_fixed={p: float(v) for p, v in host["fixed"].items()},
         phase_spread={p: float(v) for p, v in host["spread"].items()},
+        depths=depths,
         saturation=float(host["saturation"]),
         mean_power=host["power"],
         n=n,
@@ -212,6 +233,27 @@ def _family(name: str, description: str, value: Callable[[SpectralStats, int], f
                    True, positive=False, needs_reference=True, fn=excess))
 
 
+def _depth_family(name: str, part: str, description: str) -> tuple[Metric, ...]:
+    """A signed depth (``spectral.phase_depths`` part ``part``) on generated images, its standard
+    error, on the data, and generated minus data with its standard error."""
+    def value(s: SpectralStats, p: int) -> float:
+        return s.depths[p][part][0]
+
+    def se(s: SpectralStats, p: int) -> float:
+        return s.depths[p][part][1]
+
+    excess = excess_name(name, unit="")
+    return (Metric(name, description, True, positive=False, fn=lambda f, r, p, _: value(f, p)),
+            Metric(se_name(name), f"standard error of {name} (jackknife over groups of images)", None,
+                   fn=lambda f, r, p, _: se(f, p)),
+            Metric(real_name(name), f"{description}, on real images", None, positive=False, needs_reference=True,
+                   fn=lambda f, r, p, _: value(r, p)),
+            Metric(excess, f"{name} minus the data's", True, positive=False, needs_reference=True,
+                   fn=lambda f, r, p, _: value(f, p) - value(r, p)),
+            Metric(se_name(excess), f"standard error of {excess}", None, needs_reference=True,
+                   fn=lambda f, r, p, _: (se(f, p) ** 2 + se(r, p) ** 2) ** 0.5))
+
+
 def _spectral_distance(fake: SpectralStats, real: SpectralStats, _p: int | None, f_min: float) -> float:
     freqs, profile = fake.radial
     floor = float(real.mean_power.mean()) * 10 ** (spectral.FLOOR_DB / 10)
@@ -219,6 +261,12 @@ def _spectral_distance(fake: SpectralStats, real: SpectralStats, _p: int | None,
 
 
 REGISTRY: tuple[Metric, ...] = (
+    *_depth_family(DEPTH, "total", "depth of the whole P-periodic pattern, sqrt(phase_depth^2 + fixed_depth^2), "
+                   "a fraction of the images' contrast"),
+    *_depth_family(PHASE_DEPTH, "phase", "equivalent modulation depth of a P-periodic pattern that follows the "
+                   "content (x + a (x - mean x) c reads a), from the variance map away from the border"),
+    *_depth_family(FIXED_DEPTH, "fixed", "RMS amplitude of the P-periodic part of the mean image, over the "
+                   "images' RMS contrast (a pattern at the same place in every sample)"),
     *_family(CE, "CE_P: share of the mean-free image energy that is exactly P-periodic, mean over images",
              lambda s, p: float(s.ce[p].mean())),
     *_family(CE_FIXED, "CE_P of the mean generated image (mean over groups of the evaluated sample count): "
@@ -280,17 +328,21 @@ def layer_checkerboard(G) -> dict[str, float]:
     return {DC_CHECKERBOARD.format(i=i): v for i, v in enumerate(values.tolist())}  # one host sync
 
 
-def run_headline(records: list[dict], steps: int, window: float) -> dict[str, float]:
-    """A run's headline numbers from its evaluation records: per metric, the mean over the
-    evaluations in the last ``window`` of its ``steps`` (geometric for positive quantities, which
-    keeps it consistent with their excess in dB); ``window = 0``: the last evaluation alone. One
-    evaluation moves by several dB from the next, their mean much less."""
-    import math
+def is_evaluation(record: dict) -> bool:
+    """Whether a metrics.jsonl record is an evaluation (not a training-loss line)."""
+    return CE.format(p=2) in record
 
-    evaluations = [r for r in records if HEADLINE in r and not r.get("diverged")]
+
+def run_headline(records: list[dict], window: float) -> dict[str, float]:
+    """A run's headline numbers from its evaluation records: per metric, the mean over the
+    evaluations in the last ``window`` of the steps it trained (up to its last evaluation;
+    geometric for positive quantities, which keeps it consistent with their excess in dB);
+    ``window = 0``: the last evaluation alone. One evaluation moves by several dB from the next,
+    their mean much less."""
+    evaluations = [r for r in records if is_evaluation(r) and not r.get("diverged")]
     if not evaluations:
         return {}
-    start = steps * (1 - window) if window > 0 else evaluations[-1]["step"]
+    start = evaluations[-1]["step"] * (1 - window)
     chosen = [r for r in evaluations if r["step"] >= start and r["step"] > 0] or evaluations[-1:]
     out = {}
     for key, last in chosen[-1].items():

@@ -38,9 +38,6 @@ from gan.stats import Comparison, compare, estimate
 
 #: Keys that never define a group: the seed varies within a group; paths differ per job.
 IGNORED_KEYS = ("seed", "run_dir", "train.progress", "num_seeds")
-#: The metrics compared across groups by default: the two calibrated artifact detectors.
-COMPARED = (M.HEADLINE, "phase_spread_excess_db/p2")
-
 
 class SummaryError(ValueError):
     """Nothing to summarise at the given path."""
@@ -58,22 +55,28 @@ class Job:
     @property
     def last_record(self) -> dict[str, Any]:
         """The last evaluation record (values as written: numbers, or null for a non-finite one)."""
-        last = next((r for r in reversed(self.records) if M.CE.format(p=2) in r), {})
+        last = next((r for r in reversed(self.records) if M.is_evaluation(r)), {})
         return {k: v for k, v in last.items() if k not in ("step", "diverged")}
 
     @property
     def numbers(self) -> dict[str, float]:
         """Every metric of the last record: the run's headline value (``gan.metrics.run_headline``),
         NaN where it has no finite one."""
-        window = 0.0 if self.last_only else float(self.config.get("eval.headline_window", 0.25))
-        steps = int(self.config.get("train.steps", 0) or 0)
-        headline = M.run_headline(self.records, steps, window)
+        window = 0.0 if self.last_only else float(self.config.get("eval.headline_window", default_window()))
+        headline = M.run_headline(self.records, window)
         return {k: headline.get(k, math.nan) for k, v in self.last_record.items() if not isinstance(v, bool)}
 
     @property
     def final(self) -> dict[str, float]:
         """The finite headline numbers."""
         return {k: v for k, v in self.numbers.items() if math.isfinite(v)}
+
+
+def default_window() -> float:
+    """``eval.headline_window`` of the default eval preset (for records whose config lacks it)."""
+    from gan.config import load_preset
+
+    return float(load_preset("eval", "default").headline_window)
 
 
 def _number(v: Any) -> float:
@@ -295,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="output folder (default: SWEEP_DIR)")
     ap.add_argument("--metrics", nargs="*", help="metrics in summary.md and the bar chart")
     ap.add_argument("--reference", default="transposed", help="the upsampler every other is compared with")
-    ap.add_argument("--compare", nargs="*", default=list(COMPARED), help="metrics of the comparison")
+    ap.add_argument("--compare", nargs="*", default=list(M.COMPARED), help="metrics of the comparison")
     ap.add_argument("--last", action="store_true", help="the last evaluation of each run, not the headline window")
     args = ap.parse_args(argv)
     try:

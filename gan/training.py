@@ -323,12 +323,12 @@ def finish(job: RunDir, cfg: DictConfig, replicas: list[Replica], state: State, 
         if state.diverged[r.index]:
             continue
         records = r.run.read_metrics()
-        last = next((x for x in reversed(records) if M.HEADLINE in x), {})
+        last = next((x for x in reversed(records) if M.is_evaluation(x)), {})
         final = {"step": state.step, **r.train_stats,
-                 **M.run_headline(records, int(cfg.train.steps), float(cfg.eval.headline_window)),
+                 **M.run_headline(records, float(cfg.eval.headline_window)),
                  **{f"last/{k}": v for k, v in last.items() if k != "step"}}
         if r.logger is not None:  # trained now (not found finished)
-            r.logger.hparams(dashboard.hparams(r.cfg), {k: final[k] for k in dashboard.HEADLINE_METRICS if k in final},
+            r.logger.hparams(dashboard.hparams(r.cfg), {k: final[k] for k in M.SUMMARY if k in final},
                              step=state.step)
             r.logger.close()
             r.run.write_status("finished", step=state.step)
@@ -355,7 +355,7 @@ def resume_point(run: RunDir, cfg: DictConfig, device: torch.device) -> tuple[di
 def closing_summary(run: RunDir, final: dict[str, Any], seconds: float | None) -> None:
     """Where the run went, what it ended at (its headline numbers), and how to look at it."""
     took = f" in {seconds / 60:.1f} min" if seconds is not None else " (before)"
-    numbers = "  ".join(f"{k} {final[k]:.4g}" for k in dashboard.HEADLINE_METRICS
+    numbers = "  ".join(f"{k} {final[k]:.4g}" for k in M.SUMMARY
                         if isinstance(final.get(k), (int, float)))
     shown = shlex.quote(os.path.relpath(run.path) if run.path.resolve().is_relative_to(Path.cwd()) else str(run.path))
     text = f"finished {shown} at step {final['step']}{took}\n  {numbers}\n  tensorboard --logdir {shown}"

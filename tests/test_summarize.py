@@ -15,7 +15,8 @@ def fake_job(root, name, upsampler, seed, status="finished", ce=0.01, steps=(0, 
     run = root / name
     run.mkdir(parents=True)
     OmegaConf.save(OmegaConf.create({"seed": seed, "upsampler": {"_target_": upsampler, "kernel_size": 4},
-                                     "train": {"steps": 10}}), run / "config.yaml")
+                                     "train": {"steps": 10}, "eval": {"headline_window": 0.25}}),
+                    run / "config.yaml")
     with (run / "metrics.jsonl").open("w") as f:
         for s in steps:
             f.write(json.dumps({"step": s, "checkerboard/p2": ce * (1 + s), "checkerboard_excess_db/p2": 10 * ce + s,
@@ -150,7 +151,7 @@ def test_comparison_table_with_verdicts(tmp_path):
 
 
 def test_headline_is_the_mean_over_the_last_part_of_training(tmp_path):
-    run = fake_job(tmp_path, "0_job", "A", 0, steps=(0, 4, 6, 8, 10))  # train.steps = 10: window from step 7.5
+    run = fake_job(tmp_path, "0_job", "A", 0, steps=(0, 4, 6, 8, 10))  # last evaluation at 10: window from 7.5
     (job,) = summarize.find_jobs(tmp_path)
     db = [10 * 0.01 + s for s in (8, 10)]
     assert job.numbers["checkerboard_excess_db/p2"] == pytest.approx(sum(db) / 2)

@@ -7,7 +7,6 @@ starts; a failing or diverging job is reported in one line at the end, after the
 and sets the exit code; SIGTERM/SIGINT stop the whole sweep. Under submitit a signal is passed to
 submitit's handler after the checkpoint (USR2: requeue and resume).
 """
-import logging
 import os
 import shlex
 import sys
@@ -17,29 +16,30 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from gan.config import COMMAND_ENV, register_plugins
-from gan.errors import TrainingInterrupted, exit_code
+from gan import cli
+from gan.config import COMMAND_ENV
+from gan.errors import TrainingInterrupted, UserError, exit_code, report
 from gan.metrics import HEADLINE
+from gan.plugins import register_plugins
 from gan.training import train
-
-log = logging.getLogger("train")
-
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     try:
-        return train(cfg).get(cfg.get("objective", HEADLINE))
+        return train(cfg).get(cfg.get("objective") or HEADLINE)
     except Exception as e:  # noqa: BLE001 - known failures become one line and an exit code
         code = exit_code(e)
         multirun = HydraConfig.get().mode == RunMode.MULTIRUN
         if code is None or (multirun and not isinstance(e, TrainingInterrupted)):
             raise  # in a sweep, Hydra reports the failed job and runs the others
-        log.error("%s", e)
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(code)
+        sys.exit(report(e))
 
 
 if __name__ == "__main__":
     os.environ.setdefault(COMMAND_ENV, shlex.join(["python", *sys.argv]))  # what a stop message says to rerun
     register_plugins()  # the gan sweeper, in every kind of install
+    try:
+        sys.argv[1:] = cli.normalize(sys.argv[1:])
+    except UserError as e:
+        sys.exit(report(e))
     main()

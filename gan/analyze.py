@@ -2,9 +2,10 @@
 
 PATH is a run directory (its last good checkpoint is loaded and N images are sampled), a folder
 of images, or a ``.pt``/``.npz`` tensor file ``(N, C, H, W)`` (or ``(N, H, W, C)``; uint8 or float).
-The reference is another such path or a dataset name from ``conf/data`` (``deadleaves``, ...).
+The reference is another such path or a dataset name from ``conf/data`` (``deadleaves``, ...); a
+run directory without one is compared with the dataset it was trained on. PATH is only read.
 
-Writes, in ``--out``: ``spectra.npz`` (the arrays), ``metrics.json`` (numbers and options) and
+Writes, in ``--out`` (default ``analysis/<PATH's name>`` in the current directory): ``spectra.npz`` (the arrays), ``metrics.json`` (numbers and options) and
 PNG figures drawn from ``spectra.npz`` alone (``--plot-only DIR`` redraws them).
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 
 from gan import metrics, spectral
+from gan.errors import report
 from gan.metrics import SpectralStats, compute, image_stats
 
 TENSOR_SUFFIXES = (".pt", ".pth", ".npz", ".npy")
@@ -117,6 +119,24 @@ def load_dataset(name: str, image_size: int, num: int, seed: int = 0) -> torch.T
     return sample_images(build_dataset(cfg), num, seed)
 
 
+def default_out(path: Path) -> Path:
+    """``analysis/<PATH's name>`` under the current directory: the inputs are only read."""
+    return Path("analysis") / (path.resolve().name if path.is_dir() else path.stem)
+
+
+def run_reference(path: Path, num: int, seed: int = 0) -> torch.Tensor | None:
+    """``num`` images of the dataset a run directory was trained on (its own config); None for
+    anything that is not a run directory."""
+    from gan.build import build_dataset
+    from gan.data import sample_images
+    from gan.rundir import RunDir
+
+    run = RunDir(path)
+    if not path.is_dir() or not run.has_config():
+        return None
+    return sample_images(build_dataset(run.config()), num, seed)
+
+
 def load_images(spec: str, num_samples: int, image_size: int | None = None) -> torch.Tensor:
     """Images from a run directory, folder, tensor file, or (with ``image_size``) a dataset name."""
     from gan.rundir import RunDir
@@ -199,8 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m gan.analyze", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("path", help="run directory, image folder, or .pt/.npz/.npy tensor file")
-    ap.add_argument("--reference", help="path as above, or a dataset name from conf/data (e.g. deadleaves)")
-    ap.add_argument("--out", help="output folder (default: PATH/analysis or PATH's stem + _analysis)")
+    ap.add_argument("--reference", help="path as above, or a dataset name from conf/data (e.g. deadleaves); "
+                    "default for a run directory: the dataset it was trained on")
+    ap.add_argument("--out", help="output folder (default: analysis/<PATH's name> here; PATH is only read)")
     ap.add_argument("--num-samples", type=int, default=1024, help="images sampled from a run / a dataset")
     ap.add_argument("--window", default="none", choices=spectral.WINDOWS)
     ap.add_argument("--channels", default="mean", choices=spectral.CHANNEL_MODES)
@@ -221,9 +242,13 @@ def main(argv: list[str] | None = None) -> int:
             if args.num_samples < 1:
                 raise AnalysisError(f"--num-samples must be >= 1, got {args.num_samples}")
             path = Path(args.path)
-            out = Path(args.out) if args.out else (path / "analysis" if path.is_dir() else path.with_name(path.stem + "_analysis"))
+            out = Path(args.out) if args.out else default_out(path)
             images = load_images(args.path, args.num_samples)
-            reference = load_images(args.reference, args.num_samples, image_size=images.shape[-1]) if args.reference else None
+            if args.reference:
+                reference = load_images(args.reference, args.num_samples, image_size=images.shape[-1])
+            else:
+                reference = run_reference(path, args.num_samples)
+            print(f"writing to {out}" + ("" if reference is not None else " (no reference: numbers of PATH alone)"))
             values = analyze(images, reference, out, args.window, args.channels, args.residual, args.f_min,
                              args.boundary, args.saturation, source=args.path)
             for k, v in values.items():
@@ -231,8 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         for p in plot(out):
             print(f"wrote {p}")
     except (AnalysisError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return report(e)
     return 0
 
 

@@ -6,10 +6,12 @@ in at strength ``s`` in [0, 1]. The resampling artifacts upsample a half-size ve
 (2 x 2 average pooling), so at ``s = 1`` the image is what that upsampler makes of it.
 ``ARTIFACTS`` names them; ``preset_last_stage(name)`` is the untrained last stage of an upsampler
 preset as a further artifact. ``CONTROLS`` are changes that are not upsampling artifacts (a blur,
-noise, lower contrast): a metric that responds to them is not specific to checkerboards.
+noise, lower contrast, a dark border, vignettes, JPEG blocks, another texture): a metric that
+responds to them is not specific to checkerboards.
 """
 from __future__ import annotations
 
+import io
 from typing import Callable
 
 import torch
@@ -151,9 +153,63 @@ def low_contrast(x: torch.Tensor) -> torch.Tensor:
     return mean + 0.5 * (x - mean)
 
 
+def dark_border(x: torch.Tensor) -> torch.Tensor:
+    """The outermost rows and columns x 0.8 about the image's mean: what zero padding does to a
+    generator's border, and no grid."""
+    mean = _stats(x)[0]
+    gain = torch.ones(x.shape[-2:], dtype=x.dtype, device=x.device)
+    gain[[0, -1], :] = gain[:, [0, -1]] = 0.8
+    return mean + (x - mean) * gain
+
+
+def vignette(centre: tuple[float, float] = (0.5, 0.5)) -> Artifact:
+    """Contrast falling with the distance r from ``centre`` (fractions of the side; r = 1 at the
+    corners of a centred one): x * (1 - 0.2 r^2). Smooth, no grid."""
+    def artifact(x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        i = ((torch.arange(h, dtype=x.dtype, device=x.device) + 0.5) / h - centre[0])[:, None]
+        j = ((torch.arange(w, dtype=x.dtype, device=x.device) + 0.5) / w - centre[1])[None, :]
+        return x * (1 - 0.2 * (i.square() + j.square()) / 0.5)
+    return artifact
+
+
+def jpeg(quality: int = 75, subsampling: str = "4:2:0") -> Artifact:
+    """JPEG compression through Pillow (8 x 8 blocks; colour images with chroma ``subsampling``):
+    block edges at fixed places, but between an odd and an even column at period 2."""
+    import numpy as np
+    from PIL import Image
+
+    def artifact(x: torch.Tensor) -> torch.Tensor:
+        out = []
+        for img in ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu():
+            arr = img.permute(1, 2, 0).numpy()
+            pil = Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr)
+            buf = io.BytesIO()
+            pil.save(buf, format="JPEG", quality=quality, subsampling=subsampling)
+            back = np.asarray(Image.open(buf)).reshape(arr.shape)
+            out.append(torch.from_numpy(back.copy()).permute(2, 0, 1))
+        return (torch.stack(out).to(x) / 127.5 - 1)
+    return artifact
+
+
+def other_texture(x: torch.Tensor) -> torch.Tensor:
+    """Different content of the same size: dead leaves with discs 2-3x bigger than the default
+    (a generator that gets the texture wrong), stationary like the data."""
+    from gan.data import dead_leaves_images
+
+    n, c, h, _ = x.shape
+    return dead_leaves_images(n, h, channels=c, seed=12345, r_min=0.25, r_max=0.9).to(x)
+
+
 #: Changes that are not upsampling artifacts, to see which metrics respond to anything.
 CONTROLS: dict[str, Artifact] = {
     "control: blur": blur,
     "control: white noise": white_noise,
     "control: half contrast": low_contrast,
+    "control: dark border": dark_border,
+    "control: vignette": vignette(),
+    "control: off-centre vignette": vignette((0.3, 0.25)),
+    "control: JPEG q75 4:2:0": jpeg(75, "4:2:0"),
+    "control: JPEG q75 4:4:4": jpeg(75, "4:4:4"),
+    "control: other texture": other_texture,
 }

@@ -1,26 +1,42 @@
 """Hydra callbacks of ``train.py`` (listed in ``conf/train.yaml`` under ``hydra.callbacks``)."""
 from __future__ import annotations
 
+import shlex
 import sys
+import time
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 
-class LockRunDir(Callback):
-    """A single run takes its directory's lock (``RunDir.lock``) before Hydra writes anything into
-    it, so a second process on the same directory stops with one line and exit code 2, touching
-    nothing. Sweep jobs take theirs when training starts."""
+class AcceptRun(Callback):
+    """A single run is accepted before Hydra writes anything: its config, data and resume policy
+    are checked (``gan.lifecycle.accept``) and its directory's lock is taken (``RunDir.lock``); a
+    refused command prints one line, exits with code 2 and leaves no file or folder behind. A run
+    that continues keeps the ``.hydra/`` record of the command that started it; each later command
+    is appended to its ``.hydra/history.txt``. Sweep jobs are accepted by the sweeper."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         from hydra.core.hydra_config import HydraConfig
 
-        from gan.rundir import RunDir, RunDirInUse
+        from gan import lifecycle
+        from gan.errors import UserError, report
+        from gan.rundir import RunDir
 
         HydraConfig.instance().set_config(config)  # the run dir may interpolate ${hydra:...}
+        run = RunDir(config.get("run_dir") or config.hydra.run.dir)
+        task = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
         try:
-            RunDir(config.get("run_dir") or config.hydra.run.dir).lock()
-        except RunDirInUse as e:
-            print(f"error: {e}", file=sys.stderr)
-            sys.exit(2)
+            lifecycle.accept(task, run.path)
+            existed = run.holds_run()
+            run.lock()
+        except UserError as e:
+            sys.exit(report(e))
+        if existed and config.hydra.output_subdir is not None:
+            history = run.path / config.hydra.output_subdir / "history.txt"
+            history.parent.mkdir(parents=True, exist_ok=True)
+            with history.open("a") as f:
+                f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {shlex.join(config.hydra.overrides.task)}\n")
+            with read_write(config.hydra), open_dict(config.hydra):
+                config.hydra.output_subdir = None  # keep .hydra/ as the run's first command wrote it

@@ -30,8 +30,10 @@ CONF_DIR = _find_conf_dir()
 COMMAND_ENV = "GAN_COMMAND"
 
 #: Overrides that do not change what a run computes; they never appear in run or sweep names.
-UNNAMED_KEYS = ("hydra", "run_dir", "device", "threads", "train.progress", "train.num_workers", "data.root",
-                "data.download", "resume")
+#: Raising ``train.steps`` or changing how a run is evaluated, logged or checkpointed continues it.
+UNNAMED_KEYS = ("hydra", "paths", "run_dir", "device", "threads", "train.steps", "train.progress", "train.log_every",
+                "train.ckpt_every", "train.num_workers", "train.resume", "eval", "data.root", "data.download",
+                "resume")
 
 
 def presets(group: str) -> list[str]:
@@ -47,17 +49,15 @@ def load_preset(group: str, name: str) -> DictConfig:
     return OmegaConf.load(path)
 
 
-def register_plugins() -> None:
-    """Register the ``gan`` sweeper (``hydra_plugins/gan_sweeper``, the default of ``train.yaml``) with
-    Hydra. Hydra finds plugins by walking the ``hydra_plugins`` namespace package, which misses
-    them in an editable install; an explicit registration works in every kind of install."""
-    from hydra.core.plugins import Plugins
+#: Config groups whose default is null in train.yaml: ``+group=x`` and ``group=x`` mean the same.
+OPTIONAL_GROUPS = ("experiment", "debug")
 
-    from hydra_plugins.gan_sweeper.gan_sweeper import GanSweeper
 
-    plugins = Plugins.instance()
-    if f"{GanSweeper.__module__}.{GanSweeper.__name__}" not in plugins.class_name_to_class:
-        plugins.register(GanSweeper)
+def plain_optional(override: str) -> str:
+    """``+experiment=quick`` -> ``experiment=quick`` (``OPTIONAL_GROUPS`` are in the defaults list)."""
+    if override.startswith("+") and not override.startswith("++") and override_key(override) in OPTIONAL_GROUPS:
+        return override[1:]
+    return override
 
 
 def compose(*overrides: str) -> DictConfig:
@@ -65,20 +65,37 @@ def compose(*overrides: str) -> DictConfig:
     from hydra import compose as hydra_compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    from gan.plugins import register_plugins
+
     register_plugins()
     if GlobalHydra.instance().is_initialized():  # inside a running Hydra app: compose there
-        return hydra_compose("train", overrides=list(overrides))
+        return hydra_compose("train", overrides=[plain_optional(o) for o in overrides])
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return hydra_compose("train", overrides=list(overrides))
+        return hydra_compose("train", overrides=[plain_optional(o) for o in overrides])
 
 
-def short_name(text: str, limit: int = 96) -> str:
+def short_name(text: str, limit: int = 160) -> str:
     """``text`` if it fits in ``limit`` characters, else its head plus a hash of the whole: a
     readable, unique, filesystem-safe folder name however many overrides there are."""
     text = text.replace("/", "_") or "default"
     if len(text) <= limit:
         return text
     return f"{text[:limit - 9]}_{hashlib.sha1(text.encode()).hexdigest()[:8]}"
+
+
+def short_keys(overrides: list[str]) -> list[str]:
+    """``generator.upsample_layers=last`` -> ``upsample_layers=last``: each dotted key cut to its
+    shortest tail that no other override's key shares."""
+    keys = [override_key(o) for o in overrides]
+    out = []
+    for o, key in zip(overrides, keys):
+        parts = key.split(".")
+        for n in range(1, len(parts) + 1):
+            tail = ".".join(parts[-n:])
+            if sum(k == tail or k.endswith("." + tail) for k in keys) == 1:
+                break
+        out.append(tail + o[len(o.split("=", 1)[0]):] if "=" in o else o)
+    return out
 
 
 def override_key(override: str) -> str:
@@ -101,7 +118,7 @@ def run_name(overrides: Iterable[str], lead: str | None = None) -> str:
     leads = [lead] if lead else []
     leads += [o.split("=", 1)[1] for o in kept if override_key(o) == "experiment"]
     rest = [o for o in kept if override_key(o) not in ("experiment", "upsampler" if lead else "")]
-    return short_name(",".join(leads + rest))
+    return short_name(",".join(leads + short_keys(rest)))
 
 
 def flatten(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

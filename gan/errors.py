@@ -45,3 +45,21 @@ def exit_code(e: BaseException) -> int | None:
     if isinstance(e, ValueError):  # UserError, and a library's own check of a value validate() let through
         return 2
     return None
+
+
+def report(e: BaseException) -> int:
+    """Print ``e`` as the one ``error: ...`` line on stderr (also into the run's log file, if one is
+    open) and return its exit code; a bug (no exit code) is re-raised with its traceback."""
+    import logging
+    import sys
+
+    code = exit_code(e)
+    if code is None:
+        raise e
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    print(f"error: {text}", file=sys.stderr, flush=True)
+    for handler in logging.getLogger().handlers:  # the file only: the console already has the line
+        if isinstance(handler, logging.FileHandler):
+            handler.emit(logging.makeLogRecord({"name": "gan", "levelno": logging.ERROR, "levelname": "ERROR",
+                                                "msg": f"error: {text}"}))
+    return code

@@ -357,3 +357,16 @@ def run_headline(records: list[dict], window: float) -> dict[str, float]:
         else:
             out[key] = sum(values) / len(values)
     return out
+
+
+def describe(numbers: dict[str, Any], period: int = 2) -> str:
+    """The headline in words: ``a 2.1% (+-0.3) checkerboard above the data at P=2, 0.4% of it fixed``."""
+    total = numbers.get(excess_name(DEPTH, "").format(p=period))
+    if not isinstance(total, (int, float)) or math.isnan(total):
+        return "no depths (no evaluation with a reference)"
+    se = numbers.get(se_name(excess_name(DEPTH, "")).format(p=period))
+    fixed = numbers.get(excess_name(FIXED_DEPTH, "").format(p=period), math.nan)
+    phase = numbers.get(excess_name(PHASE_DEPTH, "").format(p=period), math.nan)
+    pm = f" (+-{100 * se:.1f})" if isinstance(se, (int, float)) and math.isfinite(se) else ""
+    return (f"a {100 * total:.1f}%{pm} checkerboard above the data at P={period}: "
+            f"{100 * phase:.1f}% following the content, {100 * fixed:.1f}% fixed")

@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import time
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,19 @@ STALE_AFTER_S = 15 * 60
 
 #: Lock files this process holds, by resolved path -> open file descriptor (released when it exits).
 _HELD: dict[Path, int] = {}
+
+
+class Status(str, Enum):
+    """What ``status.json`` says about a run (``RunDir.write_status``)."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    INTERRUPTED = "interrupted"   # stopped by a signal after a checkpoint: the same command continues it
+    DIVERGED = "diverged"         # NaN/Inf: the last good checkpoint is kept
+    FAILED = "failed"             # an error (its message in "error")
+
+    def __str__(self) -> str:
+        return self.value
 
 
 class RunDirInUse(UserError):
@@ -133,12 +147,13 @@ class RunDir:
             f.write(json.dumps(record) + "\n")
             f.flush()
 
-    def write_status(self, status: str, **info: Any) -> None:
-        """``status.json`` = {"status": running|finished|failed|diverged|interrupted, "pid", "host", ...},
-        written atomically; pid and host say which process to signal (or to look for) in a sweep."""
+    def write_status(self, status: Status, **info: Any) -> None:
+        """``status.json`` = {"status": a ``Status``, "pid", "host", ...}, written atomically; pid and
+        host say which process to signal (or to look for) in a sweep."""
         self.path.mkdir(parents=True, exist_ok=True)
         tmp = self.status_file.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps({"status": status, "pid": os.getpid(), "host": socket.gethostname(), **info}))
+        tmp.write_text(json.dumps({"status": Status(status).value, "pid": os.getpid(), "host": socket.gethostname(),
+                                   **info}))
         os.replace(tmp, self.status_file)
 
     def read_status(self) -> dict[str, Any]:
@@ -152,14 +167,19 @@ class RunDir:
         """The status, with ``running`` checked: ``stale (...)`` when the process is gone from this
         host or its heartbeat is older than ``stale_after`` seconds (a run killed without a word)."""
         status = self.read_status()
-        if status.get("status") != "running":
+        if status.get("status") != Status.RUNNING:
             return status.get("status", "unknown")
         if status.get("host") == socket.gethostname() and not _alive(status.get("pid")):
             return f"stale (pid {status.get('pid')} is gone)"
         beat = status.get("heartbeat")
         if beat is not None and time.time() - beat > stale_after:
             return f"stale (no heartbeat for {(time.time() - beat) / 60:.0f} min)"
-        return "running"
+        return Status.RUNNING.value
+
+    def holds_run(self) -> bool:
+        """Whether a run has written here (its config, metrics or a checkpoint)."""
+        return (self.config_file.exists() or self.metrics_file.exists() or self.status_file.exists()
+                or any(self.checkpoint_dir.glob("*.pt")) or bool(self.replica_dirs()))
 
     # -- one writer ---------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from gan.errors import TrainingInterrupted
+from gan.rundir import Status
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,6 @@ def act_on_signals(deferred: DeferredSignals, step: int, set_status: Callable[..
             raise TrainingInterrupted(signum, step, resume_hint)
         name, owner = signal.Signals(signum).name, getattr(host, "__qualname__", repr(host))
         log.warning("%s at step %d: checkpoint saved; passing the signal to %s", name, step, owner)
-        set_status("interrupted", step=step, error=f"{name} at step {step}, passed to {owner}")
+        set_status(Status.INTERRUPTED, step=step, error=f"{name} at step {step}, passed to {owner}")
         host(signum, None)  # may exit the process (submitit: after requeueing this job)
-        set_status("running", step=step)
+        set_status(Status.RUNNING, step=step)

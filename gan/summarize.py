@@ -29,11 +29,11 @@ from typing import Any
 
 import numpy as np
 from omegaconf import OmegaConf
-from scipy import stats
 
 from gan import metrics as M
 from gan.config import flatten
-from gan.rundir import RunDir
+from gan.errors import report
+from gan.rundir import RunDir, Status
 from gan.stats import Comparison, compare, estimate
 
 #: Keys that never define a group: the seed varies within a group; paths differ per job.
@@ -147,15 +147,15 @@ def summarize(jobs: list[Job], metrics: list[str] | None = None) -> tuple[list[s
     groups: dict[tuple, list[Job]] = defaultdict(list)
     for j in jobs:
         groups[tuple(str(j.config.get(k)) for k in keys)].append(j)
-    finished = [j for j in jobs if j.status == "finished"]
+    finished = [j for j in jobs if j.status == Status.FINISHED]
     all_metrics = metrics or sorted({k for j in finished for k in j.last_record})
     rows = []
     for label, members in sorted(groups.items()):
-        done = [j for j in members if j.status == "finished"]
+        done = [j for j in members if j.status == Status.FINISHED]
         row: dict[str, Any] = dict(zip(keys, label))
         row["n"] = len(done)
         row["seeds"] = " ".join(sorted(str(j.config.get("seed")) for j in done))
-        others = sorted(f"{j.path.name}: {j.status}" for j in members if j.status != "finished")
+        others = sorted(f"{j.path.name}: {j.status}" for j in members if j.status != Status.FINISHED)
         row["not finished"] = "; ".join(others)
         excluded_all = []
         for m in all_metrics:
@@ -246,7 +246,7 @@ def comparisons(keys: list[str], jobs: list[Job], reference: str, metrics: list[
     values: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     labels: dict[tuple, str] = {}
     for j in jobs:
-        if j.status != "finished":
+        if j.status != Status.FINISHED:
             continue
         group = tuple(str(j.config.get(k)) for k in keys)
         labels[group] = ", ".join(str(j.config.get(k)) for k in keys)
@@ -325,12 +325,11 @@ def main(argv: list[str] | None = None) -> int:
             plot_bars(out / "summary_bars.png", keys, rows, shown)
             plot_curves(out / "summary_curves.png", keys, jobs)
         print((out / "summary.md").read_text())
-        unfinished = [j for j in jobs if j.status != "finished"]
+        unfinished = [j for j in jobs if j.status != Status.FINISHED]
         print(f"{len(jobs)} run(s): {len(jobs) - len(unfinished)} finished, {len(unfinished)} not "
               f"({', '.join(sorted({j.status for j in unfinished})) or '-'}); wrote {out}/summary.*")
     except SummaryError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return report(e)
     return 0
 
 

@@ -12,6 +12,7 @@ starts, and a one-line report of the jobs that failed. Used by the ``gan`` sweep
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Sequence
 
 from gan.config import override_key, short_name
@@ -31,8 +32,12 @@ class Job:
     name: str
 
     def with_dirs(self, sweep_dir: str) -> list[str]:
-        """The job's overrides plus the pinned sweep directory and its own subdirectory."""
-        return [*self.overrides, f"hydra.sweep.dir={quote(sweep_dir)}", f"hydra.sweep.subdir={quote(self.name)}"]
+        """The job's overrides plus the pinned sweep directory and its own subdirectory; a job whose
+        folder already holds a run keeps the ``.hydra/`` record of the command that started it."""
+        from gan.rundir import RunDir
+
+        keep = ["hydra.output_subdir=null"] if RunDir(Path(sweep_dir) / self.name).holds_run() else []
+        return [*self.overrides, f"hydra.sweep.dir={quote(sweep_dir)}", f"hydra.sweep.subdir={quote(self.name)}", *keep]
 
 
 def swept_keys(jobs: Sequence[Sequence[str]]) -> list[str]:
@@ -100,18 +105,35 @@ def failure_report(job: Job, error: BaseException) -> tuple[str, int]:
     return f"job {job.name}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}", code or 1
 
 
-def validation_error(job: Job, cfg: Any) -> str | None:
-    """The one-line config problem of a composed job config (with its ``hydra`` node), or None."""
+def validation_error(job: Job, cfg: Any, sweep_dir: str) -> str | None:
+    """Why a composed job config (with its ``hydra`` node) cannot start, in one line, or None."""
     from omegaconf import open_dict
 
-    from gan.errors import ConfigError
-    from gan.validate import validate
+    from gan.errors import UserError
+    from gan.lifecycle import accept
 
     task = cfg.copy()
     with open_dict(task):
         del task["hydra"]
     try:
-        validate(task)
-    except ConfigError as e:
+        accept(task, Path(sweep_dir) / job.name)
+    except UserError as e:
         return f"job {job.name}: {e}"
     return None
+
+
+def record_sweep(sweep_dir: Path, config: Any) -> None:
+    """``multirun.yaml`` in a new sweep folder; a sweep that continues keeps the record of the
+    command that started it, and the overrides of each later one go to ``history.txt``."""
+    import shlex
+    import time
+
+    from omegaconf import OmegaConf
+
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    record = sweep_dir / "multirun.yaml"
+    if not record.exists():
+        OmegaConf.save(config, record)
+        return
+    with (sweep_dir / "history.txt").open("a") as f:
+        f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {shlex.join(config.hydra.overrides.task)}\n")

@@ -10,8 +10,6 @@ and its checkpoints (``gan.state``), device and precision (``gan.runtime``), sto
 from __future__ import annotations
 
 import logging
-import os
-import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,22 +20,20 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from gan import checkpoint as ckpt
-from gan import dashboard
+from gan import dashboard, lifecycle
 from gan import metrics as M
 from gan.build import build_dataset
-from gan.config import COMMAND_ENV
 from gan.data import batches, describe
-from gan.errors import TrainingDiverged, TrainingInterrupted, UserError
+from gan.errors import TrainingDiverged
 from gan.evaluation import Evaluation, Evaluator
 from gan.logging import RunLogger
 from gan.losses import d_loss, g_loss
 from gan.plots import radial_profiles_figure, spectra_figure
 from gan.replicas import Replicas
-from gan.rundir import RunDir, run_dir_of
+from gan.rundir import RunDir, Status, run_dir_of
 from gan.runtime import autocast, memory_format, resolve_device, seed_everything, set_threads
 from gan.signals import act_on_signals, deferred_signals
 from gan.state import State, new_state, save_checkpoint, seeds_of
-from gan.validate import validate
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +105,11 @@ class Replica:
     cfg: DictConfig  # the config of the single run with this seed
     run: RunDir
     logger: RunLogger | None = None
-    heartbeat: "Heartbeat | None" = None
+    heartbeat: lifecycle.Heartbeat | None = None
     last: dict[str, Any] = field(default_factory=dict)  # the latest evaluation's numbers
     train_stats: dict[str, float] = field(default_factory=dict)  # the latest logged training statistics
 
-    def set_status(self, status: str, **info: Any) -> None:
+    def set_status(self, status: Status, **info: Any) -> None:
         self.run.write_status(status, **info)
 
 
@@ -160,7 +156,7 @@ def check_divergence(state: State, finite_losses: torch.Tensor, replicas: list[R
         if not ok[r.index] and not state.diverged[r.index]:
             state.diverged[r.index] = True
             r.logger.metrics(state.step, {"diverged": True})
-            r.run.write_status("diverged", error=f"NaN/Inf in a loss or weight by step {state.step}")
+            r.run.write_status(Status.DIVERGED, error=f"NaN/Inf in a loss or weight by step {state.step}")
     if not state.active:
         raise TrainingDiverged(f"NaN/Inf in a loss or weight by step {state.step}; "
                                f"the last good checkpoint in {job.checkpoint_dir} is kept")
@@ -226,7 +222,7 @@ def run_loop(cfg: DictConfig, state: State, dataset, evaluator: Evaluator, repli
                         r.logger.flush()
                     act_on_signals(signals, state.step, replicas[0].set_status if not packed else
                                    lambda status, **info: [r.set_status(status, **info) for r in replicas],
-                                   resume_hint(job))
+                                   lifecycle.resume_hint(job))
         finally:
             bar.close()
 
@@ -245,8 +241,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     numbers (``gan.metrics.run_headline``), ``last/NAME`` for the last evaluation; with several
     seeds, their mean, and each seed's under ``replicas``.
     """
-    validate(cfg)
     job = run_dir_of(cfg)
+    lifecycle.accept(cfg, job.path)  # Hydra's callback did this before any file was written; tests call train() directly
     took_lock = job.lock()  # one writer per job directory; RunDirInUse (exit 2) if another process has it
     try:
         return train_in(job, cfg)
@@ -274,7 +270,7 @@ def train_in(job: RunDir, cfg: DictConfig) -> dict[str, Any]:
     """Set up (data, networks, the checkpoint to continue from), run the loop, record how it ended."""
     started = time.time()
     replicas = replicas_of(job, cfg)
-    try:
+    with lifecycle.recorded([r.run for r in replicas]):
         seed_everything(cfg.seed, cfg.deterministic)
         set_threads(cfg.threads)
         device = resolve_device(cfg.device)
@@ -287,32 +283,18 @@ def train_in(job: RunDir, cfg: DictConfig) -> dict[str, Any]:
         if resumed is not None:
             state.load_state_dict(resumed[0])
             log.info("resumed from %s at step %d", resumed[1], state.step)
-            if state.step >= cfg.train.steps and all(r.run.read_status().get("status") in ("finished", "diverged")
+            if state.step >= cfg.train.steps and all(r.run.read_status().get("status") in (Status.FINISHED, Status.DIVERGED)
                                                      for r in replicas):
                 return finish(job, cfg, replicas, state, None)
         for r in replicas:
-            r.run.write_status("running", step=state.step, heartbeat=time.time())
-            r.logger, r.heartbeat = RunLogger(r.run, resume_step=state.step if resumed else None), Heartbeat(r.run)
+            r.run.write_status(Status.RUNNING, step=state.step, heartbeat=time.time())
+            r.logger, r.heartbeat = RunLogger(r.run, resume_step=state.step if resumed else None), lifecycle.Heartbeat(r.run)
             if resumed is None:
                 r.logger.text("config", f"```\n{OmegaConf.to_yaml(r.cfg)}\n```")
                 r.logger.layout(dashboard.layout(M.periods_for(cfg.image_size)))
             r.run.save_config(r.cfg)  # what gan.analyze rebuilds the model from
         evaluator = Evaluator(dataset, cfg, device)
         run_loop(cfg, state, dataset, evaluator, replicas, job, device)
-    except TrainingDiverged as e:
-        for r in replicas:
-            r.run.write_status("diverged", error=str(e))
-        raise
-    except TrainingInterrupted as e:
-        for r in replicas:
-            r.run.write_status("interrupted", error=str(e))
-        raise
-    except SystemExit:  # a host's signal handler ended the process; act_on_signals wrote the status
-        raise
-    except BaseException as e:
-        for r in replicas:
-            r.run.write_status("failed", error=f"{type(e).__name__}: {e}")
-        raise
     return finish(job, cfg, replicas, state, time.time() - started)
 
 
@@ -331,8 +313,8 @@ def finish(job: RunDir, cfg: DictConfig, replicas: list[Replica], state: State, 
             r.logger.hparams(dashboard.hparams(r.cfg), {k: final[k] for k in M.SUMMARY if k in final},
                              step=state.step)
             r.logger.close()
-            r.run.write_status("finished", step=state.step)
-        closing_summary(r.run, final, seconds)
+            r.run.write_status(Status.FINISHED, step=state.step)
+        lifecycle.closing_summary(r.run, final, seconds)
         finals.append(final)
     if len(replicas) == 1:
         return finals[0]
@@ -342,43 +324,8 @@ def finish(job: RunDir, cfg: DictConfig, replicas: list[Replica], state: State, 
 
 
 def resume_point(run: RunDir, cfg: DictConfig, device: torch.device) -> tuple[dict[str, Any], Path] | None:
-    """The newest readable checkpoint to continue from (``train.resume``), or None for a fresh start.
-    Without resuming, a directory that already holds a run is refused: two runs in one record."""
+    """The newest readable checkpoint to continue from (``train.resume``; ``lifecycle.accept`` has
+    refused a fresh start in a folder that holds a run), or None for a fresh start."""
     if not cfg.train.resume:
-        if run.metrics_file.exists() or ckpt.candidates(run.checkpoint_dir):
-            raise UserError(f"{run.path} already holds a run; train.resume=false would mix two runs in one "
-                            f"record: give this run another directory (hydra.run.dir=...) or delete that one")
         return None
     return ckpt.load_latest(run.checkpoint_dir, map_location=device, warn=log.warning)
-
-
-def closing_summary(run: RunDir, final: dict[str, Any], seconds: float | None) -> None:
-    """Where the run went, what it ended at (its headline numbers), and how to look at it."""
-    took = f" in {seconds / 60:.1f} min" if seconds is not None else " (before)"
-    numbers = "  ".join(f"{k} {final[k]:.4g}" for k in M.SUMMARY
-                        if isinstance(final.get(k), (int, float)))
-    shown = shlex.quote(os.path.relpath(run.path) if run.path.resolve().is_relative_to(Path.cwd()) else str(run.path))
-    text = f"finished {shown} at step {final['step']}{took}\n  {numbers}\n  tensorboard --logdir {shown}"
-    log.info("%s", text)  # Hydra's logging shows it on the console and keeps it in train.log
-
-
-def resume_hint(run: RunDir) -> str:
-    """What continues this run: the command that started it (``$GAN_COMMAND``, set by train.py)."""
-    command = os.environ.get(COMMAND_ENV)
-    if command:
-        return f"rerun `{command}` to resume it from there"
-    return f"rerun the same command (hydra.run.dir={run.path}) to resume it from there"
-
-
-class Heartbeat:
-    """Refreshes ``status.json`` (time and step) at most every ``every`` seconds, so a sweep's
-    summary can tell a live run from one whose process died (``gan.summarize``: stale)."""
-
-    def __init__(self, run: RunDir, every: float = 10.0):
-        self.run, self.every, self.last = run, every, time.time()
-
-    def beat(self, step: int) -> None:
-        now = time.time()
-        if now - self.last >= self.every:
-            self.run.write_status("running", step=step, heartbeat=now)
-            self.last = now

@@ -81,8 +81,26 @@ def test_submitit_local_launcher(tmp_path):
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml")))
 def test_experiment_presets_compose(name):
-    cfg = compose_config(f"+experiment={name}")
-    assert cfg.train.steps > 0 and cfg.image_size in (32, 64)
+    """``experiment=NAME`` and ``+experiment=NAME`` compose the same valid config, which carries the
+    preset's own settings (after its scale) and sweeps what its file says."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from gan.config import CONF_DIR, flatten, plain_optional
+    from gan.plugins import register_plugins
+    from gan.validate import validate
+
+    register_plugins()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", [f"experiment={name}"], return_hydra_config=True)
+    assert plain_optional(f"+experiment={name}") == f"experiment={name}"
+    task = compose_config(f"+experiment={name}")
+    assert OmegaConf.to_yaml(task) == OmegaConf.to_yaml(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]))
+    validate(task)
+    preset = OmegaConf.load(ROOT / "conf" / "experiment" / f"{name}.yaml")
+    own = flatten(OmegaConf.to_container(OmegaConf.masked_copy(preset, [k for k in preset if k not in ("defaults", "hydra")])))
+    assert own.items() <= flatten(OmegaConf.to_container(task)).items()
+    assert dict(cfg.hydra.sweeper.params) == dict(preset.hydra.sweeper.params) and cfg.hydra.mode.name == "MULTIRUN"
 
 
 def test_every_job_is_checked_before_any_starts(tmp_path):

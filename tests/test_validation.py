@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from gan.errors import ConfigError
 from gan.validate import validate
@@ -56,10 +57,28 @@ def test_validate_names_the_key(override, key):
     assert key in msg and "\n" not in msg
 
 
-def test_default_and_every_preset_validate():
-    validate(compose_config())
-    for name in ("transposed_k3", "pixel_shuffle_icnr_zoh", "resize_bilinear"):
-        validate(compose_config(f"upsampler={name}"))
+@pytest.mark.parametrize("group", ["upsampler", "data", "generator", "discriminator", "train", "eval"])
+def test_default_and_every_preset_validate(group):
+    """Every option of every group composes into a config that validates and carries that option's
+    values; every upsampler preset builds a generator of the configured output size."""
+    from omegaconf import OmegaConf
+
+    from gan.build import build_generator
+    from gan.config import load_preset, presets
+
+    for name in presets(group):
+        small = ("image_size=16", "generator.ngf=4") if group == "upsampler" else ()
+        cfg = compose_config(f"{group}={name}", *small)
+        if group == "data" and name not in ("deadleaves", "strokes"):  # files that this machine lacks
+            with pytest.raises(ConfigError, match="data.root|data.download"):
+                validate(cfg)
+            continue
+        validate(cfg)
+        assert OmegaConf.to_container(cfg[group]) == {**OmegaConf.to_container(cfg[group]),
+                                                      **OmegaConf.to_container(load_preset(group, name))}
+        if group == "upsampler":
+            G = build_generator(cfg, 3)
+            assert G(torch.randn(2, cfg.generator.z_dim)).shape == (2, 3, 16, 16), name
 
 
 def run_cli(*overrides: str) -> subprocess.CompletedProcess:

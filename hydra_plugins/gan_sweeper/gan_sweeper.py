@@ -39,6 +39,7 @@ class GanSweeper(BasicSweeper):
 
     def sweep(self, arguments: List[str]) -> Any:
         from gan import sweeps
+        from gan.errors import ConfigError, report
 
         assert self.config is not None and self.launcher is not None and self.hydra_context is not None
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
@@ -48,14 +49,12 @@ class GanSweeper(BasicSweeper):
         with read_write(self.config.hydra), open_dict(self.config.hydra):
             self.config.hydra.sweep.dir = sweep_dir  # the launcher makes this folder
         loader = self.hydra_context.config_loader
-        problems = [p for job in jobs
-                    if (p := sweeps.validation_error(job, loader.load_sweep_config(self.config, job.with_dirs(sweep_dir))))]
+        problems = [p for job in jobs if (p := sweeps.validation_error(
+            job, loader.load_sweep_config(self.config, job.with_dirs(sweep_dir)), sweep_dir))]
         if problems:  # before any folder exists
-            print(f"error: {problems[0]}" + (f" (and {len(problems) - 1} more job(s))" if len(problems) > 1 else ""),
-                  file=sys.stderr)
-            sys.exit(2)
-        Path(sweep_dir).mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, Path(sweep_dir) / "multirun.yaml")
+            sys.exit(report(ConfigError(problems[0] + (f" (and {len(problems) - 1} more job(s))"
+                                                       if len(problems) > 1 else ""))))
+        sweeps.record_sweep(Path(sweep_dir), self.config)
         batch = self.max_batch_size or len(jobs)
         returns, failures = [], []
         for start in range(0, len(jobs), batch):

@@ -1,0 +1,93 @@
+"""Commands either do what they say or change nothing: a refused command writes no file and makes
+no folder, a continued run keeps the record of the command that started it, every error is one
+line, and gan.analyze only reads its inputs."""
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TRAIN = [sys.executable, str(ROOT / "train.py")]
+
+
+def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*TRAIN, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file under ``root`` (and every folder) with the hash of its bytes."""
+    return {str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(root.rglob("*"))}
+
+
+def one_error_line(out: subprocess.CompletedProcess) -> str:
+    """The single ``error:`` line of a refused command (nowhere else, no traceback)."""
+    lines = [line for line in (out.stdout + out.stderr).splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()]
+    assert len(errors) == 1 and errors[0].startswith("error: "), out.stdout + out.stderr
+    assert "Traceback" not in out.stderr
+    return errors[0]
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    """A folder in which ``python train.py debug=tiny`` has finished one run (outputs/...)."""
+    cwd = tmp_path_factory.mktemp("cwd")
+    out = run(cwd, "debug=tiny")
+    assert out.returncode == 0, out.stderr[-2000:]
+    return cwd
+
+
+def test_refused_commands_leave_every_record_byte_identical(finished):
+    before = snapshot(finished)
+    for args, says in [(("debug=tiny", "train.lr_g=-1"), "train.lr_g"),            # a bad value, same run
+                       (("debug=tiny", "train.resume=false"), "already holds a run"),  # would mix two runs
+                       (("debug=tiny", "seed=7", "train.batch_size=0"), "train.batch_size"),  # a new run
+                       (("debug=tiny", "data=folder"), "data.root")]:                # data that is not there
+        out = run(finished, *args)
+        assert out.returncode == 2, (args, out.stderr[-2000:])
+        assert says in one_error_line(out)
+        assert snapshot(finished) == before, args
+
+
+def test_misspelled_group_option_is_one_line_with_the_closest_name(tmp_path):
+    for args, closest in [(("upsampler=resize_nearst",), "resize_nearest"),
+                          (("-m", "upsampler=transposed,pixel_shufle"), "pixel_shuffle"),
+                          (("experiment=qiuck",), "quick")]:
+        out = run(tmp_path, *args)
+        assert out.returncode == 2
+        line = one_error_line(out)
+        assert f"did you mean {closest}?" in line and "options: " in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_continuing_keeps_the_first_record_and_raising_steps_continues(finished):
+    (folder,) = (finished / "outputs").iterdir()
+    record = (folder / ".hydra" / "overrides.yaml").read_bytes()
+    first = (folder / "metrics.jsonl").read_text().splitlines()
+    out = run(finished, "+debug=tiny", "train.steps=6")  # + or not: the same run
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert [p.name for p in (finished / "outputs").iterdir()] == [folder.name]
+    assert (folder / ".hydra" / "overrides.yaml").read_bytes() == record
+    assert "debug=tiny train.steps=6" in (folder / ".hydra" / "history.txt").read_text()
+    lines = (folder / "metrics.jsonl").read_text().splitlines()
+    assert lines[:len(first)] == first
+    assert max(json.loads(line)["step"] for line in lines) == 6
+    assert json.loads((folder / "status.json").read_text())["status"] == "finished"
+
+
+def test_analyze_only_reads_and_compares_a_run_with_its_own_data(finished):
+    (folder,) = (finished / "outputs").iterdir()
+    before = snapshot(folder)
+    out = subprocess.run([sys.executable, "-m", "gan.analyze", str(folder), "--num-samples", "32"], cwd=finished,
+                         capture_output=True, text=True, timeout=300, env={"PYTHONPATH": str(ROOT), "PATH": ""})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert snapshot(folder) == before
+    target = finished / "analysis" / folder.name
+    assert f"writing to {Path('analysis') / folder.name}" in out.stdout
+    numbers = json.loads((target / "metrics.json").read_text())
+    flat = json.dumps(numbers)
+    assert "checkerboard_depth_excess/p2" in flat and "phase_depth_real/p2" in flat

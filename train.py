@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 
 from gan import cli
 from gan.config import COMMAND_ENV
-from gan.errors import TrainingInterrupted, UserError, exit_code, report
+from gan.errors import UserError, exit_code, report
 from gan.metrics import HEADLINE
 from gan.plugins import register_plugins
 from gan.training import train
@@ -28,10 +28,8 @@ def main(cfg: DictConfig) -> float | None:
     try:
         return train(cfg).get(cfg.get("objective") or HEADLINE)
     except Exception as e:  # noqa: BLE001 - known failures become one line and an exit code
-        code = exit_code(e)
-        multirun = HydraConfig.get().mode == RunMode.MULTIRUN
-        if code is None or (multirun and not isinstance(e, TrainingInterrupted)):
-            raise  # in a sweep, Hydra reports the failed job and runs the others
+        if exit_code(e) is None or HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # in a sweep, the sweeper reports the job (failed or interrupted) and runs the others
         sys.exit(report(e))
 
 

@@ -1,40 +1,46 @@
-"""Calibration of the artifact metrics: every metric against every known artifact at several
-strengths, against the spread of clean-vs-clean comparisons of the same size.
+"""Calibration of the artifact metrics as a repeated, paired experiment: how often each metric
+detects each known artifact, and each change that is not an artifact, as a function of strength.
 
     python experiments/calibrate_metrics.py [--data deadleaves|strokes|folder] [--folder PATH]
-        [--size 32] [--n 256] [--num-real 1024] [--splits 16] [--pre-tanh] [--saturation none|atanh]
-        [--out figures/calibration] [--plot-only]
+        [--size 32] [--n 256] [--num-real 1024] [--trials 20] [--seed 0] [--pre-tanh]
+        [--saturation none|atanh] [--presets] [--out figures/calibration] [--plot-only]
 
 Clean images (dead leaves, MNIST-like strokes, or any folder) give a reference set (``--num-real``,
-as training caches), ``--splits`` clean sets of ``--n`` images (the spread of a clean comparison)
-and one base set, to which each artifact of ``gan.artifacts`` (and the untrained last stage of every
-upsampler preset, and three controls that are not artifacts: blur, noise, lower contrast) is applied
-at strengths 0.01 .. 1. Every set goes through the same code as a
-training evaluation (``gan.metrics`` statistics, ``gan.swd``). A metric detects an artifact at the
-smallest strength whose response (excess in dB over the data, or the distance) is above every
-clean split's. ``--pre-tanh`` applies the artifacts before a tanh, as a generator's last layer
-does (for saturated data); ``--saturation atanh`` measures in that domain. Writes
-``calibration.npz``/``.json`` and draws ``calibration_images.png`` and ``calibration_detection.png``
-from them; ``markdown_table`` gives the README/REPORT table.
+as training caches) and, per trial, two independent clean sets of ``--n`` images: a *base* set, to
+which each artifact of ``gan.artifacts`` (``--presets``: also the untrained last stage of every
+upsampler preset) and each control (a blur, noise, lower contrast, a dark border, vignettes, JPEG,
+another texture) is applied at every strength of a log grid, and a *clean* set left as it is. A
+metric's threshold is the 95th percentile of its responses on the clean sets (a 5% false-alarm
+rate); the false-alarm rate actually measured on the untouched base sets is reported beside it.
+The detection probability at a strength is the share of trials whose base set responds above the
+threshold; the table gives the strengths detected with 50% and 90% probability (on the grid).
+
+Responses are the numbers training reports (``gan.metrics`` names): depth excesses (a fraction of
+the contrast) and dB excesses over the reference set, through the same ``gan.spectral`` functions.
+Writes ``calibration.npz``/``.json``; draws ``calibration_images.png`` and
+``calibration_detection.png`` (detection probability vs strength) from them; ``markdown_table``
+gives the table of docs/ and REPORT.md.
 """
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
-from gan import artifacts, metrics as M
+from gan import artifacts, metrics as M, spectral
 from gan.plots import load_figure_data, save_figure_data
 
-#: (label, metric name) of the table's rows: every artifact metric that training logs, at P = 2 (and PS at 4).
-ROWS = (("CE_2", M.HEADLINE), ("CE_2 pooled", "checkerboard_pooled_excess_db/p2"),
-        ("CE_2 periodic", "checkerboard_periodic_excess_db/p2"), ("fixed-pattern CE_2", "checkerboard_fixed_excess_db/p2"),
-        ("PS_2", "phase_spread_excess_db/p2"), ("PS_4", "phase_spread_excess_db/p4"),
-        ("spectral distance", M.SPECTRAL_DISTANCE), ("SWD", M.SWD))
-STRENGTHS = (0.01, 0.03, 0.1, 0.3, 1.0)
+#: (label, metric name) of the table's columns: the depths first, then the dB detectors.
+ROWS = (("depth P=2", M.HEADLINE), ("phase depth P=2", "phase_depth_excess/p2"),
+        ("fixed depth P=2", "fixed_depth_excess/p2"), ("phase depth P=4", "phase_depth_excess/p4"),
+        ("CE_2 (dB)", M.CE_EXCESS_DB.format(p=2)), ("fixed CE_2 (dB)", "checkerboard_fixed_excess_db/p2"),
+        ("PS_2 (dB)", "phase_spread_excess_db/p2"), ("spectral distance", M.SPECTRAL_DISTANCE))
+#: Strengths s of x + s (A(x) - x): a log grid from 0.3% to 100%.
+STRENGTHS = tuple(float(f"{s:.3g}") for s in np.geomspace(0.003, 1.0, 10))
+FALSE_ALARM = 0.05
 
 
 def clean_pool(data: str, size: int, count: int, folder: str | None, seed: int = 0) -> torch.Tensor:
@@ -48,82 +54,124 @@ def clean_pool(data: str, size: int, count: int, folder: str | None, seed: int =
     images = D.ImageFolder(folder, size, channels=None, strict=False)
     if len(images) < count:
         raise SystemExit(f"error: {folder} holds {len(images)} images; this calibration needs {count} "
-                         f"(lower --n, --num-real or --splits)")
+                         f"(lower --n, --num-real or --trials)")
     idx = D.epoch_permutation(len(images), seed, 0)[:count]
     return torch.stack([images[int(i)] for i in idx])
 
 
-def all_artifacts() -> dict[str, artifacts.Artifact]:
+def all_changes(presets: bool) -> dict[str, artifacts.Artifact]:
+    """The artifacts (and with ``presets`` every upsampler preset's untrained last stage), then the controls."""
     from gan.upsamplers import available
 
-    return (artifacts.ARTIFACTS | {f"last stage: {name}": artifacts.preset_last_stage(name) for name in available()}
-            | artifacts.CONTROLS)
+    stages = {f"last stage: {name}": artifacts.preset_last_stage(name) for name in available()} if presets else {}
+    return artifacts.ARTIFACTS | stages | artifacts.CONTROLS
 
 
-def compute(data: str, size: int, n: int, num_real: int, splits: int, pre_tanh: bool, saturation: str,
-            folder: str | None = None) -> tuple[dict[str, np.ndarray], dict]:
-    from gan import spectral
-    from gan.swd import SlicedWasserstein
+class Responder:
+    """The responses of ``ROWS`` for an image set against a fixed reference set."""
 
-    pool = clean_pool(data, size, num_real + (splits + 1) * n, folder)
-    reference, base = pool[:num_real], pool[num_real: num_real + n]
-    periods = M.periods_for(size)
-    ref_stats = M.image_stats(reference, periods, saturation=saturation, group=n)
-    swd = SlicedWasserstein(reference[:n], seed=0, per_image=64, num_dirs=128)
+    def __init__(self, reference: torch.Tensor, saturation: str):
+        self.saturation = saturation
+        self.ref = self.raw(reference)
 
-    def measure(images: torch.Tensor) -> dict[str, float]:
-        stats = M.image_stats(images, periods, saturation=saturation)
-        return M.compute(stats, ref_stats) | swd(images)
+    def raw(self, x: torch.Tensor) -> dict[str, float]:
+        x = spectral.pre_tanh(x) if self.saturation == "atanh" else x
+        d2, d4 = spectral.phase_depths(x, 2), spectral.phase_depths(x, 4)
+        freqs, profile = spectral.radial_profile(spectral.power_spectrum(x).mean(dim=0))
+        return {"total": d2["total"][0], "phase": d2["phase"][0], "fixed": d2["fixed"][0], "phase4": d4["phase"][0],
+                "ce": float(spectral.checkerboard_energy(x, 2).mean()),
+                "ce_fixed": float(spectral.checkerboard_energy(x.mean(dim=0, keepdim=True), 2)),
+                "ps": float(spectral.phase_spread(x, 2)), "freqs": freqs, "profile": profile,
+                "power": float(spectral.power_spectrum(x).mean()), "size": x.shape[-1]}
 
-    def make(a: artifacts.Artifact, s: float) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor) -> dict[str, float]:
+        f, r = self.raw(x), self.ref
+        floor = spectral.ce_floor(2, f["size"], f["size"])
+        db = lambda a, b: float(spectral.excess_db(a, b, floor))  # noqa: E731
+        profile_floor = r["power"] * 10 ** (spectral.FLOOR_DB / 10)
+        return {M.HEADLINE: f["total"] - r["total"], "phase_depth_excess/p2": f["phase"] - r["phase"],
+                "fixed_depth_excess/p2": f["fixed"] - r["fixed"], "phase_depth_excess/p4": f["phase4"] - r["phase4"],
+                M.CE_EXCESS_DB.format(p=2): db(f["ce"], r["ce"]),
+                "checkerboard_fixed_excess_db/p2": db(f["ce_fixed"], r["ce_fixed"]),
+                "phase_spread_excess_db/p2": db(f["ps"], r["ps"]),
+                M.SPECTRAL_DISTANCE: float(spectral.spectral_distance(f["profile"], r["profile"], f["freqs"], 0.0,
+                                                                      profile_floor))}
+
+
+def compute(data: str, size: int, n: int, num_real: int, trials: int, pre_tanh: bool, saturation: str,
+            folder: str | None = None, seed: int = 0, presets: bool = False) -> tuple[dict[str, np.ndarray], dict]:
+    pool = clean_pool(data, size, num_real + 2 * trials * n, folder, seed=seed)
+    reference = pool[:num_real]
+    bases = [pool[num_real + 2 * k * n: num_real + (2 * k + 1) * n] for k in range(trials)]
+    cleans = [pool[num_real + (2 * k + 1) * n: num_real + (2 * k + 2) * n] for k in range(trials)]
+    respond = Responder(reference, saturation)
+    names = [m for _, m in ROWS]
+
+    def make(base: torch.Tensor, a: artifacts.Artifact, s: float) -> torch.Tensor:
         if pre_tanh:  # the artifact arises before the generator's tanh
             return torch.tanh(artifacts.apply(spectral.pre_tanh(base), a, s))
         return artifacts.apply(base, a, s)
 
-    clean = [measure(pool[num_real + (k + 1) * n: num_real + (k + 2) * n]) for k in range(splits)]
-    arrays = {"clean": base[:4].numpy()}
-    table: dict[str, dict[str, dict[str, float]]] = {}
-    for name, a in all_artifacts().items():
-        table[name] = {}
-        for s in STRENGTHS:
-            images = make(a, s)
-            table[name][str(s)] = measure(images)
-            arrays[f"{name}/{s}"] = images[:4].numpy()
-    names = [m for _, m in ROWS]
-    threshold = {m: max(c[m] for c in clean) for m in names}
-    detected = {m: {a: next((s for s in STRENGTHS if table[a][str(s)][m] > threshold[m]), None) for a in table}
-                for m in names}
+    clean = [respond(c) for c in tqdm(cleans, desc="clean sets", leave=False)]
+    untouched = [respond(b) for b in bases]
+    threshold = {m: float(np.percentile([c[m] for c in clean], 100 * (1 - FALSE_ALARM))) for m in names}
+    changes = all_changes(presets)
+    responses = {m: np.zeros((len(changes), len(STRENGTHS), trials)) for m in names}
+    arrays = {"clean": bases[0][:4].numpy()}
+    with tqdm(total=len(changes) * len(STRENGTHS) * trials, desc="calibration") as bar:
+        for i, (name, a) in enumerate(changes.items()):
+            for j, s in enumerate(STRENGTHS):
+                for k, base in enumerate(bases):
+                    images = make(base, a, s)
+                    for m, v in respond(images).items():
+                        responses[m][i, j, k] = v
+                    if k == 0:
+                        arrays[f"{name}/{s}"] = images[:4].numpy()
+                    bar.update(1)
+    detection = {m: (responses[m] > threshold[m]).mean(axis=2) for m in names}  # (changes, strengths)
     info = {"data": data if data != "folder" else folder, "image_size": size, "n": n, "num_real": num_real,
-            "splits": splits, "pre_tanh": pre_tanh, "saturation": saturation, "strengths": list(STRENGTHS),
-            "rows": [list(r) for r in ROWS], "clean": {m: [c[m] for c in clean] for m in names},
-            "threshold": threshold, "detected": detected, "responses": table,
+            "trials": trials, "seed": seed, "pre_tanh": pre_tanh, "saturation": saturation,
+            "strengths": list(STRENGTHS), "rows": [list(r) for r in ROWS], "changes": list(changes),
+            "controls": [c for c in changes if c in artifacts.CONTROLS], "threshold": threshold,
+            "false_alarm": {m: float(np.mean([u[m] > threshold[m] for u in untouched])) for m in names},
+            "clean": {m: [c[m] for c in clean] for m in names},
+            "detection": {m: detection[m].tolist() for m in names},
+            "full_strength": {m: np.median(responses[m][:, -1], axis=1).tolist() for m in names},
             "saturated_share": float(spectral.saturation_share(reference))}
+    for m in names:
+        arrays[f"responses/{m}"] = responses[m]
     return arrays, info
 
 
-def detected_by_any(info: dict) -> dict[str, float | None]:
-    """Per artifact: the smallest strength at which any metric of the table detects it."""
-    out = {}
-    for a in info["responses"]:
-        found = [info["detected"][m][a] for _, m in info["rows"] if info["detected"][m][a] is not None]
-        out[a] = min(found) if found else None
-    return out
+def strength_at(info: dict, metric: str, change: str, probability: float) -> float | None:
+    """The smallest strength of the grid detected with at least ``probability``; None if none is."""
+    row = info["detection"][metric][info["changes"].index(change)]
+    return next((s for s, p in zip(info["strengths"], row) if p >= probability), None)
 
 
 def markdown_table(info: dict) -> str:
-    """Metric x artifact: the smallest strength detected (above every clean split), and the response
-    at full strength (dB excess, or the distance) in brackets."""
-    names = list(info["responses"])
-    lines = ["| artifact | " + " | ".join(label for label, _ in info["rows"]) + " |",
-             "|---|" + "---|" * len(info["rows"])]
-    for a in names:
+    """Change x metric: the strengths detected with 50% and 90% probability, and the median response
+    at full strength in brackets; a control's detection probability at full strength."""
+    def fmt(s: float | None) -> str:
+        return "-" if s is None else f"{s:g}"
+
+    lines = ["| change | " + " | ".join(label for label, _ in info["rows"]) + " |", "|---|" + "---|" * len(info["rows"])]
+    for i, change in enumerate(info["changes"]):
         cells = []
         for _, m in info["rows"]:
-            s, full = info["detected"][m][a], info["responses"][a]["1.0"][m]
-            cells.append(f"{'**' + format(s, 'g') + '**' if s is not None else '-'} ({full:.3g})")
-        lines.append(f"| {a} | " + " | ".join(cells) + " |")
-    spread = " | ".join(f"{min(v):.3g} .. {max(v):.3g}" for v in (info["clean"][m] for _, m in info["rows"]))
-    lines.append(f"| *clean vs clean ({info['splits']} splits)* | {spread} |")
+            full = info["full_strength"][m][i]
+            if change in info["controls"]:
+                p = info["detection"][m][i][-1]
+                cells.append(f"{'**' if p > 2 * FALSE_ALARM else ''}{100 * p:.0f}%{'**' if p > 2 * FALSE_ALARM else ''}"
+                             f" ({full:.3g})")
+            else:
+                cells.append(f"{fmt(strength_at(info, m, change, 0.5))} / {fmt(strength_at(info, m, change, 0.9))} "
+                             f"({full:.3g})")
+        lines.append(f"| {change} | " + " | ".join(cells) + " |")
+    lines.append("| *threshold (95th pct. of clean sets)* | " +
+                 " | ".join(f"{info['threshold'][m]:.3g}" for _, m in info["rows"]) + " |")
+    lines.append("| *false alarms measured on the untouched base sets* | " +
+                 " | ".join(f"{100 * info['false_alarm'][m]:.0f}%" for _, m in info["rows"]) + " |")
     return "\n".join(lines)
 
 
@@ -133,8 +181,8 @@ def plot(out: Path) -> list[Path]:
     from gan.plots import image_grid, save_figure
 
     a, info = load_figure_data(out, "calibration")
-    names, strengths = list(info["responses"]), info["strengths"]
-    shown = [None, *strengths[1:]]  # clean, then 0.03 .. 1 (0.01 looks like clean)
+    names, strengths = info["changes"], info["strengths"]
+    shown = [None, *strengths[2::2]]  # clean, then every other strength
     half = -(-len(names) // 2)
     fig = plt.figure(figsize=(2 * (1.3 * len(shown) + 1.9), 1.35 * half + 0.5), dpi=110)
     for panel, sub in enumerate(fig.subfigures(1, 2)):
@@ -154,29 +202,32 @@ def plot(out: Path) -> list[Path]:
                     ax.set_title("clean" if s is None else f"s = {s:g}", fontsize=8)
             if k < len(names):
                 axes[row, 0].set_ylabel(names[k], fontsize=7, rotation=0, ha="right", va="center")
-    fig.suptitle(f"known artifacts mixed in at strength s: x + s (A(x) - x); one {info['data']} image, "
+    fig.suptitle(f"changes mixed in at strength s: x + s (A(x) - x); one {info['data']} image, "
                  f"{info['image_size']} px", fontsize=9, y=0.998)
     written = [save_figure(fig, out / "calibration_images.png")]
 
     rows = info["rows"]
-    grid = np.full((len(rows), len(names)), np.nan)
-    for i, (_, m) in enumerate(rows):
-        for j, name in enumerate(names):
-            s = info["detected"][m][name]
-            grid[i, j] = math.log10(s) if s is not None else np.nan
-    fig, ax = plt.subplots(figsize=(0.55 * len(names) + 2.5, 0.45 * len(rows) + 2.2), dpi=110)
-    im = ax.imshow(grid, cmap="viridis_r", vmin=math.log10(strengths[0]), vmax=0, aspect="auto")
-    for i in range(len(rows)):
-        for j, name in enumerate(names):
-            s = info["detected"][rows[i][1]][name]
-            ax.text(j, i, f"{s:g}" if s is not None else "-", ha="center", va="center", fontsize=6,
-                    color="white" if s is not None and s < 0.1 else "black")
-    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
-    ax.set_yticks(range(len(rows)), [label for label, _ in rows], fontsize=8)
-    fig.colorbar(im, ax=ax, label="log10 smallest strength detected", shrink=0.8)
-    ax.set_title(f"smallest strength each metric detects (above all {info['splits']} clean splits; '-': never)",
-                 fontsize=9)
-    fig.tight_layout()
+    cols = 4
+    fig, axes = plt.subplots(-(-len(rows) // cols), cols, figsize=(4 * cols, 3.2 * -(-len(rows) // cols)),
+                             layout="constrained", squeeze=False)
+    colours = plt.get_cmap("tab20")
+    for ax, (label, m) in zip(axes.flat, rows):
+        for i, change in enumerate(names):
+            control = change in info["controls"]
+            ax.plot(strengths, info["detection"][m][i], ls="--" if control else "-", lw=1,
+                    color="grey" if control else colours(i % 20), label=change if not control else None)
+        ax.axhline(FALSE_ALARM, color="black", lw=0.6, ls=":")
+        ax.set_xscale("log")
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_title(f"{label} (false alarms {100 * info['false_alarm'][m]:.0f}%)", fontsize=9)
+        ax.grid(True, alpha=0.3)
+    for ax in list(axes.flat)[len(rows):]:
+        ax.axis("off")
+    axes[0, 0].set_ylabel("detection probability")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=7)
+    fig.suptitle(f"detection probability vs strength over {info['trials']} trials of {info['n']} images "
+                 f"(threshold: 95th percentile of clean sets; grey dashed: controls, not artifacts)", fontsize=10)
     written.append(save_figure(fig, out / "calibration_detection.png"))
     return written
 
@@ -188,7 +239,9 @@ def main(argv=None) -> None:
     ap.add_argument("--size", type=int, default=32)
     ap.add_argument("--n", type=int, default=256, help="images per compared set (eval.num_samples)")
     ap.add_argument("--num-real", type=int, default=1024, help="reference images (eval.num_real)")
-    ap.add_argument("--splits", type=int, default=16, help="clean sets compared with the reference")
+    ap.add_argument("--trials", type=int, default=20, help="independent base and clean sets")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the clean images")
+    ap.add_argument("--presets", action="store_true", help="also every upsampler preset's untrained last stage")
     ap.add_argument("--pre-tanh", action="store_true", help="apply the artifacts before a tanh (saturated data)")
     ap.add_argument("--saturation", default="none", choices=["none", "atanh"])
     ap.add_argument("--out", default="figures/calibration", type=Path)
@@ -196,9 +249,12 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     if args.data == "folder" and not args.folder:
         ap.error("--data folder needs --folder PATH")
+    if args.trials < 4:
+        ap.error("--trials must be >= 4 (a percentile of the clean sets)")
     if not args.plot_only:
-        save_figure_data(args.out, "calibration", *compute(args.data, args.size, args.n, args.num_real, args.splits,
-                                                            args.pre_tanh, args.saturation, args.folder))
+        save_figure_data(args.out, "calibration", *compute(args.data, args.size, args.n, args.num_real, args.trials,
+                                                            args.pre_tanh, args.saturation, args.folder, args.seed,
+                                                            args.presets))
     paths = plot(args.out)
     _, info = load_figure_data(args.out, "calibration")
     print(markdown_table(info))

@@ -1,6 +1,6 @@
 """Regenerate every artifact figure and ``figures/REPORT.md`` with the numbers behind them.
 
-    python experiments/reproduce.py                      # sections 1-5, then the quick and last-layer sweeps (6-7)
+    python experiments/reproduce.py                      # sections 1-5, then the study and last-layer sweeps (6-7)
     python experiments/reproduce.py --sweep multirun/A --last-layer-sweep multirun/B   # sections 6-7 from sweeps
     python experiments/reproduce.py --no-sweep           # sections 1-5 only (a few minutes on a CPU)
     python experiments/reproduce.py --tiny               # smoke test: tiny sizes everywhere
@@ -25,6 +25,8 @@ import fig_gradients  # noqa: E402
 import fig_init  # noqa: E402
 import fig_overlap  # noqa: E402
 import fig_sweep  # noqa: E402
+
+from gan.metrics import HEADLINE  # noqa: E402
 
 
 TINY = ["+debug=tiny"]  # conf/debug/tiny.yaml; given after +experiment=..., so it wins
@@ -75,16 +77,18 @@ def main(argv=None) -> None:
     rows = "\n".join(f"| {k} | {v['checkerboard/p2']:.3g} | {v['checkerboard_fixed/p2']:.3g} |" for k, v in g.items())
     sections.append("## 3. Artifacts in gradients\n\n![gradients](gradients/gradients.png)\n\n"
                     "| discriminator downsampling | CE2 of input gradients | fixed-pattern CE2 |\n|---|---|---|\n" + rows)
-    cal = ["--size", "16", "--n", "64", "--num-real", "128", "--splits", "4"] if args.tiny else []
+    cal = ["--size", "16", "--n", "32", "--num-real", "64", "--trials", "4"] if args.tiny else []
     calibrate_metrics.main([*cal, "--out", str(out / "calibration")])
     info = json.loads((out / "calibration" / "calibration.json").read_text())
     sections.append(
         "## 4. Calibration: which metric sees which artifact\n\n"
         "![artifacts](calibration/calibration_images.png)\n\n![detection](calibration/calibration_detection.png)\n\n"
-        f"{info['data']}, {info['image_size']} px: sets of {info['n']} images against {info['num_real']} references; "
-        f"a metric detects an artifact at the smallest strength whose response is above all {info['splits']} "
-        "clean splits (bold), in brackets the response at full strength (dB excess, or the distance); "
-        "'-': not detected at any strength (`calibration/calibration.json`).\n\n" + calibrate_metrics.markdown_table(info))
+        f"{info['data']}, {info['image_size']} px: {info['trials']} trials, each a base set and a clean set of "
+        f"{info['n']} images, against {info['num_real']} references (seed {info['seed']}). A metric detects a change "
+        "when its response exceeds the 95th percentile of the clean sets; per artifact the strengths detected with "
+        "50% / 90% probability (on the grid; '-': not reached), per control (not an artifact) the detection rate at "
+        "full strength (bold: above twice the 5% false-alarm rate), the median response at full strength in "
+        "brackets (`calibration/calibration.json`).\n\n" + calibrate_metrics.markdown_table(info))
     for saturation in ("none", "atanh"):
         calibrate_metrics.main([*cal, "--data", "strokes", "--pre-tanh", "--saturation", saturation,
                                 "--out", str(out / f"calibration_strokes_{saturation}")])
@@ -98,9 +102,9 @@ def main(argv=None) -> None:
     print(f"sections 1-5 in {time.time() - t0:.1f} s", flush=True)
 
     if not args.no_sweep:
-        sweep = args.sweep or out / "quick_sweep"
+        sweep = args.sweep or out / "study_sweep"
         if args.sweep is None:
-            run_sweep("quick", sweep, TINY + ["upsampler=transposed,resize_nearest", "seed=0,1"] if args.tiny else [])
+            run_sweep("study", sweep, TINY + ["upsampler=transposed,resize_nearest", "seed=0,1"] if args.tiny else [])
         from gan.summarize import main as summarize_main
 
         summarize_main([str(sweep), "--out", str(out / "sweep")])
@@ -115,13 +119,14 @@ def main(argv=None) -> None:
                       else LAST_LAYER)
         fig_sweep.main([str(last), "--out", str(out / "last_layer"), "--n", str(n)])
         info = json.loads((out / "last_layer" / "sweep.json").read_text())
-        rows = "\n".join(f"| {g} | {m['checkerboard_excess_db/p2']:.3g} | {m['phase_spread_excess_db/p2']:.3g} | "
-                         f"{m['spectral/distance']:.3g} |" for g, m in info["metrics"].items())
+        rows = "\n".join(f"| {g} | {100 * m[HEADLINE]:.2g}% | {100 * m['phase_depth_excess/p2']:.2g}% | "
+                         f"{100 * m['fixed_depth_excess/p2']:.2g}% | {m['spectral/distance']:.3g} |"
+                         for g, m in info["metrics"].items())
         sections.append(f"## 7. Last layer only (`{last}`)\n\nOnly the final generator stage is swapped; the "
                         "others stay transposed k=4 (Chandrasegaran et al. 2021).\n\n"
                         "![last-layer profiles](last_layer/sweep_profiles.png)\n\n"
-                        "| last stage | CE_2 excess (dB) | PS_2 excess (dB) | spectral distance (decades) |\n"
-                        "|---|---|---|---|\n" + rows)
+                        "| last stage | depth P=2 | content-following | fixed | spectral distance (decades) |\n"
+                        "|---|---|---|---|---|\n" + rows)
     path = report(out, sections)
     print(f"wrote {path} in {time.time() - t0:.1f} s")
 

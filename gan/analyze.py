@@ -5,8 +5,9 @@ of images, or a ``.pt``/``.npz`` tensor file ``(N, C, H, W)`` (or ``(N, H, W, C)
 The reference is another such path or a dataset name from ``conf/data`` (``deadleaves``, ...); a
 run directory without one is compared with the dataset it was trained on. PATH is only read.
 
-Writes, in ``--out`` (default ``analysis/<PATH's name>`` in the current directory): ``spectra.npz`` (the arrays), ``metrics.json`` (numbers and options) and
-PNG figures drawn from ``spectra.npz`` alone (``--plot-only DIR`` redraws them).
+Writes, in ``--out`` (default ``analysis/<PATH's name>`` in the current directory): ``spectra.npz``
+(the arrays), ``metrics.json`` (numbers and options) and PNG figures drawn from ``spectra.npz``
+alone (``--plot-only DIR`` redraws them).
 """
 from __future__ import annotations
 

@@ -18,9 +18,16 @@ import torch
 from gan.errors import CheckpointError
 
 LAST = "last.pt"
+#: A periodic checkpoint's file name (``train.ckpt_every``), the one place that spells it.
+PERIODIC = "step_{step:07d}.pt"
 
-__all__ = ["CheckpointError", "LAST", "save_atomic", "load", "candidates", "load_latest", "rng_state",
-           "set_rng_state"]
+
+def periodic_name(step: int) -> str:
+    return PERIODIC.format(step=step)
+
+
+__all__ = ["CheckpointError", "LAST", "PERIODIC", "periodic_name", "save_atomic", "load", "candidates", "load_latest",
+           "rng_state", "set_rng_state"]
 
 
 def save_atomic(obj: Any, path: str | Path) -> None:
@@ -50,7 +57,7 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
 def candidates(ckpt_dir: str | Path) -> list[Path]:
     """Checkpoints newest first: ``last.pt``, then the periodic ones by step, descending."""
     d = Path(ckpt_dir)
-    periodic = sorted(d.glob("step_*.pt"), reverse=True)
+    periodic = sorted(d.glob(PERIODIC.split("{")[0] + "*.pt"), reverse=True)
     return [p for p in [d / LAST, *periodic] if p.is_file()]
 
 

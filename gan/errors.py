@@ -33,7 +33,10 @@ class TrainingInterrupted(RuntimeError):
 
     def __init__(self, signum: int, step: int, resume_hint: str = "rerun the same command to resume"):
         super().__init__(f"stopped by {signal.Signals(signum).name} at step {step}; checkpoint saved, {resume_hint}")
-        self.signum = signum
+        self.signum, self.step, self.resume_hint = signum, step, resume_hint
+
+    def __reduce__(self):  # a sweep job's outcome crosses process boundaries (joblib, submitit)
+        return TrainingInterrupted, (self.signum, self.step, self.resume_hint)
 
 
 def exit_code(e: BaseException) -> int | None:

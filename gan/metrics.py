@@ -333,17 +333,24 @@ def is_evaluation(record: dict) -> bool:
     return CE.format(p=2) in record
 
 
-def run_headline(records: list[dict], window: float) -> dict[str, float]:
-    """A run's headline numbers from its evaluation records: per metric, the mean over the
-    evaluations in the last ``window`` of the steps it trained (up to its last evaluation;
-    geometric for positive quantities, which keeps it consistent with their excess in dB);
-    ``window = 0``: the last evaluation alone. One evaluation moves by several dB from the next,
-    their mean much less."""
+def headline_records(records: list[dict], window: float) -> list[dict]:
+    """The evaluations a run's headline averages: those in the last ``window`` of the steps it
+    trained (up to its last evaluation; ``window = 0``: the last one), diverged ones left out."""
     evaluations = [r for r in records if is_evaluation(r) and not r.get("diverged")]
     if not evaluations:
-        return {}
+        return []
     start = evaluations[-1]["step"] * (1 - window)
-    chosen = [r for r in evaluations if r["step"] >= start and r["step"] > 0] or evaluations[-1:]
+    return [r for r in evaluations if r["step"] >= start and r["step"] > 0] or evaluations[-1:]
+
+
+def run_headline(records: list[dict], window: float) -> dict[str, float]:
+    """A run's headline numbers from its evaluation records: per metric, the mean over the
+    evaluations of ``headline_records`` (geometric for positive quantities, which keeps it
+    consistent with their excess in dB). One evaluation moves by several dB from the next, their
+    mean much less."""
+    chosen = headline_records(records, window)
+    if not chosen:
+        return {}
     out = {}
     for key, last in chosen[-1].items():
         if key == "step" or isinstance(last, bool) or not isinstance(last, (int, float)):
@@ -370,3 +377,46 @@ def describe(numbers: dict[str, Any], period: int = 2) -> str:
     pm = f" (+-{100 * se:.1f})" if isinstance(se, (int, float)) and math.isfinite(se) else ""
     return (f"a {100 * total:.1f}%{pm} checkerboard above the data at P={period}: "
             f"{100 * phase:.1f}% following the content, {100 * fixed:.1f}% fixed")
+
+
+#: The numbers whose plateau says a run has converged: image quality and the headline.
+CONVERGENCE = (SWD, HEADLINE)
+
+
+@dataclass(frozen=True)
+class Plateau:
+    """The change of one metric over a run's headline window: slope x window length from a least
+    squares line through its evaluations, with the 95% t-interval (scipy.stats.linregress)."""
+
+    metric: str
+    change: float
+    low: float
+    high: float
+    n: int
+
+    @property
+    def flat(self) -> bool:
+        """Whether no trend is seen: the interval of the change holds 0."""
+        return self.low <= 0 <= self.high
+
+
+def plateau(records: list[dict], window: float, metric: str) -> Plateau | None:
+    """``Plateau`` of ``metric`` over the evaluations of ``headline_records``; None with fewer than 3."""
+    from scipy import stats
+
+    points = [(r["step"], float(r[metric])) for r in headline_records(records, window)
+              if isinstance(r.get(metric), (int, float)) and math.isfinite(r[metric])]
+    if len(points) < 3 or len({s for s, _ in points}) < 2:
+        return None
+    steps, values = zip(*points)
+    fit = stats.linregress(steps, values)
+    span = steps[-1] - steps[0]
+    half = stats.t.ppf(0.975, len(points) - 2) * fit.stderr * span
+    return Plateau(metric, fit.slope * span, fit.slope * span - half, fit.slope * span + half, len(points))
+
+
+def converged(records: list[dict], window: float) -> bool | None:
+    """A run has converged when none of ``CONVERGENCE`` shows a trend over its headline window;
+    None when it has too few evaluations there to tell."""
+    found = [p for m in CONVERGENCE if (p := plateau(records, window, m)) is not None]
+    return all(p.flat for p in found) if found else None

@@ -190,42 +190,38 @@ def summary_bars(labels: Sequence[str], metrics: Sequence[str], means: Mapping[s
     return fig
 
 
-def summary_curves(curves: Mapping[str, tuple[Sequence[int], np.ndarray]], metric: str):
-    """Metric vs step per group: ``curves[label] = (steps, values (seeds, steps))``; mean line,
-    min-max band. The axis spans the values after each group's first evaluation; an earlier value
-    outside it (an untrained generator's floor) is drawn at the edge and annotated."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.4), layout="constrained")
-    later = [v[:, 1:] for _, v in curves.values() if v.shape[1] > 1]
-    lo, hi = (min(v.min() for v in later), max(v.max() for v in later)) if later else (None, None)
-    if lo is not None:
-        pad = 0.08 * max(hi - lo, 1e-9)
-        lo, hi = lo - pad, hi + pad
-    notes = []
-    for label, (steps, vals) in curves.items():
-        mean = vals.mean(0)
-        shown = np.clip(mean, lo, hi) if lo is not None else mean
-        line, = ax.plot(steps, shown, label=f"{label} (n={len(vals)})")
-        ax.fill_between(steps, np.clip(vals.min(0), lo, hi) if lo is not None else vals.min(0),
-                        np.clip(vals.max(0), lo, hi) if lo is not None else vals.max(0),
-                        color=line.get_color(), alpha=0.2, lw=0)
-        for s, v, w in zip(steps, mean, shown):
-            if v != w:
-                ax.plot([s], [w], marker="v" if v < w else "^", color=line.get_color(), ms=8)
-                notes.append(f"{label}: {v:.3g} at step {s}")
-    if lo is not None:
-        ax.set_ylim(lo, hi)
-    if notes:
-        ax.text(0.01, 0.01, "off scale (mean): " + "; ".join(notes), transform=ax.transAxes, fontsize=7,
-                va="bottom", ha="left", color="dimgrey")
-    ax.set_xlabel("training step")
-    ax.set_ylabel(metric)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
-    ax.set_title("mean over seeds; band: min-max", fontsize=9)
+def training_curves(curves: Mapping[str, Mapping[str, tuple]], stages: Sequence[int] = ()):
+    """Metrics vs training step, one panel per metric: ``curves[metric][label] = (steps, mean, low,
+    high, n)``, the mean over seeds with its 95% band. ``stages``: steps marked by vertical lines.
+    A panel's axis spans the values after the first evaluation (an untrained generator's value
+    would flatten the rest; it is drawn at the edge)."""
+    metrics = list(curves)
+    fig, axes = plt.subplots(len(metrics), 1, figsize=(8, 3.2 * len(metrics)), layout="constrained", squeeze=False)
+    for ax, metric in zip(axes[:, 0], metrics):
+        later = [np.r_[lo[1:], hi[1:]] for _, _, lo, hi, _ in curves[metric].values() if len(lo) > 1]
+        later = [v[np.isfinite(v)] for v in later]
+        span = (min(v.min() for v in later if v.size), max(v.max() for v in later if v.size)) \
+            if any(v.size for v in later) else None
+        lo, hi = span if span else (-np.inf, np.inf)
+        for label, (steps, mean, low, high, n) in curves[metric].items():
+            line, = ax.plot(steps, np.clip(mean, lo, hi), label=f"{label} (n={n})", lw=1.2)
+            ax.fill_between(steps, np.clip(low, lo, hi), np.clip(high, lo, hi), color=line.get_color(), alpha=0.15, lw=0)
+        for s in stages:
+            ax.axvline(s, color="grey", lw=0.7, ls=":")
+        if span:
+            pad = 0.05 * max(span[1] - span[0], 1e-9)
+            ax.set_ylim(span[0] - pad, span[1] + pad)
+        ax.set_ylabel(metric, fontsize=8)
+        ax.grid(True, alpha=0.3)
+    axes[-1, 0].set_xlabel("training step")
+    axes[0, 0].legend(fontsize=7, loc="upper right", ncol=2)
+    fig.suptitle("over training: mean over seeds and its 95% t-interval; dotted: the stages of the stage table",
+                 fontsize=9)
     return fig
 
 
-VERDICT_COLOURS = {"lower": "tab:green", "higher": "tab:red", "not settled": "grey"}
+VERDICT_COLOURS = {"lower": "tab:green", "higher": "tab:red", "not settled": "grey",
+                   "not settled (not converged)": "tab:orange"}
 
 
 def comparison_figure(rows: Sequence):

@@ -27,6 +27,8 @@ STATUS = "status.json"
 CHECKPOINTS = "checkpoints"
 SAMPLES = "samples"
 LOCK = "run.lock"
+#: The folder of seed S inside a packed job (``num_seeds > 1``).
+REPLICA = "seed={seed}"
 
 #: A running run refreshes its heartbeat every 10 s at most; one this old belongs to a dead process.
 STALE_AFTER_S = 15 * 60
@@ -231,7 +233,11 @@ class RunDir:
 
     def replica_dirs(self) -> list[RunDir]:
         """The run directories of a packed job's seeds (``seed=S/`` with a config), if any."""
-        return [RunDir(p) for p in sorted(self.path.glob("seed=*")) if (p / CONFIG).is_file()]
+        return [RunDir(p) for p in sorted(self.path.glob(REPLICA.format(seed="*"))) if (p / CONFIG).is_file()]
+
+    def replica(self, seed: int) -> RunDir:
+        """The run directory of seed ``seed`` in this packed job."""
+        return RunDir(self.path / REPLICA.format(seed=seed))
 
     @classmethod
     def find(cls, root: str | Path) -> list[RunDir]:

@@ -39,6 +39,8 @@ class DeferredSignals:
         """The Python handler a host process installed for ``signum`` (e.g. submitit's requeue), or
         None when the signal's default action applies (then training stops with a checkpoint)."""
         h = self.previous.get(signum)
+        if getattr(h, "stops_training", False):  # a sweep's own handler (``sweep_stop``): stop like a run
+            return None
         return h if callable(h) and h is not signal.default_int_handler else None
 
 
@@ -73,3 +75,31 @@ def act_on_signals(deferred: DeferredSignals, step: int, set_status: Callable[..
         set_status(Status.INTERRUPTED, step=step, error=f"{name} at step {step}, passed to {owner}")
         host(signum, None)  # may exit the process (submitit: after requeueing this job)
         set_status(Status.RUNNING, step=step)
+
+
+@dataclass
+class SweepStop:
+    """The stop signal a sweep received (``signum``; 0: none)."""
+
+    signum: int = 0
+
+
+@contextlib.contextmanager
+def sweep_stop():
+    """While a sweep launches its jobs: a stop signal is recorded instead of raising
+    KeyboardInterrupt, so the launcher keeps waiting while every running job checkpoints and
+    returns; the sweep then starts no further job. A job trained in this process (the basic
+    launcher) stops as a single run does."""
+    stop = SweepStop()
+
+    def handler(signum, frame):
+        stop.signum = stop.signum or signum
+
+    handler.stops_training = True
+    previous = {s: signal.signal(s, handler) for s in stop_signals()} \
+        if threading.current_thread() is threading.main_thread() else {}
+    try:
+        yield stop
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)

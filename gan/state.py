@@ -125,5 +125,5 @@ def save_checkpoint(state: State, ckpt_dir: Path, periodic: bool) -> None:
     """``last.pt`` (and, if ``periodic``, ``step_XXXXXXX.pt``), each written atomically."""
     payload = state.state_dict()
     if periodic:
-        ckpt.save_atomic(payload, ckpt_dir / f"step_{state.step:07d}.pt")
+        ckpt.save_atomic(payload, ckpt_dir / ckpt.periodic_name(state.step))
     ckpt.save_atomic(payload, ckpt_dir / ckpt.LAST)

@@ -8,7 +8,10 @@ the last evaluation), groups the runs by their configuration minus the seed, and
 ``summary.csv``, ``summary.md`` (per metric: the mean over seeds with its 95% t-interval; for
 positive quantities such as CE, SWD and spectral distance the geometric mean with the interval on
 the log scale, so the CE and excess-dB columns come from the same aggregate), ``summary_bars.png``
-and ``summary_curves.png`` (checkerboard excess vs step, mean with a min-max band over seeds).
+and ``summary_curves.png`` (the compared metrics and SWD vs step, mean over seeds with a 95% band).
+Each group says how many of its runs converged (no trend in SWD or the headline over the headline
+window); a difference involving a group with runs still moving is "not settled (not converged)".
+The headline at 25%, 50% and 100% of training is tabled.
 Jobs that failed, diverged or are still running are listed with their status, never dropped; a
 non-finite value left out of a mean is listed with its reason. ``comparison.csv`` and the comparison in
 ``summary.md`` and ``summary_comparison.png``: every group against ``--reference`` (default:
@@ -23,11 +26,10 @@ import csv
 import math
 import sys
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from omegaconf import OmegaConf
 
 from gan import metrics as M
@@ -38,6 +40,10 @@ from gan.stats import Comparison, compare, estimate
 
 #: Keys that never define a group: the seed varies within a group; paths differ per job.
 IGNORED_KEYS = ("seed", "run_dir", "train.progress", "num_seeds")
+
+#: The verdict of a difference between groups of which one has runs that have not converged.
+NOT_CONVERGED = "not settled (not converged)"
+
 
 class SummaryError(ValueError):
     """Nothing to summarise at the given path."""
@@ -62,9 +68,17 @@ class Job:
     def numbers(self) -> dict[str, float]:
         """Every metric of the last record: the run's headline value (``gan.metrics.run_headline``),
         NaN where it has no finite one."""
-        window = 0.0 if self.last_only else float(self.config.get("eval.headline_window", default_window()))
-        headline = M.run_headline(self.records, window)
+        headline = M.run_headline(self.records, self.window)
         return {k: headline.get(k, math.nan) for k, v in self.last_record.items() if not isinstance(v, bool)}
+
+    @property
+    def window(self) -> float:
+        return 0.0 if self.last_only else float(self.config.get("eval.headline_window", default_window()))
+
+    @property
+    def converged(self) -> bool | None:
+        """``gan.metrics.converged`` over the run's headline window (None: too few evaluations)."""
+        return M.converged(self.records, float(self.config.get("eval.headline_window", default_window())))
 
     @property
     def final(self) -> dict[str, float]:
@@ -156,6 +170,9 @@ def summarize(jobs: list[Job], metrics: list[str] | None = None) -> tuple[list[s
         row["n"] = len(done)
         row["seeds"] = " ".join(sorted(str(j.config.get("seed")) for j in done))
         others = sorted(f"{j.path.name}: {j.status}" for j in members if j.status != Status.FINISHED)
+        flags = [j.converged for j in done]
+        row["converged"] = f"{sum(f is True for f in flags)}/{len(done)}" + \
+            (f" ({sum(f is None for f in flags)} too short to tell)" if any(f is None for f in flags) else "")
         row["not finished"] = "; ".join(others)
         excluded_all = []
         for m in all_metrics:
@@ -191,18 +208,22 @@ def _fmt(row: dict[str, Any], m: str) -> str:
 
 
 def write_markdown(path: Path, keys: list[str], rows: list[dict[str, Any]], metrics: list[str]) -> None:
-    head = [*(k.removeprefix("choice.") for k in keys), "n", *metrics, "not finished", "excluded"]
+    head = [*(k.removeprefix("choice.") for k in keys), "n", "converged", *metrics, "not finished", "excluded"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [str(r[k]) for k in keys] + [str(r["n"])]
+        cells = [str(r[k]) for k in keys] + [str(r["n"]), r["converged"]]
         cells += [_fmt(r, m) for m in metrics]
         cells += [r["not finished"] or "", r["excluded"] or ""]
         lines.append("| " + " | ".join(cells) + " |")
     note = ("\nEach run's numbers: the mean over its evaluations in the last part of training (eval.headline_window; "
             "--last: its last evaluation). n = finished seeds (a metric with fewer values says so). Positive "
             "quantities (CE, SWD, spectral distance): geometric mean over seeds [95% t-interval on the log "
-            "scale]; dB and other differences: mean ± half-width of the 95% t-interval (scipy.stats). The excess in dB is the mean of per-seed dB, "
-            "i.e. the same geometric aggregate as its CE column.\n")
+            "scale]; dB and other differences: mean ± half-width of the 95% t-interval (scipy.stats). The "
+            "excess in dB is the mean of per-seed dB, i.e. the same geometric aggregate as its CE column. "
+            "Depths are fractions of the images' contrast "
+            "(0.02 = a 2% pattern). converged: runs in which neither "
+            f"{' nor '.join(M.CONVERGENCE)} shows a trend over the headline window (the 95% interval of its "
+            "change there holds 0); a ranking between groups with runs that still move is not settled.\n")
     path.write_text("\n".join(lines) + "\n" + note)
 
 
@@ -222,20 +243,67 @@ def plot_bars(path: Path, keys: list[str], rows: list[dict[str, Any]], metrics: 
     save_figure(fig, path, dpi=110)
 
 
-def plot_curves(path: Path, keys: list[str], jobs: list[Job], metric: str = M.HEADLINE) -> None:
-    from gan.plots import save_figure, summary_curves
+#: Where ``stage_table`` and the curves report the headline: shares of the training steps.
+STAGES = (0.25, 0.5, 1.0)
 
+
+def curve(members: list[Job], metric: str) -> tuple | None:
+    """(steps, mean, low, high, n) of ``metric`` over the seeds in ``members``, at the steps every one
+    of them evaluated (``gan.stats.estimate``: geometric for positive quantities)."""
+    runs = [{r["step"]: r[metric] for r in j.records if isinstance(r.get(metric), (int, float))} for j in members]
+    runs = [c for c in runs if c]
+    if not runs:
+        return None
+    steps = sorted(set.intersection(*(set(c) for c in runs)))
+    info = M.find(metric)
+    est = [estimate([c[t] for c in runs], positive=bool(info and info.positive)) for t in steps]
+    return steps, [e.center for e in est], [e.low for e in est], [e.high for e in est], len(runs)
+
+
+def grouped(keys: list[str], jobs: list[Job]) -> dict[str, list[Job]]:
     groups: dict[str, list[Job]] = defaultdict(list)
     for j in jobs:
-        if any(metric in r for r in j.records):
+        if j.status == Status.FINISHED:
             groups[", ".join(str(j.config.get(k)) for k in keys)].append(j)
-    curves = {}
-    for label, members in sorted(groups.items()):
-        runs = [{r["step"]: r[metric] for r in j.records if isinstance(r.get(metric), (int, float))} for j in members]
-        steps = sorted(set.intersection(*(set(c) for c in runs)))
-        if steps:
-            curves[label] = (steps, np.array([[c[s] for s in steps] for c in runs]))
-    save_figure(summary_curves(curves, metric), path, dpi=110)
+    return dict(sorted(groups.items()))
+
+
+def last_step(jobs: list[Job]) -> int:
+    return max((r["step"] for j in jobs for r in j.records if M.is_evaluation(r)), default=0)
+
+
+def plot_curves(path: Path, keys: list[str], jobs: list[Job], metrics: tuple[str, ...] = M.COMPARED + (M.SWD,)) -> None:
+    """Each metric against the training step per group (mean over seeds, 95% band), the stages marked."""
+    from gan.plots import save_figure, training_curves
+
+    groups = grouped(keys, jobs)
+    curves = {m: {label: c for label, members in groups.items() if (c := curve(members, m))} for m in metrics}
+    curves = {m: c for m, c in curves.items() if c}
+    if curves:
+        end = last_step(jobs)
+        save_figure(training_curves(curves, [round(s * end) for s in STAGES]), path, dpi=110)
+
+
+def stage_table(keys: list[str], jobs: list[Job], metric: str = M.HEADLINE) -> str:
+    """The headline of each group as if training had stopped at each of ``STAGES`` (each run's
+    records up to that step, its headline window scaled with it): mean ± 95% half-width over seeds."""
+    end = last_step(jobs)
+    if end == 0:
+        return ""
+    info = M.find(metric)
+    head = f"| group | {' | '.join(f'{round(100 * s)}% (step {round(s * end)})' for s in STAGES)} |"
+    lines = [f"`{metric}` at stages of training (each run's headline up to that step):", "", head,
+             "|---" * (len(STAGES) + 1) + "|"]
+    for label, members in grouped(keys, jobs).items():
+        cells = []
+        for share in STAGES:
+            values = [M.run_headline([r for r in j.records if r.get("step", 0) <= share * end], j.window).get(metric)
+                      for j in members]
+            e = estimate([v for v in values if v is not None and math.isfinite(v)], positive=bool(info and info.positive))
+            cells.append("n/a" if math.isnan(e.center) else
+                         f"{e.center:.3g} ± {(e.high - e.low) / 2:.2g}" if math.isfinite(e.low) else f"{e.center:.3g}")
+        lines.append(f"| {label} | {' | '.join(cells)} |")
+    return "\n".join(lines) + "\n"
 
 
 def comparisons(keys: list[str], jobs: list[Job], reference: str, metrics: list[str]) -> list[Comparison]:
@@ -265,7 +333,10 @@ def comparisons(keys: list[str], jobs: list[Job], reference: str, metrics: list[
             groups = {labels[g]: values[g][m] for g in members if len(values[g][m]) > 0}
             if labels[base] in groups:
                 out += compare(groups, labels[base], m, higher_is_worse=bool(info and info.higher_is_worse))
-    return out
+    moving = {labels[g] for g in values if any(j.converged is False for j in jobs if j.status == Status.FINISHED
+                                               and tuple(str(j.config.get(k)) for k in keys) == g)}
+    return [replace(c, verdict=NOT_CONVERGED) if c.verdict != "not settled" and ({c.group, c.reference} & moving)
+            else c for c in out]
 
 
 def write_comparison(out: Path, rows: list[Comparison]) -> str:
@@ -321,6 +392,10 @@ def main(argv: list[str] | None = None) -> int:
             with (out / "summary.md").open("a") as f:
                 f.write("\n" + write_comparison(out, compared))
             plot_comparison(out / "summary_comparison.png", compared)
+        stages = stage_table(keys, jobs) if M.HEADLINE in available else ""
+        if stages:
+            with (out / "summary.md").open("a") as f:
+                f.write("\n" + stages)
         if any(r["n"] > 0 for r in rows) and shown:
             plot_bars(out / "summary_bars.png", keys, rows, shown)
             plot_curves(out / "summary_curves.png", keys, jobs)

@@ -114,7 +114,7 @@ class SlicedWasserstein:
             raise ValueError(f"image sets differ in shape: {self.shape} (reference) vs {tuple(fake.shape)}")
         fake = fake.to(self.device)
         values = []
-        for (size, positions, dirs, ref), level in zip(self.levels, laplacian_pyramid(fake.float(), self.min_size)):
+        for (_size, positions, dirs, ref), level in zip(self.levels, laplacian_pyramid(fake.float(), self.min_size)):
             gen = torch.Generator().set_state(positions)
             d = normalize_descriptors(patch_descriptors(level, self.per_image, generator=gen))
             values.append(1e3 * (sorted_projections(d, dirs) - ref).abs().mean())

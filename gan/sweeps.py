@@ -137,3 +137,28 @@ def record_sweep(sweep_dir: Path, config: Any) -> None:
         return
     with (sweep_dir / "history.txt").open("a") as f:
         f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {shlex.join(config.hydra.overrides.task)}\n")
+
+
+def workers(launcher: Any) -> int | None:
+    """How many jobs a launcher runs at once (joblib's ``n_jobs``; -1: every core), None for one
+    that takes any number. A sweep launches that many at a time, so that after a stop signal no
+    further job starts."""
+    n = launcher.get("n_jobs") if hasattr(launcher, "get") else None
+    if n is None:
+        return None
+    import joblib
+
+    return joblib.cpu_count() + 1 + n if n < 0 else int(n)
+
+
+def interrupted_line(total: int, stopped: Sequence[Job], sweep_dir: str) -> str:
+    """The one line a stopped sweep ends with: what was saved and the command that continues it."""
+    import os
+    import shlex
+    import sys
+
+    from gan.config import COMMAND_ENV
+
+    command = os.environ.get(COMMAND_ENV) or shlex.join(["python", *sys.argv])
+    return (f"interrupted: {len(stopped)} running job(s) saved a checkpoint ({', '.join(j.name for j in stopped)}); "
+            f"rerun `{command}` to continue the sweep in {sweep_dir} (finished jobs are skipped)")

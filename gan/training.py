@@ -17,7 +17,6 @@ from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
-from tqdm.auto import tqdm
 
 from gan import checkpoint as ckpt
 from gan import dashboard, lifecycle
@@ -187,8 +186,7 @@ def run_loop(cfg: DictConfig, state: State, dataset, evaluator: Evaluator, repli
     good = snapshot(state) if packed else None  # what a diverged replica is frozen at
     if state.step == 0:
         evaluate(state, evaluator, replicas, cfg)
-    bar = tqdm(total=steps, initial=state.step, desc=f"train {job.name}", disable=not cfg.train.progress,
-               dynamic_ncols=True)
+    progress = lifecycle.Progress(job.name, state.step, steps, enabled=cfg.train.progress)
     finite = torch.ones(len(state.seeds), dtype=torch.bool, device=device)  # checked on the host only at log/ckpt
     with deferred_signals() as signals:
         try:
@@ -198,7 +196,7 @@ def run_loop(cfg: DictConfig, state: State, dataset, evaluator: Evaluator, repli
                     restore(state, good)
                 finite &= torch.isfinite(stats["train/loss_D"]) & torch.isfinite(stats["train/loss_G"])
                 state.step += 1
-                bar.update(1)
+                progress.update(state.step)
                 log_now = state.step % cfg.train.log_every == 0 or state.step == steps
                 eval_now = state.step % cfg.eval.every == 0 or state.step == steps
                 ckpt_now = state.step % cfg.train.ckpt_every == 0 or state.step == steps or signals.received
@@ -211,7 +209,7 @@ def run_loop(cfg: DictConfig, state: State, dataset, evaluator: Evaluator, repli
                             r.train_stats = {k: v[r.index] for k, v in zip(stats, values)}
                             r.logger.scalars(state.step, r.train_stats)
                             r.heartbeat.beat(state.step)
-                    bar.set_postfix({k[11:]: f"{v[0]:.3f}" for k, v in zip(stats, values) if k.startswith("train/loss_")})
+                    progress.show({k[11:]: f"{v[0]:.3f}" for k, v in zip(stats, values) if k.startswith("train/loss_")})
                 if eval_now:
                     evaluate(state, evaluator, replicas, cfg)
                 if ckpt_now:
@@ -224,7 +222,7 @@ def run_loop(cfg: DictConfig, state: State, dataset, evaluator: Evaluator, repli
                                    lambda status, **info: [r.set_status(status, **info) for r in replicas],
                                    lifecycle.resume_hint(job))
         finally:
-            bar.close()
+            progress.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,7 +257,7 @@ def replicas_of(job: RunDir, cfg: DictConfig) -> list[Replica]:
         return [Replica(0, cfg, job)]
     out = []
     for k, seed in enumerate(seeds):
-        run = RunDir(job.path / f"seed={seed}")
+        run = job.replica(seed)
         rcfg = cfg.copy()
         rcfg.seed, rcfg.num_seeds, rcfg.run_dir = seed, 1, str(run.path)
         out.append(Replica(k, rcfg, run))
@@ -306,14 +304,15 @@ def finish(job: RunDir, cfg: DictConfig, replicas: list[Replica], state: State, 
             continue
         records = r.run.read_metrics()
         last = next((x for x in reversed(records) if M.is_evaluation(x)), {})
-        final = {"step": state.step, **r.train_stats,
-                 **M.run_headline(records, float(cfg.eval.headline_window)),
+        window = float(cfg.eval.headline_window)
+        final = {"step": state.step, **r.train_stats, **M.run_headline(records, window),
+                 "converged": M.converged(records, window),
                  **{f"last/{k}": v for k, v in last.items() if k != "step"}}
         if r.logger is not None:  # trained now (not found finished)
             r.logger.hparams(dashboard.hparams(r.cfg), {k: final[k] for k in M.SUMMARY if k in final},
                              step=state.step)
             r.logger.close()
-            r.run.write_status(Status.FINISHED, step=state.step)
+            r.run.write_status(Status.FINISHED, step=state.step, converged=final["converged"])
         lifecycle.closing_summary(r.run, final, seconds)
         finals.append(final)
     if len(replicas) == 1:

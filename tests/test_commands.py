@@ -91,3 +91,42 @@ def test_analyze_only_reads_and_compares_a_run_with_its_own_data(finished):
     numbers = json.loads((target / "metrics.json").read_text())
     flat = json.dumps(numbers)
     assert "checkerboard_depth_excess/p2" in flat and "phase_depth_real/p2" in flat
+
+
+def test_ctrl_c_on_a_joblib_sweep_checkpoints_every_running_job_and_the_same_command_continues(tmp_path):
+    """A real SIGINT to the sweep's process group while two joblib jobs run: both save a checkpoint
+    and say ``interrupted``, the third job never starts, the sweep ends with one line and exit
+    code 130; the same command (with fewer steps here) then finishes the sweep."""
+    import os
+    import signal
+    import time
+
+    sweep = tmp_path / "sweep"
+    args = ["-m", "upsampler=transposed,resize_nearest,pixel_shuffle", "debug=tiny", "eval.every=100000",
+            "train.ckpt_every=100000", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep}"]
+    proc = subprocess.Popen([*TRAIN, *args, "train.steps=100000"], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 240
+    while time.time() < deadline:  # both jobs training (past their first heartbeat)
+        statuses = [json.loads(p.read_text()) for p in sweep.glob("*/status.json")]
+        if len(statuses) == 2 and all(s["status"] == "running" and s.get("step", 0) > 0 for s in statuses):
+            break
+        time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("the two jobs did not start")
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    stdout, stderr = proc.communicate(timeout=240)
+    assert proc.returncode == 130, stderr[-3000:]
+    assert "Traceback" not in stderr and "Warning" not in stderr, stderr[-3000:]
+    lines = [line for line in stderr.splitlines() if line.startswith("interrupted:")]
+    assert len(lines) == 1 and "rerun `" in lines[0]
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
+    assert len(jobs) == 2  # the third never started
+    for job in jobs:
+        status = json.loads((job / "status.json").read_text())
+        assert status["status"] == "interrupted"
+        assert any((job / "checkpoints").glob("*.pt"))
+    out = subprocess.run([*TRAIN, *args, "train.steps=1"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert sorted(json.loads(p.read_text())["status"] for p in sweep.glob("*/status.json")) == ["finished"] * 3

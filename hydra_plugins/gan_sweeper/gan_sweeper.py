@@ -15,7 +15,7 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobStatus
-from omegaconf import OmegaConf, open_dict, read_write
+from omegaconf import open_dict, read_write
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,8 @@ class GanSweeper(BasicSweeper):
         self.pack_seeds = pack_seeds
 
     def sweep(self, arguments: List[str]) -> Any:
-        from gan import sweeps
-        from gan.errors import ConfigError, report
+        from gan import signals, sweeps
+        from gan.errors import ConfigError, TrainingInterrupted, report
 
         assert self.config is not None and self.launcher is not None and self.hydra_context is not None
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
@@ -55,18 +55,27 @@ class GanSweeper(BasicSweeper):
             sys.exit(report(ConfigError(problems[0] + (f" (and {len(problems) - 1} more job(s))"
                                                        if len(problems) > 1 else ""))))
         sweeps.record_sweep(Path(sweep_dir), self.config)
-        batch = self.max_batch_size or len(jobs)
-        returns, failures = [], []
-        for start in range(0, len(jobs), batch):
-            chunk = jobs[start:start + batch]
-            results = self.launcher.launch([job.with_dirs(sweep_dir) for job in chunk], initial_job_idx=start)
-            for job, r in zip(chunk, results):
-                if r.status == JobStatus.FAILED:
-                    failures.append(sweeps.failure_report(job, r._return_value))
-            returns.append(results)
+        batch = self.max_batch_size or sweeps.workers(self.config.hydra.launcher) or len(jobs)
+        returns, failures, interrupted = [], [], []
+        with signals.sweep_stop() as stop:
+            for start in range(0, len(jobs), batch):
+                if stop.signum:
+                    break
+                chunk = jobs[start:start + batch]
+                results = self.launcher.launch([job.with_dirs(sweep_dir) for job in chunk], initial_job_idx=start)
+                for job, r in zip(chunk, results):
+                    if r.status == JobStatus.FAILED and isinstance(r._return_value, TrainingInterrupted):
+                        interrupted.append((job, r._return_value.signum))
+                    elif r.status == JobStatus.FAILED:
+                        failures.append(sweeps.failure_report(job, r._return_value))
+                returns.append(results)
+        for line, _ in failures:
+            print(f"error: {line}", file=sys.stderr)
+        if stop.signum or interrupted:
+            signum = stop.signum or interrupted[0][1]
+            print(sweeps.interrupted_line(len(jobs), [j for j, _ in interrupted], sweep_dir), file=sys.stderr, flush=True)
+            sys.exit(128 + signum)
         if failures:
-            for line, _ in failures:
-                print(f"error: {line}", file=sys.stderr)
             print(f"{len(failures)} of {len(jobs)} job(s) failed; the others are in {sweep_dir}", file=sys.stderr)
             sys.exit(max(code for _, code in failures))
         return returns

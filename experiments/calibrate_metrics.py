@@ -151,7 +151,8 @@ def strength_at(info: dict, metric: str, change: str, probability: float) -> flo
 
 def markdown_table(info: dict) -> str:
     """Change x metric: the strengths detected with 50% and 90% probability, and the median response
-    at full strength in brackets; a control's detection probability at full strength."""
+    at full strength in brackets; a control's detection rate at full strength (bold: more than 15
+    points above the false-alarm rate measured on the same base sets untouched)."""
     def fmt(s: float | None) -> str:
         return "-" if s is None else f"{s:g}"
 
@@ -160,10 +161,10 @@ def markdown_table(info: dict) -> str:
         cells = []
         for _, m in info["rows"]:
             full = info["full_strength"][m][i]
-            if change in info["controls"]:
+            if change in info["controls"]:  # bold: well above the rate on the same sets untouched
                 p = info["detection"][m][i][-1]
-                cells.append(f"{'**' if p > 2 * FALSE_ALARM else ''}{100 * p:.0f}%{'**' if p > 2 * FALSE_ALARM else ''}"
-                             f" ({full:.3g})")
+                bold = "**" if p > info["false_alarm"][m] + 0.15 else ""
+                cells.append(f"{bold}{100 * p:.0f}%{bold} ({full:.3g})")
             else:
                 cells.append(f"{fmt(strength_at(info, m, change, 0.5))} / {fmt(strength_at(info, m, change, 0.9))} "
                              f"({full:.3g})")

@@ -87,8 +87,8 @@ def main(argv=None) -> None:
         f"{info['n']} images, against {info['num_real']} references (seed {info['seed']}). A metric detects a change "
         "when its response exceeds the 95th percentile of the clean sets; per artifact the strengths detected with "
         "50% / 90% probability (on the grid; '-': not reached), per control (not an artifact) the detection rate at "
-        "full strength (bold: above twice the 5% false-alarm rate), the median response at full strength in "
-        "brackets (`calibration/calibration.json`).\n\n" + calibrate_metrics.markdown_table(info))
+        "full strength (bold: more than 15 points above the rate on the same sets untouched), the median "
+        "response at full strength in brackets (`calibration/calibration.json`).\n\n" + calibrate_metrics.markdown_table(info))
     for saturation in ("none", "atanh"):
         calibrate_metrics.main([*cal, "--data", "strokes", "--pre-tanh", "--saturation", saturation,
                                 "--out", str(out / f"calibration_strokes_{saturation}")])

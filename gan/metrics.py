@@ -213,6 +213,7 @@ class Metric:
     higher_is_worse: bool | None
     positive: bool = True
     needs_reference: bool = False
+    percent: bool = False  # a fraction shown as a percentage (the depths)
     fn: Callable[[SpectralStats, SpectralStats | None, int | None, float], float] | None = None
 
     @property
@@ -243,14 +244,14 @@ def _depth_family(name: str, part: str, description: str) -> tuple[Metric, ...]:
         return s.depths[p][part][1]
 
     excess = excess_name(name, unit="")
-    return (Metric(name, description, True, positive=False, fn=lambda f, r, p, _: value(f, p)),
-            Metric(se_name(name), f"standard error of {name} (jackknife over groups of images)", None,
+    return (Metric(name, description, True, positive=False, percent=True, fn=lambda f, r, p, _: value(f, p)),
+            Metric(se_name(name), f"standard error of {name} (jackknife over groups of images)", None, percent=True,
                    fn=lambda f, r, p, _: se(f, p)),
             Metric(real_name(name), f"{description}, on real images", None, positive=False, needs_reference=True,
-                   fn=lambda f, r, p, _: value(r, p)),
-            Metric(excess, f"{name} minus the data's", True, positive=False, needs_reference=True,
+                   percent=True, fn=lambda f, r, p, _: value(r, p)),
+            Metric(excess, f"{name} minus the data's", True, positive=False, needs_reference=True, percent=True,
                    fn=lambda f, r, p, _: value(f, p) - value(r, p)),
-            Metric(se_name(excess), f"standard error of {excess}", None, needs_reference=True,
+            Metric(se_name(excess), f"standard error of {excess}", None, needs_reference=True, percent=True,
                    fn=lambda f, r, p, _: (se(f, p) ** 2 + se(r, p) ** 2) ** 0.5))
 
 

@@ -198,7 +198,11 @@ def _fmt(row: dict[str, Any], m: str) -> str:
     mean, lo, hi, n = row[m], row[f"{m} ci_low"], row[f"{m} ci_high"], row[f"{m} n"]
     if math.isnan(mean):
         return "n/a"
-    if math.isnan(lo):
+    info = M.find(m)
+    if info is not None and info.percent:  # depths: percentages of the contrast
+        half = f" ± {100 * (hi - lo) / 2:.2g}" if not math.isnan(lo) else ""
+        text = f"{100 * mean:.2g}%{half}"
+    elif math.isnan(lo):
         text = f"{mean:.4g}"
     elif row[f"{m} scale"] == "log":
         text = f"{mean:.4g} [{lo:.2g}, {hi:.2g}]"
@@ -220,8 +224,7 @@ def write_markdown(path: Path, keys: list[str], rows: list[dict[str, Any]], metr
             "quantities (CE, SWD, spectral distance): geometric mean over seeds [95% t-interval on the log "
             "scale]; dB and other differences: mean ± half-width of the 95% t-interval (scipy.stats). The "
             "excess in dB is the mean of per-seed dB, i.e. the same geometric aggregate as its CE column. "
-            "Depths are fractions of the images' contrast "
-            "(0.02 = a 2% pattern). converged: runs in which neither "
+            "Depths: a percentage of the images' contrast. converged: runs in which neither "
             f"{' nor '.join(M.CONVERGENCE)} shows a trend over the headline window (the 95% interval of its "
             "change there holds 0); a ranking between groups with runs that still move is not settled.\n")
     path.write_text("\n".join(lines) + "\n" + note)
@@ -300,8 +303,9 @@ def stage_table(keys: list[str], jobs: list[Job], metric: str = M.HEADLINE) -> s
             values = [M.run_headline([r for r in j.records if r.get("step", 0) <= share * end], j.window).get(metric)
                       for j in members]
             e = estimate([v for v in values if v is not None and math.isfinite(v)], positive=bool(info and info.positive))
-            cells.append("n/a" if math.isnan(e.center) else
-                         f"{e.center:.3g} ± {(e.high - e.low) / 2:.2g}" if math.isfinite(e.low) else f"{e.center:.3g}")
+            scale, unit = (100, "%") if info is not None and info.percent else (1, "")
+            cells.append("n/a" if math.isnan(e.center) else f"{scale * e.center:.3g}{unit}"
+                         + (f" ± {scale * (e.high - e.low) / 2:.2g}" if math.isfinite(e.low) else ""))
         lines.append(f"| {label} | {' | '.join(cells)} |")
     return "\n".join(lines) + "\n"
 

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from omegaconf import OmegaConf
 
-from gan import training
+from gan import lifecycle, training
 from gan.build import build_dataset
 from gan.config import compose
 from gan.data import batches
@@ -77,7 +77,7 @@ def replicas_in(d: str, cfg) -> list[training.Replica]:
     """The job's replicas in folder ``d``, with their loggers (as ``gan.training.train_in`` sets them up)."""
     replicas = training.replicas_of(RunDir(d), cfg)
     for r in replicas:
-        r.logger, r.heartbeat = RunLogger(r.run), training.Heartbeat(r.run)
+        r.logger, r.heartbeat = RunLogger(r.run), lifecycle.Heartbeat(r.run)
     return replicas
 
 

@@ -280,6 +280,8 @@ def plot_curves(path: Path, keys: list[str], jobs: list[Job], metrics: tuple[str
     from gan.plots import save_figure, training_curves
 
     groups = grouped(keys, jobs)
+    logged = {k for j in jobs for r in j.records for k in r}
+    metrics = tuple(m for m in metrics if m in logged) or tuple(m for m in M.SUMMARY if m in logged)[:2]
     curves = {m: {label: c for label, members in groups.items() if (c := curve(members, m))} for m in metrics}
     curves = {m: c for m, c in curves.items() if c}
     if curves:

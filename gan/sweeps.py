@@ -161,4 +161,4 @@ def interrupted_line(total: int, stopped: Sequence[Job], sweep_dir: str) -> str:
 
     command = os.environ.get(COMMAND_ENV) or shlex.join(["python", *sys.argv])
     return (f"interrupted: {len(stopped)} running job(s) saved a checkpoint ({', '.join(j.name for j in stopped)}); "
-            f"rerun `{command}` to continue the sweep in {sweep_dir} (finished jobs are skipped)")
+            f"rerun `{command}` to resume the sweep in {sweep_dir} (finished jobs are skipped)")

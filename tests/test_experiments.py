@@ -73,6 +73,7 @@ def test_benchmarks_run_in_tiny_mode(script, args):
     assert "images/s" in out.stdout
 
 
+@pytest.mark.slow  # about 3 min on 2 cores; reproduce --tiny runs the same script in CI
 def test_calibration_tiny_is_paired_and_repeated(tmp_path):
     """A tiny repeated calibration: the depths detect the grid artifacts at full strength in every
     trial and stay at the false-alarm rate on the border, vignette and texture controls; CE_2 is blind

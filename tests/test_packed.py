@@ -48,7 +48,11 @@ def test_replica_k_is_the_single_run_with_seed_plus_k(tiny_cfg, tmp_path, upsamp
     overrides = [f"upsampler={upsampler}", f"generator.upsample_layers={layers}", *STEPS]
     train(tiny_cfg(*overrides, "seed=5", "num_seeds=2", run_dir=tmp_path / "packed"))
     train(tiny_cfg(*overrides, "seed=6", run_dir=tmp_path / "alone"))
-    assert_same_run(tmp_path / "alone", tmp_path / "packed", seed=6, k=1, atol=1e-5)  # seen: 8e-7 at most
+    # Grouped and dense convolutions round differently; Adam turns a rounding-level gradient difference
+    # on a near-zero gradient into up to a step (lr = 2e-4) per step: 1.5e-4 seen after 20 steps
+    # (transposed_zoh, last stage; 9 of 12800 weights above 1e-4). Another seed's weights differ by
+    # ~1e-2 (the N(0, 0.02) init), so 1e-3 still tells them apart.
+    assert_same_run(tmp_path / "alone", tmp_path / "packed", seed=6, k=1, atol=1e-3)
     cfg = RunDir(tmp_path / "packed" / "seed=6").config()
     assert cfg.seed == 6 and cfg.num_seeds == 1  # the config of the single run it equals
 

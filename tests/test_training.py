@@ -53,11 +53,10 @@ def test_train_end_to_end(tiny_cfg, tmp_path):
 def test_train_other_upsamplers_and_losses(tiny_cfg, upsampler, loss):
     """The run trains the chosen upsampler with the chosen loss: its checkpoint loads strictly into a
     generator built from that preset (and not into the default's), the recorded config says so,
-    and every logged loss is finite."""
+    and the last logged losses are finite."""
     from omegaconf import OmegaConf
 
     from gan.build import build_generator
-    from gan.state import State
 
     cfg = tiny_cfg(f"upsampler={upsampler}", f"train.loss={loss}", "train.steps=2", "eval.figures=false")
     final = train(cfg)
@@ -72,9 +71,7 @@ def test_train_other_upsamplers_and_losses(tiny_cfg, upsampler, loss):
     default = build_generator(tiny_cfg("train.steps=2"), 3)
     assert set(weights) != set(default.state_dict()) or any(
         weights[k].shape != v.shape for k, v in default.state_dict().items())
-    losses = [r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "train/loss_G" in r]
-    assert losses and all(torch.isfinite(torch.tensor([r["train/loss_G"], r["train/loss_D"]])).all() for r in losses)
-    del State
+    assert torch.isfinite(torch.tensor([final["train/loss_G"], final["train/loss_D"]])).all()
 
 
 def test_cli_train_writes_the_same_run_dir(tmp_path):
@@ -110,9 +107,10 @@ def test_run_directory_is_named_from_the_overrides_and_a_rerun_continues_it(tmp_
     assert again.returncode == 0 and "at step 4 (before)" in again.stdout  # found, nothing retrained
     assert (run / "metrics.jsonl").read_text() == records
     assert list((tmp_path / "outputs").iterdir()) == [run]
-    default = subprocess.run([sys.executable, str(ROOT / "train.py"), "+debug=tiny", "train.steps=1"], cwd=tmp_path,
-                             capture_output=True, text=True, timeout=300)
-    assert default.returncode == 0 and (tmp_path / "outputs" / "transposed,debug=tiny,train.steps=1").is_dir()
+    other = subprocess.run([sys.executable, str(ROOT / "train.py"), "debug=tiny", "generator.ngf=8", "train.steps=1",
+                            "eval.every=1"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    # dotted keys shortened to their last part; train.steps and eval.* do not name a run
+    assert other.returncode == 0 and (tmp_path / "outputs" / "transposed,debug=tiny,ngf=8").is_dir()
 
 
 def test_resume_false_never_mixes_two_runs_in_one_record(tiny_cfg):

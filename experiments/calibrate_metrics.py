@@ -77,12 +77,13 @@ class Responder:
     def raw(self, x: torch.Tensor) -> dict[str, float]:
         x = spectral.pre_tanh(x) if self.saturation == "atanh" else x
         d2, d4 = spectral.phase_depths(x, 2), spectral.phase_depths(x, 4)
-        freqs, profile = spectral.radial_profile(spectral.power_spectrum(x).mean(dim=0))
+        power = spectral.power_spectrum(x)
+        freqs, profile = spectral.radial_profile(power.mean(dim=0))
         return {"total": d2["total"][0], "phase": d2["phase"][0], "fixed": d2["fixed"][0], "phase4": d4["phase"][0],
                 "ce": float(spectral.checkerboard_energy(x, 2).mean()),
                 "ce_fixed": float(spectral.checkerboard_energy(x.mean(dim=0, keepdim=True), 2)),
                 "ps": float(spectral.phase_spread(x, 2)), "freqs": freqs, "profile": profile,
-                "power": float(spectral.power_spectrum(x).mean()), "size": x.shape[-1]}
+                "power": float(power.mean()), "size": x.shape[-1]}
 
     def __call__(self, x: torch.Tensor) -> dict[str, float]:
         f, r = self.raw(x), self.ref

@@ -27,6 +27,7 @@ import math
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +76,10 @@ class Job:
     def window(self) -> float:
         return 0.0 if self.last_only else float(self.config.get("eval.headline_window", default_window()))
 
-    @property
+    @cached_property
     def converged(self) -> bool | None:
-        """``gan.metrics.converged`` over the run's headline window (None: too few evaluations)."""
+        """``gan.metrics.converged`` over the run's headline window (None: too few evaluations);
+        computed once per job (a least-squares fit per metric), read per group and comparison."""
         return M.converged(self.records, float(self.config.get("eval.headline_window", default_window())))
 
     @property

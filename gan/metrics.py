@@ -416,8 +416,17 @@ def plateau(records: list[dict], window: float, metric: str) -> Plateau | None:
     return Plateau(metric, fit.slope * span, fit.slope * span - half, fit.slope * span + half, len(points))
 
 
+def plateaus(records: list[dict], window: float) -> list[Plateau]:
+    """``plateau`` of each metric of ``CONVERGENCE`` that has enough evaluations to tell."""
+    return [p for m in CONVERGENCE if (p := plateau(records, window, m)) is not None]
+
+
+def all_flat(found: list[Plateau]) -> bool | None:
+    """The convergence rule: True when none of ``found`` shows a trend; None when it is empty."""
+    return all(p.flat for p in found) if found else None
+
+
 def converged(records: list[dict], window: float) -> bool | None:
     """A run has converged when none of ``CONVERGENCE`` shows a trend over its headline window;
     None when it has too few evaluations there to tell."""
-    found = [p for m in CONVERGENCE if (p := plateau(records, window, m)) is not None]
-    return all(p.flat for p in found) if found else None
+    return all_flat(plateaus(records, window))

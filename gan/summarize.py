@@ -11,7 +11,8 @@ the log scale, so the CE and excess-dB columns come from the same aggregate), ``
 and ``summary_curves.png`` (the compared metrics and SWD vs step, mean over seeds with a 95% band).
 Each group says how many of its runs converged (no trend in SWD or the headline over the headline
 window); a difference involving a group with runs still moving is "not settled (not converged)".
-The headline at 25%, 50% and 100% of training is tabled.
+The headline at 25%, 50% and 100% of training is tabled, and so is how far each run that has not
+converged still moves (the change over the window against the group's spread over seeds).
 Jobs that failed, diverged or are still running are listed with their status, never dropped; a
 non-finite value left out of a mean is listed with its reason. ``comparison.csv`` and the comparison in
 ``summary.md`` and ``summary_comparison.png``: every group against ``--reference`` (default:
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import statistics
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -77,10 +79,15 @@ class Job:
         return 0.0 if self.last_only else float(self.config.get("eval.headline_window", default_window()))
 
     @cached_property
+    def plateaus(self) -> list[M.Plateau]:
+        """``gan.metrics.plateaus`` over the run's headline window: computed once per job (a
+        least-squares fit per metric), read per group, comparison and movement table."""
+        return M.plateaus(self.records, float(self.config.get("eval.headline_window", default_window())))
+
+    @property
     def converged(self) -> bool | None:
-        """``gan.metrics.converged`` over the run's headline window (None: too few evaluations);
-        computed once per job (a least-squares fit per metric), read per group and comparison."""
-        return M.converged(self.records, float(self.config.get("eval.headline_window", default_window())))
+        """``gan.metrics.converged``: no trend in any of ``plateaus`` (None: too few evaluations)."""
+        return M.all_flat(self.plateaus)
 
     @property
     def final(self) -> dict[str, float]:
@@ -314,6 +321,31 @@ def stage_table(keys: list[str], jobs: list[Job], metric: str = M.HEADLINE) -> s
     return "\n".join(lines) + "\n"
 
 
+def movement_table(keys: list[str], jobs: list[Job]) -> str:
+    """How far the runs that have not converged still move: per trending metric of ``CONVERGENCE``,
+    its change over the headline window with the 95% interval, beside the spread (SD) of the
+    group's headline over its seeds. Empty when every run converged."""
+    lines = []
+    for members in grouped(keys, jobs).values():
+        for j in members:
+            for p in j.plateaus:
+                if p.flat:
+                    continue
+                info = M.find(p.metric)
+                scale, unit = (100, " pts") if info is not None and info.percent else (1, "")
+                values = [v for m in members if math.isfinite(v := m.numbers.get(p.metric, math.nan))]
+                spread = f"{scale * statistics.stdev(values):.3g}{unit}" if len(values) > 1 else "n/a"
+                lines.append(f"| {j.path.name} | {p.metric} | {scale * p.change:+.3g}{unit} | "
+                             f"[{scale * p.low:.3g}, {scale * p.high:.3g}] | {p.n} | {spread} |")
+    if not lines:
+        return ""
+    head = ["Runs that have not converged: the change of each trending metric over the headline window (slope x "
+            "window, 95% interval), against the standard deviation of the group's headline over its seeds "
+            "(depths in points of %):", "",
+            "| run | metric | change | 95% interval | evaluations | seed SD |", "|---|---|---|---|---|---|"]
+    return "\n".join(head + lines) + "\n"
+
+
 def comparisons(keys: list[str], jobs: list[Job], reference: str, metrics: list[str]) -> list[Comparison]:
     """Every group against the group whose upsampler is ``reference`` (and whose other varying keys
     match), per metric, Holm-adjusted per metric. Empty when no group has that upsampler."""
@@ -401,9 +433,10 @@ def main(argv: list[str] | None = None) -> int:
                 f.write("\n" + write_comparison(out, compared))
             plot_comparison(out / "summary_comparison.png", compared)
         stages = stage_table(keys, jobs) if M.HEADLINE in available else ""
-        if stages:
-            with (out / "summary.md").open("a") as f:
-                f.write("\n" + stages)
+        for section in (stages, movement_table(keys, jobs)):
+            if section:
+                with (out / "summary.md").open("a") as f:
+                    f.write("\n" + section)
         if any(r["n"] > 0 for r in rows) and shown:
             plot_bars(out / "summary_bars.png", keys, rows, shown)
             plot_curves(out / "summary_curves.png", keys, jobs)

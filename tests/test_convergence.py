@@ -1,0 +1,122 @@
+"""The convergence rule (a trend over the headline window), the verdicts it gates, and the tables of
+``gan.summarize`` that report training stages and how far unconverged runs still move."""
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from gan import metrics as M
+from gan import summarize
+from gan.rundir import RunDir
+
+STEPS = list(range(0, 301, 30))  # 11 evaluations; a window of 0.5 holds steps 150..300 (6 of them)
+WINDOW = 0.5
+PALINDROME = [0.5, -0.3, 0.1, 0.1, -0.3, 0.5]  # scatter with a least-squares slope of exactly 0
+
+
+def evaluations(swd, depth, steps=STEPS):
+    """Evaluation records (what makes one: a CE_2 value) with the given SWD and headline per step."""
+    return [{"step": s, M.CE.format(p=2): 0.01, M.SWD: swd(s), M.HEADLINE: depth(s)} for s in steps]
+
+
+def scatter(s):
+    """The palindrome over the window, 0 before it: values that vary but have no trend there."""
+    return PALINDROME[(s - 150) // 30] if s >= 150 else 0.0
+
+
+def independent_fit(steps, values):
+    """Slope x span and the half-width of its 95% interval, from the normal equations."""
+    x, y = np.asarray(steps, float), np.asarray(values, float)
+    sxx = ((x - x.mean()) ** 2).sum()
+    slope = ((x - x.mean()) * (y - y.mean())).sum() / sxx
+    residual = y - y.mean() - slope * (x - x.mean())
+    se = math.sqrt((residual ** 2).sum() / (len(x) - 2) / sxx)
+    t975 = {4: 2.7764451051977987}[len(x) - 2]  # Student's t, 4 degrees of freedom
+    span = x[-1] - x[0]
+    return slope * span, t975 * se * span
+
+
+def test_headline_records_are_the_last_part_of_the_evaluated_steps():
+    records = evaluations(lambda s: 1.0, lambda s: 0.0) + [{"step": 310, "loss/g": 1.0}]  # a training line
+    records[-2]["diverged"] = True  # step 300: left out, so the last evaluation is at 270
+    chosen = [r["step"] for r in M.headline_records(records, WINDOW)]
+    assert chosen == [150, 180, 210, 240, 270]  # steps >= 270 / 2
+    assert [r["step"] for r in M.headline_records(records, 0.0)] == [270]
+    assert 0 not in [r["step"] for r in M.headline_records(records, 1.0)]  # the untrained generator never counts
+
+
+def test_plateau_measures_the_change_over_the_window():
+    rng = np.random.default_rng(0)
+    noise = {s: rng.normal(0, 1) for s in STEPS}
+    records = evaluations(lambda s: 100 + 0.2 * s + noise[s], lambda s: 0.05)
+    p = M.plateau(records, WINDOW, M.SWD)
+    window_steps = list(range(150, 301, 30))
+    change, half = independent_fit(window_steps, [100 + 0.2 * s + noise[s] for s in window_steps])
+    assert p.n == 6 and p.change == pytest.approx(change) and p.high - p.change == pytest.approx(half)
+    assert p.low > 0 and not p.flat  # 0.2 per step over 150 steps is 30, against noise of 1
+    exact = M.plateau(evaluations(lambda s: 2.0 - 0.001 * s, lambda s: 0.0), WINDOW, M.SWD)
+    assert exact.change == pytest.approx(-0.15) and exact.low == pytest.approx(exact.high)  # a line: no doubt
+
+
+def test_converged_needs_every_convergence_metric_flat():
+    flat = evaluations(lambda s: 80 + scatter(s), lambda s: 0.05 + 0.01 * scatter(s))
+    assert M.converged(flat, WINDOW) is True
+    quality_moves = evaluations(lambda s: 80 + 0.1 * s + scatter(s), lambda s: 0.05 + 0.01 * scatter(s))
+    assert M.converged(quality_moves, WINDOW) is False
+    depth_moves = evaluations(lambda s: 80 + scatter(s), lambda s: 0.05 + 1e-4 * s + 0.01 * scatter(s))
+    assert M.converged(depth_moves, WINDOW) is False
+    assert M.converged(flat[-2:], WINDOW) is None  # two evaluations cannot tell a trend
+
+
+def fake_run(root, name, upsampler, seed, records):
+    run = root / name
+    run.mkdir(parents=True)
+    OmegaConf.save(OmegaConf.create({"seed": seed, "upsampler": {"_target_": upsampler},
+                                     "train": {"steps": STEPS[-1]}, "eval": {"headline_window": WINDOW}}),
+                   run / "config.yaml")
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    RunDir(run).write_status("finished")
+    return run
+
+
+def test_summary_calls_no_ranking_settled_between_groups_that_still_move(tmp_path, capsys):
+    """Three groups, four seeds each: a reference with a deep pattern, two far below it; in one of those
+    a run's SWD still rises. Only the ranking of the converged group is settled."""
+    runs = {"transposed": (0.06, 0.0), "blurred": (0.005, 0.0), "resized": (0.004, 0.2)}  # depth, SWD slope of seed 0
+    i = 0
+    for group, (depth, slope) in runs.items():
+        for seed in range(4):
+            rise = slope if seed == 0 else 0.0
+            fake_run(tmp_path, f"{i}_job", group, seed,
+                     evaluations(lambda s, r=rise: 80 + r * s + scatter(s),
+                                 lambda s, d=depth + 0.001 * seed: d + 0.001 * scatter(s)))
+            i += 1
+    assert summarize.main([str(tmp_path), "--compare", M.HEADLINE]) == 0
+    summary = {r["upsampler._target_"]: r for r in csv.DictReader((tmp_path / "summary.csv").open())}
+    assert [summary[g]["converged"] for g in runs] == ["4/4", "4/4", "3/4"]
+    verdicts = {r["group"]: r["verdict"] for r in csv.DictReader((tmp_path / "comparison.csv").open())}
+    assert verdicts == {"blurred": "lower", "resized": summarize.NOT_CONVERGED}
+    md = (tmp_path / "summary.md").read_text()
+    moving = [line for line in md.splitlines() if line.startswith("| 8_job |")]
+    assert len(moving) == 1 and M.SWD in moving[0]  # the one trend, of the one run that has it
+    change = float(moving[0].split("|")[3])
+    assert change == pytest.approx(0.2 * 150)  # the rise over the window, exactly: the scatter has no slope
+    assert "| 0_job |" not in md
+
+
+def test_stage_table_is_the_headline_as_if_training_had_stopped_there(tmp_path):
+    for seed, offset in enumerate((0.0, 0.02)):
+        fake_run(tmp_path, f"{seed}_job", "transposed", seed,
+                 evaluations(lambda s: 80.0, lambda s, o=offset: 0.2 - 5e-4 * s + o))
+    jobs = summarize.find_jobs(tmp_path)
+    table = summarize.stage_table(["upsampler._target_"], jobs)
+    row = next(line for line in table.splitlines() if line.startswith("| transposed"))
+    cells = [c.strip() for c in row.split("|")[2:-1]]
+    # at 50% (step 150) each run's window is steps 75..150: 90, 120, 150; the mean over seeds adds 0.01
+    at_half = np.mean([0.2 - 5e-4 * s for s in (90, 120, 150)]) + 0.01
+    at_end = np.mean([0.2 - 5e-4 * s for s in (150, 180, 210, 240, 270, 300)]) + 0.01
+    assert cells[1].startswith(f"{100 * at_half:.3g}%") and cells[2].startswith(f"{100 * at_end:.3g}%")
+    assert "(step 75)" in table and "(step 300)" in table

@@ -29,7 +29,7 @@ import statistics
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -74,15 +74,22 @@ class Job:
         headline = M.run_headline(self.records, self.window)
         return {k: headline.get(k, math.nan) for k, v in self.last_record.items() if not isinstance(v, bool)}
 
+    @cached_property
+    def headline_window(self) -> float:
+        """``eval.headline_window`` of the run's config (the default preset's where it lacks one)."""
+        window = self.config.get("eval.headline_window")
+        return default_window() if window is None else float(window)
+
     @property
     def window(self) -> float:
-        return 0.0 if self.last_only else float(self.config.get("eval.headline_window", default_window()))
+        """The window the run's numbers average over: its headline window, or 0 with ``--last``."""
+        return 0.0 if self.last_only else self.headline_window
 
     @cached_property
     def plateaus(self) -> list[M.Plateau]:
         """``gan.metrics.plateaus`` over the run's headline window: computed once per job (a
         least-squares fit per metric), read per group, comparison and movement table."""
-        return M.plateaus(self.records, float(self.config.get("eval.headline_window", default_window())))
+        return M.plateaus(self.records, self.headline_window)
 
     @property
     def converged(self) -> bool | None:
@@ -95,6 +102,7 @@ class Job:
         return {k: v for k, v in self.numbers.items() if math.isfinite(v)}
 
 
+@cache
 def default_window() -> float:
     """``eval.headline_window`` of the default eval preset (for records whose config lacks it)."""
     from gan.config import load_preset
@@ -327,14 +335,15 @@ def movement_table(keys: list[str], jobs: list[Job]) -> str:
     group's headline over its seeds. Empty when every run converged."""
     lines = []
     for members in grouped(keys, jobs).values():
+        spreads: dict[str, str] = {}  # per metric, the group's seed SD: computed once, where a trend needs it
         for j in members:
-            for p in j.plateaus:
-                if p.flat:
-                    continue
+            for p in (p for p in j.plateaus if not p.flat):
                 info = M.find(p.metric)
                 scale, unit = (100, " pts") if info is not None and info.percent else (1, "")
-                values = [v for m in members if math.isfinite(v := m.numbers.get(p.metric, math.nan))]
-                spread = f"{scale * statistics.stdev(values):.3g}{unit}" if len(values) > 1 else "n/a"
+                if p.metric not in spreads:
+                    values = [v for m in members if math.isfinite(v := m.numbers.get(p.metric, math.nan))]
+                    spreads[p.metric] = f"{scale * statistics.stdev(values):.3g}{unit}" if len(values) > 1 else "n/a"
+                spread = spreads[p.metric]
                 lines.append(f"| {j.path.name} | {p.metric} | {scale * p.change:+.3g}{unit} | "
                              f"[{scale * p.low:.3g}, {scale * p.high:.3g}] | {p.n} | {spread} |")
     if not lines:

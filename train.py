@@ -17,11 +17,12 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from gan import cli
-from gan.config import COMMAND_ENV
+from gan.app import register_plugins
 from gan.errors import UserError, exit_code, report
+from gan.lifecycle import COMMAND_ENV
 from gan.metrics import HEADLINE
-from gan.plugins import register_plugins
 from gan.training import train
+
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:

@@ -31,6 +31,7 @@ import torch
 from tqdm.auto import tqdm
 
 from gan import artifacts, metrics as M, spectral
+from gan.config import presets
 from gan.plots import load_figure_data, save_figure_data
 
 #: (label, metric name) of the table's columns: the depths first, then the dB detectors.
@@ -59,11 +60,9 @@ def clean_pool(data: str, size: int, count: int, folder: str | None, seed: int =
     return torch.stack([images[int(i)] for i in idx])
 
 
-def all_changes(presets: bool) -> dict[str, artifacts.Artifact]:
-    """The artifacts (and with ``presets`` every upsampler preset's untrained last stage), then the controls."""
-    from gan.upsamplers import available
-
-    stages = {f"last stage: {name}": artifacts.preset_last_stage(name) for name in available()} if presets else {}
+def all_changes(last_stages: bool) -> dict[str, artifacts.Artifact]:
+    """The artifacts (and with ``last_stages`` every upsampler preset's untrained last stage), then the controls."""
+    stages = {f"last stage: {name}": artifacts.preset_last_stage(name) for name in presets("upsampler")} if last_stages else {}
     return artifacts.ARTIFACTS | stages | artifacts.CONTROLS
 
 

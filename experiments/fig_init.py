@@ -17,17 +17,17 @@ import numpy as np
 import torch
 
 from gan import metrics as M
+from gan.config import presets
 from gan.plots import load_figure_data, save_figure_data
 
 
 def compute(image_size: int, ngf: int, n: int, seed: int = 0) -> tuple[dict[str, np.ndarray], dict]:
-    from gan import upsamplers
     from gan.networks import Generator, sample
 
     periods = M.periods_for(image_size)
     z = torch.randn(n, 100, generator=torch.Generator().manual_seed(seed))
     arrays, table = {}, {}
-    for name in upsamplers.available():
+    for name in presets("upsampler"):
         torch.manual_seed(seed)
         G = Generator(image_size, 3, ngf=ngf, upsampler=name)
         images = sample(G, z)

@@ -28,7 +28,7 @@ def compute(sweep_dir: Path, n: int) -> tuple[dict[str, np.ndarray], dict]:
     from gan.rundir import RunDir
     from gan.summarize import find_jobs, varying_keys
 
-    jobs = [j for j in find_jobs(sweep_dir) if j.status == "finished"]
+    jobs = [j for j in find_jobs(sweep_dir) if j.finished]
     if not jobs:
         raise SystemExit(f"error: no finished jobs under {sweep_dir}")
     keys = varying_keys(jobs) or ["upsampler._target_"]

@@ -1,4 +1,6 @@
 """DCGAN generators with swappable upsamplers, and spectral measures of checkerboard artifacts."""
-from gan.config import CONF_DIR  # noqa: F401 - also registers the resolvers used by conf/train.yaml
+# gan.naming registers the ${run_name:...} resolver of conf/train.yaml in every process that imports
+# the library, sweep workers included (joblib and submitit compose or resolve jobs' configs there).
+from gan import naming  # noqa: F401
 
 __version__ = "0.2.0"

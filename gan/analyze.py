@@ -19,9 +19,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gan import metrics, spectral
+from gan import checkpoint as ckpt
+from gan import config, metrics, spectral
+from gan.app import compose
+from gan.build import build_dataset, build_generator
+from gan.data import ImageFolder, sample_images
 from gan.errors import report
 from gan.metrics import SpectralStats, compute, image_stats
+from gan.networks import sample
+from gan.plots import radial_profiles_figure, save_figure, spectra_figure
+from gan.replicas import replica_state
+from gan.rundir import RunDir
 
 TENSOR_SUFFIXES = (".pt", ".pth", ".npz", ".npy")
 
@@ -73,27 +81,19 @@ def load_tensor_file(path: Path) -> torch.Tensor:
 
 def load_folder(path: Path, channels: int | None = None) -> torch.Tensor:
     """Every image under ``path`` at its own size (all must match); RGB unless all are greyscale."""
-    from gan.data import ImageFolder
-
     return ImageFolder(path, image_size=None, channels=channels, strict=True).load_all()
 
 
 def load_run(path: Path, num_samples: int, seed: int = 0) -> torch.Tensor:
     """Sample ``num_samples`` images from the last good checkpoint of a training run directory (the
     run's own, or its packed job's, for a run in ``JOB/seed=S/``)."""
-    from gan import checkpoint as ckpt
-    from gan.build import build_generator
-    from gan.networks import sample
-    from gan.replicas import replica_state
-    from gan.rundir import RunDir
-
     run = RunDir(path)
     try:
         cfg = run.config()
     except FileNotFoundError as e:
         raise AnalysisError(str(e)) from e
     warn = lambda m: print(f"warning: {m}", file=sys.stderr)  # noqa: E731
-    found = next((f for d in (run.checkpoint_dir, run.path.parent / "checkpoints") if d.is_dir()
+    found = next((f for d in dict.fromkeys((run.checkpoint_dir, run.owner.checkpoint_dir)) if d.is_dir()
                   for f in [ckpt.load_latest(d, warn=warn)] if f is not None and cfg.seed in f[0].get("seeds", [cfg.seed])),
                  None)
     if found is None:
@@ -107,14 +107,10 @@ def load_run(path: Path, num_samples: int, seed: int = 0) -> torch.Tensor:
 
 
 def load_dataset(name: str, image_size: int, num: int, seed: int = 0) -> torch.Tensor:
-    from gan import config
-    from gan.build import build_dataset
-    from gan.data import sample_images
-
     if name not in config.presets("data"):
         raise AnalysisError(f"reference {name!r} is neither a path nor a dataset; datasets: "
                             f"{', '.join(config.presets('data'))}")
-    cfg = config.compose(f"data={name}", f"image_size={image_size}")
+    cfg = compose(f"data={name}", f"image_size={image_size}")
     if "num_images" in cfg.data:
         cfg.data.num_images = num
     return sample_images(build_dataset(cfg), num, seed)
@@ -128,10 +124,6 @@ def default_out(path: Path) -> Path:
 def run_reference(path: Path, num: int, seed: int = 0) -> torch.Tensor | None:
     """``num`` images of the dataset a run directory was trained on (its own config); None for
     anything that is not a run directory."""
-    from gan.build import build_dataset
-    from gan.data import sample_images
-    from gan.rundir import RunDir
-
     run = RunDir(path)
     if not path.is_dir() or not run.has_config():
         return None
@@ -140,8 +132,6 @@ def run_reference(path: Path, num: int, seed: int = 0) -> torch.Tensor | None:
 
 def load_images(spec: str, num_samples: int, image_size: int | None = None) -> torch.Tensor:
     """Images from a run directory, folder, tensor file, or (with ``image_size``) a dataset name."""
-    from gan.rundir import RunDir
-
     path = Path(spec)
     if path.is_dir():
         if RunDir(path).config_file.is_file() or RunDir(path).checkpoint_dir.is_dir():
@@ -201,8 +191,6 @@ def analyze(images: torch.Tensor, reference: torch.Tensor | None, out: Path, win
 
 def plot(out: Path) -> list[Path]:
     """Draw the figures from ``out/spectra.npz`` only."""
-    from gan.plots import radial_profiles_figure, save_figure, spectra_figure
-
     a = np.load(out / "spectra.npz")
     has_ref = "ref_log_spectrum" in a.files
     spectra = {"images": a["log_spectrum"], **({"reference": a["ref_log_spectrum"]} if has_ref else {})}

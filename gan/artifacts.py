@@ -14,8 +14,17 @@ from __future__ import annotations
 import io
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
+
+from gan.build import upsampler as build_upsampler
+from gan.convmath import polyphase_sums
+from gan.data import dead_leaves_images
+from gan.filters import Blur
+from gan.networks import dcgan_init_
+from gan.upsamplers import transposed_padding
 
 Artifact = Callable[[torch.Tensor], torch.Tensor]
 
@@ -68,9 +77,6 @@ def random_transposed(kernel_size: int, seed: int = 0) -> Artifact:
     """A stride-2 transposed convolution of the half-size image with one random positive k x k kernel
     per channel (taps uniform in [0, 1)), scaled to unit mean polyphase gain: brightness is kept,
     but the four output phases get different gains (k = 3: uneven overlap; k = 4: random taps)."""
-    from gan.convmath import polyphase_sums
-    from gan.upsamplers import transposed_padding
-
     kernel = torch.rand(kernel_size, kernel_size, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     kernel = kernel / polyphase_sums(kernel[None, None], 2).mean()
     pad, out_pad = transposed_padding(kernel_size)
@@ -98,9 +104,6 @@ def random_pixel_shuffle(seed: int = 0) -> Artifact:
 def preset_last_stage(name: str, seed: int = 0) -> Artifact:
     """The untrained (DCGAN-initialised) upsampler preset ``name``, C -> C channels, on the half-size
     image; its output brought to the clean image's per-channel mean and std."""
-    from gan import upsamplers
-    from gan.networks import dcgan_init_
-
     modules: dict[int, torch.nn.Module] = {}
 
     def artifact(x: torch.Tensor) -> torch.Tensor:
@@ -108,7 +111,7 @@ def preset_last_stage(name: str, seed: int = 0) -> Artifact:
         if c not in modules:
             with torch.random.fork_rng():
                 torch.manual_seed(seed)
-                modules[c] = dcgan_init_(upsamplers.build(name, c, c)).to(x.device, x.dtype)
+                modules[c] = dcgan_init_(build_upsampler(name, c, c)).to(x.device, x.dtype)
         with torch.no_grad():
             u = modules[c](half(x))
         (mu, sd), (mx, sx) = _stats(u), _stats(x)
@@ -136,8 +139,6 @@ ARTIFACTS: dict[str, Artifact] = {
 
 def blur(x: torch.Tensor) -> torch.Tensor:
     """A [1, 2, 1]^2 / 16 low-pass: softer images, no grid."""
-    from gan.filters import Blur
-
     return Blur([1.0, 2.0, 1.0]).to(x.device)(x)
 
 
@@ -176,9 +177,6 @@ def vignette(centre: tuple[float, float] = (0.5, 0.5)) -> Artifact:
 def jpeg(quality: int = 75, subsampling: str = "4:2:0") -> Artifact:
     """JPEG compression through Pillow (8 x 8 blocks; colour images with chroma ``subsampling``):
     block edges at fixed places, but between an odd and an even column at period 2."""
-    import numpy as np
-    from PIL import Image
-
     def artifact(x: torch.Tensor) -> torch.Tensor:
         out = []
         for img in ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu():
@@ -195,8 +193,6 @@ def jpeg(quality: int = 75, subsampling: str = "4:2:0") -> Artifact:
 def other_texture(x: torch.Tensor) -> torch.Tensor:
     """Different content of the same size: dead leaves with discs 2-3x bigger than the default
     (a generator that gets the texture wrong), stationary like the data."""
-    from gan.data import dead_leaves_images
-
     n, c, h, _ = x.shape
     return dead_leaves_images(n, h, channels=c, seed=12345, r_min=0.25, r_max=0.9).to(x)
 

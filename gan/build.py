@@ -1,10 +1,21 @@
-"""Networks and data from a composed config (``hydra.utils.instantiate`` of their ``_target_``)."""
+"""Objects from config: upsamplers by preset name, networks and data from a composed config
+(``hydra.utils.instantiate`` of their ``_target_``)."""
 from __future__ import annotations
+
+from typing import Any, Mapping
 
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from gan.config import preset_factory
 from gan.networks import Discriminator, Generator
+from gan.upsamplers import Upsampler
+
+
+def upsampler(name_or_cfg: str | Mapping[str, Any], in_channels: int, out_channels: int) -> Upsampler:
+    """An upsampler from a preset name (``conf/upsampler/NAME.yaml``) or a config with ``_target_``:
+    ``(B, in_channels, H, W) -> (B, out_channels, 2H, 2W)``."""
+    return preset_factory("upsampler", name_or_cfg)(in_channels, out_channels)
 
 
 def build_generator(cfg: DictConfig, channels: int) -> Generator:

@@ -1,13 +1,16 @@
 """Hydra callbacks of ``train.py`` (listed in ``conf/train.yaml`` under ``hydra.callbacks``)."""
 from __future__ import annotations
 
-import shlex
 import sys
-import time
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+
+from gan import lifecycle
+from gan.errors import UserError, report
+from gan.rundir import RunDir
 
 
 class AcceptRun(Callback):
@@ -18,25 +21,16 @@ class AcceptRun(Callback):
     is appended to its ``.hydra/history.txt``. Sweep jobs are accepted by the sweeper."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from hydra.core.hydra_config import HydraConfig
-
-        from gan import lifecycle
-        from gan.errors import UserError, report
-        from gan.rundir import RunDir
-
         HydraConfig.instance().set_config(config)  # the run dir may interpolate ${hydra:...}
-        run = RunDir(config.get("run_dir") or config.hydra.run.dir)
+        run = RunDir.of(config)
         task = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
         try:
-            lifecycle.accept(task, run.path)
+            lifecycle.accept(task, run)
             existed = run.holds_run()
             run.lock()
         except UserError as e:
             sys.exit(report(e))
         if existed and config.hydra.output_subdir is not None:
-            history = run.path / config.hydra.output_subdir / "history.txt"
-            history.parent.mkdir(parents=True, exist_ok=True)
-            with history.open("a") as f:
-                f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {shlex.join(config.hydra.overrides.task)}\n")
+            lifecycle.note_command(run.path / config.hydra.output_subdir / "history.txt", config.hydra.overrides.task)
             with read_write(config.hydra), open_dict(config.hydra):
                 config.hydra.output_subdir = None  # keep .hydra/ as the run's first command wrote it

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import difflib
 
+from hydra.core.override_parser.overrides_parser import OverridesParser
+
 from gan.config import CONF_DIR, plain_optional, presets
 from gan.errors import ConfigError
 
@@ -30,8 +32,6 @@ def check_option(group: str, name: str) -> None:
 def normalize(argv: list[str]) -> list[str]:
     """``argv`` with ``+experiment=``/``+debug=`` as ``experiment=``/``debug=``; every option of a
     config group checked (each value of a comma list; glob(...) and other sweeps are left to Hydra)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
     out = []
     known = groups()
     for arg in argv:

@@ -1,15 +1,17 @@
-"""The Hydra config tree: where it lives, how to compose it, and how runs are named from it.
+"""The Hydra config tree: where it lives and its presets, and how overrides are read.
 
 The tree is ``conf/`` at the top of a source checkout; an installed wheel carries the same files
 as ``gan/conf/`` (``pyproject.toml`` maps one onto the other), so preset lookups by name
-(``gan.upsamplers.build("transposed", ...)``, ``gan.analyze --reference deadleaves``) work either way.
+(``gan.build.upsampler("transposed", ...)``, ``gan.analyze --reference deadleaves``) work either way.
+This module imports nothing else of the project: composing the whole tree with Hydra (which
+needs the suite's sweeper plugin) is ``gan.app.compose``.
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -25,15 +27,8 @@ def _find_conf_dir() -> Path:
 #: The Hydra config tree (``conf/`` in a checkout, ``gan/conf/`` when installed from a wheel).
 CONF_DIR = _find_conf_dir()
 
-#: Environment variable with the command that started a run (set by train.py): what a stop message
-#: tells the user to rerun to continue it.
-COMMAND_ENV = "GAN_COMMAND"
-
-#: Overrides that do not change what a run computes; they never appear in run or sweep names.
-#: Raising ``train.steps`` or changing how a run is evaluated, logged or checkpointed continues it.
-UNNAMED_KEYS = ("hydra", "paths", "run_dir", "device", "threads", "train.steps", "train.progress", "train.log_every",
-                "train.ckpt_every", "train.num_workers", "train.resume", "eval", "data.root", "data.download",
-                "resume")
+#: Config groups whose default is null in train.yaml: ``+group=x`` and ``group=x`` mean the same.
+OPTIONAL_GROUPS = ("experiment", "debug")
 
 
 def presets(group: str) -> list[str]:
@@ -49,53 +44,11 @@ def load_preset(group: str, name: str) -> DictConfig:
     return OmegaConf.load(path)
 
 
-#: Config groups whose default is null in train.yaml: ``+group=x`` and ``group=x`` mean the same.
-OPTIONAL_GROUPS = ("experiment", "debug")
-
-
-def plain_optional(override: str) -> str:
-    """``+experiment=quick`` -> ``experiment=quick`` (``OPTIONAL_GROUPS`` are in the defaults list)."""
-    if override.startswith("+") and not override.startswith("++") and override_key(override) in OPTIONAL_GROUPS:
-        return override[1:]
-    return override
-
-
-def compose(*overrides: str) -> DictConfig:
-    """The composed ``train.yaml`` with ``overrides``, without running Hydra (tests, benchmarks, analyze)."""
-    from hydra import compose as hydra_compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    from gan.plugins import register_plugins
-
-    register_plugins()
-    if GlobalHydra.instance().is_initialized():  # inside a running Hydra app: compose there
-        return hydra_compose("train", overrides=[plain_optional(o) for o in overrides])
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return hydra_compose("train", overrides=[plain_optional(o) for o in overrides])
-
-
-def short_name(text: str, limit: int = 160) -> str:
-    """``text`` if it fits in ``limit`` characters, else its head plus a hash of the whole: a
-    readable, unique, filesystem-safe folder name however many overrides there are."""
-    text = text.replace("/", "_") or "default"
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit - 9]}_{hashlib.sha1(text.encode()).hexdigest()[:8]}"
-
-
-def short_keys(overrides: list[str]) -> list[str]:
-    """``generator.upsample_layers=last`` -> ``upsample_layers=last``: each dotted key cut to its
-    shortest tail that no other override's key shares."""
-    keys = [override_key(o) for o in overrides]
-    out = []
-    for o, key in zip(overrides, keys):
-        parts = key.split(".")
-        for n in range(1, len(parts) + 1):
-            tail = ".".join(parts[-n:])
-            if sum(k == tail or k.endswith("." + tail) for k in keys) == 1:
-                break
-        out.append(tail + o[len(o.split("=", 1)[0]):] if "=" in o else o)
-    return out
+def preset_factory(group: str, name_or_cfg: str | Mapping[str, Any]) -> Callable[..., Any]:
+    """The partial object of a preset name (``conf/GROUP/NAME.yaml``) or of a config with ``_target_``:
+    ``preset_factory("upsampler", "resize_nearest")(in_channels, out_channels)``."""
+    cfg = load_preset(group, name_or_cfg) if isinstance(name_or_cfg, str) else name_or_cfg
+    return instantiate(cfg, _partial_=True)
 
 
 def override_key(override: str) -> str:
@@ -103,22 +56,21 @@ def override_key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~")
 
 
-def named_overrides(overrides: Iterable[str]) -> list[str]:
-    """The overrides that say what a run computes, ``key=value`` as typed (minus ``+``), sorted by key."""
-    kept = [o.lstrip("+") for o in overrides
-            if not any(override_key(o) == k or override_key(o).startswith(k + ".") for k in UNNAMED_KEYS)]
-    return sorted(kept, key=override_key)
+def override_value(override: str) -> str:
+    """``"seed=1"`` -> ``"1"``; ``""`` for an override without a value (``~key``)."""
+    return override.split("=", 1)[1] if "=" in override else ""
 
 
-def run_name(overrides: Iterable[str], lead: str | None = None) -> str:
-    """A folder name from a run's overrides: ``resize_nearest,seed=1``. ``lead`` (a single run's
-    upsampler choice) comes first by its name alone, as does an experiment preset in a sweep name
-    (``quick,seed=0,1``); ``default`` when nothing is left."""
-    kept = named_overrides(overrides)
-    leads = [lead] if lead else []
-    leads += [o.split("=", 1)[1] for o in kept if override_key(o) == "experiment"]
-    rest = [o for o in kept if override_key(o) not in ("experiment", "upsampler" if lead else "")]
-    return short_name(",".join(leads + short_keys(rest)))
+def value_of(overrides: Sequence[str], key: str, default: str | None = None) -> str | None:
+    """The value of the first override of ``key`` in ``overrides`` (``default`` if none)."""
+    return next((override_value(o) for o in overrides if override_key(o) == key), default)
+
+
+def plain_optional(override: str) -> str:
+    """``+experiment=quick`` -> ``experiment=quick`` (``OPTIONAL_GROUPS`` are in the defaults list)."""
+    if override.startswith("+") and not override.startswith("++") and override_key(override) in OPTIONAL_GROUPS:
+        return override[1:]
+    return override
 
 
 def flatten(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -133,7 +85,3 @@ def flatten(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[key] = str(v)
     return out
-
-
-OmegaConf.register_new_resolver("run_name", lambda overrides, lead=None: run_name(overrides, lead), replace=True)
-OmegaConf.register_new_resolver("short", short_name, replace=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from gan import config, metrics as M
@@ -27,8 +28,6 @@ SETTINGS = {
 def choices(cfg: DictConfig) -> dict[str, str]:
     """The preset chosen in each config group: from Hydra when it runs, else by matching the
     group's node against the presets (``custom`` when none matches)."""
-    from hydra.core.hydra_config import HydraConfig
-
     if HydraConfig.initialized():
         chosen = HydraConfig.get().runtime.choices
         return {g: str(chosen[g]) for g in CHOICE_GROUPS if chosen.get(g) is not None}

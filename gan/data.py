@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Iterator
 
 import torch
+import torchvision.datasets as tvd
+from PIL import Image
 from torch.utils.data import DataLoader, Dataset
+from torchvision import transforms as T
 
 from gan.errors import DataError
 
@@ -121,8 +124,6 @@ def strokes(image_size: int, num_images: int = 8192, channels: int = 1, seed: in
 def image_transform(image_size: int | None, channels: int):
     """PIL image -> (channels, S, S) in [-1, 1]: grey/RGB conversion, resize and centre crop to
     ``image_size`` (None: the image's own size)."""
-    from torchvision import transforms as T
-
     if channels not in (1, 3):
         raise DataError(f"data.channels must be 1 or 3, got {channels}")
     mode = "L" if channels == 1 else "RGB"
@@ -152,8 +153,6 @@ TORCHVISION = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CI
 def torchvision_dataset(name: str, image_size: int, root: str = "data", channels: int = 1,
                         download: bool = False, train: bool = True) -> Dataset:
     """A torchvision dataset (``mnist``, ``fashion_mnist``, ``cifar10``) without labels."""
-    import torchvision.datasets as tvd
-
     if name not in TORCHVISION:
         raise DataError(f"unknown torchvision dataset {name!r}; choose one of {sorted(TORCHVISION)}")
     cls = getattr(tvd, TORCHVISION[name])
@@ -179,13 +178,11 @@ class ImageFolder(Dataset):
 
     def __init__(self, root: str | Path, image_size: int | None = None, channels: int | None = 3,
                  strict: bool = False):
-        from PIL import Image
-
         self.root = Path(root).expanduser().resolve()
         if not self.root.is_dir():
             raise DataError(f"data.root {self.root} is not a folder; set data.root=/path/to/images "
                             f"(any tree of {', '.join(IMAGE_EXTENSIONS[:4])}, ... files)")
-        candidates = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+        candidates = image_files(self.root)
         self.files: list[Path] = []
         modes = set()
         for p in candidates:
@@ -201,8 +198,7 @@ class ImageFolder(Dataset):
         if skipped:
             log.warning("skipped %d unreadable image file(s) under %s", skipped, self.root)
         if not self.files:
-            raise DataError(f"no readable images under {self.root} (found {len(candidates)} candidate file(s); "
-                            f"no image files with extensions {', '.join(IMAGE_EXTENSIONS)} that open)")
+            raise DataError(no_readable_images(self.root, len(candidates)))
         self.channels = channels or (1 if modes <= set(GREY_MODES) else 3)
         self.transform = image_transform(image_size, self.channels)
         self.failed = 0
@@ -211,8 +207,6 @@ class ImageFolder(Dataset):
         return len(self.files)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        from PIL import Image
-
         for j in range(len(self.files)):
             path = self.files[(i + j) % len(self.files)]
             try:
@@ -234,18 +228,41 @@ class ImageFolder(Dataset):
         return torch.stack(images)
 
 
+def no_readable_images(root: Path, candidates: int) -> str:
+    return (f"no readable images under {root} (found {candidates} candidate file(s); no image files with "
+            f"extensions {', '.join(IMAGE_EXTENSIONS)} that open)")
+
+
+def image_files(root: Path) -> list[Path]:
+    """The files under ``root`` (recursively) whose extension is an image's, sorted."""
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def readable(path: Path) -> bool:
+    """Whether Pillow can open ``path`` and verify its header."""
+    try:
+        with Image.open(path) as im:
+            im.verify()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means unreadable
+        return False
+
+
 def unavailable(options: dict) -> str | None:
     """Why the dataset of ``data`` options (a ``_target_`` and its settings) cannot be read here, or
-    None. Cheap (no image is opened), so every job of a sweep is checked before any starts."""
+    None. Cheap (at most one readable image is opened), so every job of a sweep is checked before any
+    starts, and a refused command has written nothing."""
     target = str(options.get("_target_", ""))
     root = Path(str(options.get("root", "data"))).expanduser().resolve()
     if target.endswith(".folder") and not root.is_dir():
         return f"data.root {root} is not a folder; set data.root=/path/to/images"
+    if target.endswith(".folder"):
+        candidates = image_files(root)
+        if not any(readable(p) for p in candidates):  # stops at the first readable one
+            return no_readable_images(root, len(candidates))
     if target.endswith(".torchvision_dataset") and not options.get("download", False):
         name = TORCHVISION.get(str(options.get("name")))
         if name:
-            import torchvision.datasets as tvd
-
             cls = getattr(tvd, name)
             places = [root / getattr(cls, "base_folder", name), root / str(getattr(cls, "filename", name))]
             if not any(p.exists() for p in places):  # MNIST: root/MNIST; CIFAR10: its batches or archive

@@ -5,7 +5,9 @@ can fix (one line names it), 3 diverged (NaN/Inf), 128+N stopped by signal N (a 
 """
 from __future__ import annotations
 
+import logging
 import signal
+import sys
 
 
 class UserError(ValueError):
@@ -53,9 +55,6 @@ def exit_code(e: BaseException) -> int | None:
 def report(e: BaseException) -> int:
     """Print ``e`` as the one ``error: ...`` line on stderr (also into the run's log file, if one is
     open) and return its exit code; a bug (no exit code) is re-raised with its traceback."""
-    import logging
-    import sys
-
     code = exit_code(e)
     if code is None:
         raise e

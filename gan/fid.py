@@ -26,7 +26,7 @@ def inception_weights(path: str | None = None) -> Path | None:
 def unavailable_reason(path: str | None = None) -> str | None:
     """Why FID/KID cannot be computed here, or None when they can."""
     try:
-        import torch_fidelity  # noqa: F401
+        import torch_fidelity  # noqa: F401 - an optional dependency (the fid extra)
     except ImportError:
         return 'torch-fidelity is not installed (pip install -e ".[fid]")'
     if inception_weights(path) is None:
@@ -51,7 +51,7 @@ class _Uint8Images(Dataset):
 
 def fid_kid(real: torch.Tensor, fake: torch.Tensor, weights: str | Path, device: str = "cpu") -> dict[str, float]:
     """``{"quality/fid": ..., "quality/kid": ...}`` of generator-range image sets ``(N, C, H, W)``."""
-    import torch_fidelity
+    import torch_fidelity  # an optional dependency (the fid extra)
 
     n = min(len(real), len(fake))
     m = torch_fidelity.calculate_metrics(

@@ -1,12 +1,13 @@
-"""A run's life around the training loop: accepted or refused before anything is written, alive
-while it trains (heartbeat), and how it ends (status, closing summary, what continues it).
+"""A run's life around the training loop, and the one writer of its ``status.json``.
 
-* ``accept(cfg, path)``: every check that can refuse a command (config values, data, the resume
+* ``accept(cfg, run)``: every check that can refuse a command (config values, data, the resume
   policy); raises ``UserError`` and writes nothing. ``train.py``'s Hydra callback calls it before
   Hydra creates a folder; the sweeper calls it for every job before the first starts.
-* ``recorded(runs)``: the end status of each run from how the block ended (``Status``).
-* ``Progress`` (a bar on a terminal, occasional lines elsewhere), ``Heartbeat``, ``closing_summary``,
-  ``resume_hint``.
+* ``Replica``: one seed of a job and the run directory it writes; ``open_run`` starts its records.
+* While it trains: ``Progress`` (a bar on a terminal, occasional lines elsewhere), ``Heartbeat``,
+  ``mark_diverged``, ``host_signal_status`` (a scheduler's signal handed to its own handler).
+* How it ends: ``recorded`` (diverged, interrupted or failed), ``finish`` (final numbers, HParams,
+  ``finished``, the closing summary); ``resume_point`` and ``resume_hint`` say what continues it.
 """
 from __future__ import annotations
 
@@ -16,51 +17,127 @@ import shlex
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
-from omegaconf import DictConfig
+import torch
+from omegaconf import DictConfig, OmegaConf
+from tqdm.auto import tqdm
 
+from gan import checkpoint as ckpt
+from gan import dashboard
 from gan import metrics as M
-from gan.config import COMMAND_ENV
 from gan.errors import TrainingDiverged, TrainingInterrupted, UserError
+from gan.logging import RunLogger
 from gan.rundir import RunDir, Status
+from gan.validate import validate
 
 log = logging.getLogger(__name__)
 
+#: Environment variable with the command that started a run (set by train.py): what a stop message
+#: tells the user to rerun to continue it.
+COMMAND_ENV = "GAN_COMMAND"
 
-def accept(cfg: DictConfig, path: str | Path) -> None:
-    """Raise ``UserError`` if the run ``cfg`` in ``path`` cannot start; write nothing either way."""
-    from gan.validate import validate
 
+def command() -> str:
+    """The command that started this process (``$GAN_COMMAND``, else ``python`` + ``sys.argv``)."""
+    return os.environ.get(COMMAND_ENV) or shlex.join(["python", *sys.argv])
+
+
+def note_command(history: Path, overrides: Sequence[str]) -> None:
+    """Append a timestamped line with a later command's overrides to ``history`` (``history.txt``):
+    a continued run or sweep keeps the record of the command that started it."""
+    history.parent.mkdir(parents=True, exist_ok=True)
+    with history.open("a") as f:
+        f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {shlex.join(overrides)}\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# Before anything is written
+
+
+def accept(cfg: DictConfig, run: RunDir) -> None:
+    """Raise ``UserError`` if the run ``cfg`` in ``run`` cannot start; write nothing either way."""
     validate(cfg)
-    run = RunDir(path)
     if not cfg.train.resume and run.holds_run():
         raise UserError(f"{run.path} already holds a run; train.resume=false would mix two runs in one record: "
                         f"give this run another directory (run_dir=...) or delete that one")
 
 
-@contextmanager
-def recorded(runs: list[RunDir]) -> Iterator[None]:
-    """Record in each run's ``status.json`` how the block ended (diverged, interrupted, failed) and re-raise."""
-    try:
-        yield
-    except TrainingDiverged as e:
-        _set(runs, Status.DIVERGED, error=str(e))
-        raise
-    except TrainingInterrupted as e:
-        _set(runs, Status.INTERRUPTED, error=str(e))
-        raise
-    except SystemExit:  # a host's signal handler ended the process; act_on_signals wrote the status
-        raise
-    except BaseException as e:
-        _set(runs, Status.FAILED, error=f"{type(e).__name__}: {e}")
-        raise
+def resume_point(job: RunDir, cfg: DictConfig, device: torch.device) -> tuple[dict[str, Any], Path] | None:
+    """The newest readable checkpoint to continue from (``train.resume``; ``accept`` has refused a
+    fresh start in a folder that holds a run), or None for a fresh start."""
+    if not cfg.train.resume:
+        return None
+    return ckpt.load_latest(job.checkpoint_dir, map_location=device, warn=log.warning)
 
 
-def _set(runs: list[RunDir], status: Status, **info: Any) -> None:
-    for run in runs:
-        run.write_status(status, **info)
+# ---------------------------------------------------------------------------------------------
+# While it trains
+
+
+class Heartbeat:
+    """Refreshes ``status.json`` (time and step) at most every ``every`` seconds, so a sweep's
+    summary can tell a live run from one whose process died (``gan.summarize``: stale)."""
+
+    def __init__(self, run: RunDir, every: float = 10.0):
+        self.run, self.every, self.last = run, every, time.time()
+
+    def beat(self, step: int) -> None:
+        now = time.time()
+        if now - self.last >= self.every:
+            self.run.write_status(Status.RUNNING, step=step, heartbeat=now)
+            self.last = now
+
+
+@dataclass
+class Replica:
+    """One seed of a job and the ordinary run directory it writes."""
+
+    index: int
+    cfg: DictConfig  # the config of the single run with this seed
+    run: RunDir
+    logger: RunLogger | None = None
+    heartbeat: Heartbeat | None = None
+    last: dict[str, Any] = field(default_factory=dict)  # the latest evaluation's numbers
+    train_stats: dict[str, float] = field(default_factory=dict)  # the latest logged training statistics
+
+
+def open_run(replica: Replica, step: int, resumed: bool) -> None:
+    """Mark the replica's run running at ``step`` and open its records: TensorBoard and JSONL
+    (continued past ``step`` when ``resumed``), the config and dashboard layout of a new run, and
+    the resolved ``config.yaml`` (what ``gan.analyze`` rebuilds the model from)."""
+    r = replica
+    r.run.write_status(Status.RUNNING, step=step, heartbeat=time.time())
+    r.logger, r.heartbeat = RunLogger(r.run, resume_step=step if resumed else None), Heartbeat(r.run)
+    if not resumed:
+        r.logger.text("config", f"```\n{OmegaConf.to_yaml(r.cfg)}\n```")
+        r.logger.layout(dashboard.layout(M.periods_for(r.cfg.image_size)))
+    r.run.save_config(r.cfg)
+
+
+def already_finished(replicas: list[Replica]) -> bool:
+    """Whether every replica's record says it ended (finished or diverged)."""
+    return all(r.run.read_status().get("status") in (Status.FINISHED, Status.DIVERGED) for r in replicas)
+
+
+def mark_diverged(replica: Replica, step: int) -> None:
+    """A replica with a NaN/Inf: its records say so and it trains no further."""
+    replica.logger.metrics(step, {M.DIVERGED: True})
+    replica.run.write_status(Status.DIVERGED, error=f"NaN/Inf in a loss or weight by step {step}")
+
+
+def host_signal_status(runs: list[RunDir]) -> Callable[[int, str | None], None]:
+    """What ``gan.signals.act_on_signals`` records around a scheduler's own signal handler:
+    ``interrupted`` with the reason before it runs, ``running`` again if it returns."""
+    def record(step: int, reason: str | None) -> None:
+        for run in runs:
+            if reason is None:
+                run.write_status(Status.RUNNING, step=step)
+            else:
+                run.write_status(Status.INTERRUPTED, step=step, error=reason)
+    return record
 
 
 class Progress:
@@ -68,8 +145,6 @@ class Progress:
     log line every ``share`` of the steps, with the speed and the time left. Off: nothing."""
 
     def __init__(self, name: str, start: int, total: int, enabled: bool = True, share: float = 0.05):
-        from tqdm.auto import tqdm
-
         self.total, self.start, self.began = total, start, time.time()
         self.bar = tqdm(total=total, initial=start, desc=f"train {name}", dynamic_ncols=True) \
             if enabled and sys.stderr.isatty() else None
@@ -97,18 +172,57 @@ class Progress:
             self.bar.close()
 
 
-class Heartbeat:
-    """Refreshes ``status.json`` (time and step) at most every ``every`` seconds, so a sweep's
-    summary can tell a live run from one whose process died (``gan.summarize``: stale)."""
+# ---------------------------------------------------------------------------------------------
+# How it ends
 
-    def __init__(self, run: RunDir, every: float = 10.0):
-        self.run, self.every, self.last = run, every, time.time()
 
-    def beat(self, step: int) -> None:
-        now = time.time()
-        if now - self.last >= self.every:
-            self.run.write_status(Status.RUNNING, step=step, heartbeat=now)
-            self.last = now
+@contextmanager
+def recorded(runs: list[RunDir]) -> Iterator[None]:
+    """Record in each run's ``status.json`` how the block ended (diverged, interrupted, failed) and re-raise."""
+    try:
+        yield
+    except TrainingDiverged as e:
+        _set(runs, Status.DIVERGED, error=str(e))
+        raise
+    except TrainingInterrupted as e:
+        _set(runs, Status.INTERRUPTED, error=str(e))
+        raise
+    except SystemExit:  # a host's signal handler ended the process; host_signal_status wrote the status
+        raise
+    except BaseException as e:
+        _set(runs, Status.FAILED, error=f"{type(e).__name__}: {e}")
+        raise
+
+
+def _set(runs: list[RunDir], status: Status, **info: Any) -> None:
+    for run in runs:
+        run.write_status(status, **info)
+
+
+def finish(job: RunDir, cfg: DictConfig, replicas: list[Replica], step: int, diverged: list[bool],
+           seconds: float | None) -> dict[str, Any]:
+    """Each replica's final numbers (HParams, ``finished``, closing summary) and the job's: the
+    replica's own for one seed; for several, their mean, and each one's under ``replicas``."""
+    finals = []
+    window = float(cfg.eval.headline_window)
+    for r in replicas:
+        if diverged[r.index]:
+            continue
+        records = r.run.read_metrics()
+        last = next((x for x in reversed(records) if M.is_evaluation(x)), {})
+        final = {"step": step, **r.train_stats, **M.run_headline(records, window),
+                 "converged": M.converged(records, window), **M.last_values(last)}
+        if r.logger is not None:  # trained now (not found finished)
+            r.logger.hparams(dashboard.hparams(r.cfg), {k: final[k] for k in M.SUMMARY if k in final}, step=step)
+            r.logger.close()
+            r.run.write_status(Status.FINISHED, step=step, converged=final["converged"])
+        closing_summary(r.run, final, seconds)
+        finals.append(final)
+    if len(replicas) == 1:
+        return finals[0]
+    keys = set.intersection(*(set(f) for f in finals))
+    mean = {k: sum(f[k] for f in finals) / len(finals) for k in keys if isinstance(finals[0][k], (int, float))}
+    return {**mean, "step": step, "replicas": finals}
 
 
 def closing_summary(run: RunDir, final: dict[str, Any], seconds: float | None) -> None:
@@ -126,7 +240,6 @@ def closing_summary(run: RunDir, final: dict[str, Any], seconds: float | None) -
 
 def resume_hint(run: RunDir) -> str:
     """What continues this run: the command that started it (``$GAN_COMMAND``, set by train.py)."""
-    command = os.environ.get(COMMAND_ENV)
-    if command:
-        return f"rerun `{command}` to resume it from there"
+    if os.environ.get(COMMAND_ENV):
+        return f"rerun `{os.environ[COMMAND_ENV]}` to resume it from there"
     return f"rerun the same command (run_dir={run.path}) to resume it from there"

@@ -15,6 +15,8 @@ from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summary
 from torchvision.utils import make_grid, save_image
 
+from gan.metrics import FINAL_PREFIX, SpectralStats
+from gan.plots import radial_profiles_figure, spectra_figure
 from gan.rundir import RunDir
 
 
@@ -67,13 +69,22 @@ class RunLogger:
     def figure(self, step: int, tag: str, fig) -> None:
         self.writer.add_figure(tag, fig, step, close=True)
 
+    def spectra(self, step: int, fake: SpectralStats, real: SpectralStats) -> None:
+        """The radial profiles and mean log-spectra of generated vs real images, as figures."""
+        freqs, profile = fake.radial
+        self.figure(step, "spectrum/radial_profile", radial_profiles_figure(
+            freqs, {"generated": profile, "real": real.radial[1]}, title=f"step {step}"))
+        self.figure(step, "spectrum/mean_log_spectrum", spectra_figure(
+            {"generated": fake.log_spectrum, "real": real.log_spectrum}, title=f"step {step}",
+            ratio_of=("generated", "real")))
+
     def text(self, tag: str, text: str, step: int = 0) -> None:
         self.writer.add_text(tag, text, step)
 
     def hparams(self, hparams: Mapping[str, Any], final_metrics: Mapping[str, float], step: int) -> None:
         """The HParams entry of this run, written into the run's own event file; its metrics
         (``final/NAME``) are logged at the final ``step``, where they belong on a curve."""
-        metrics = {f"final/{k}": float(v) for k, v in final_metrics.items()
+        metrics = {f"{FINAL_PREFIX}{k}": float(v) for k, v in final_metrics.items()
                    if isinstance(v, (int, float)) and math.isfinite(v)}
         exp, ssi, sei = hparams_summary(dict(hparams), metrics)
         for summary in (exp, ssi, sei):

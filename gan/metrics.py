@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
+from scipy.stats import linregress
+from scipy.stats import t as student_t
 
 from gan import spectral
+from gan.convmath import dc_checkerboard, dc_response
 
 # Names; "{p}" is a checkerboard period, "{i}" a generator stage, "{size}" a pyramid level. A family
 # of positive quantities is reported three ways: NAME/pP (generated), NAME_real/pP (the data) and
@@ -42,18 +45,17 @@ DEPTH = "checkerboard_depth/p{p}"
 PHASE_DEPTH = "phase_depth/p{p}"
 FIXED_DEPTH = "fixed_depth/p{p}"
 
-#: Prefix of the same numbers measured on the generator's exponential moving average (train.ema).
+#: Prefixes of other kinds of numbers under the same names: the generator's exponential moving
+#: average (train.ema), the last evaluation of a run (its headline is the window mean), the final
+#: numbers in HParams, and the training statistics.
 EMA_PREFIX = "ema/"
-
-#: The number a sweep ranks upsamplers by, and the default Hydra ``objective``: the depth of the
-#: whole P = 2 pattern above the data's.
-HEADLINE = "checkerboard_depth_excess/p2"
-#: The numbers of a run's closing summary and HParams row, and the columns of ``gan.summarize``'s
-#: table: the depths first (total, content-following, fixed), then the dB detectors, spectra, quality.
-SUMMARY = (HEADLINE, "phase_depth_excess/p2", "fixed_depth_excess/p2", CE_EXCESS_DB.format(p=2),
-           "phase_spread_excess_db/p2", SPECTRAL_DISTANCE, SWD)
-#: The numbers whose differences between upsamplers ``gan.summarize`` tests (Welch, Holm).
-COMPARED = (HEADLINE, "phase_depth_excess/p2", "fixed_depth_excess/p2")
+LAST_PREFIX = "last/"
+FINAL_PREFIX = "final/"
+TRAIN_PREFIX = "train/"
+LOSS_D, LOSS_G = f"{TRAIN_PREFIX}loss_D", f"{TRAIN_PREFIX}loss_G"
+D_REAL, D_FAKE = f"{TRAIN_PREFIX}D_real", f"{TRAIN_PREFIX}D_fake"
+#: The key of a metrics.jsonl record that marks a replica frozen after a NaN/Inf.
+DIVERGED = "diverged"
 
 
 def real_name(name: str) -> str:
@@ -72,6 +74,20 @@ def se_name(name: str) -> str:
     """``phase_depth/p2`` -> ``phase_depth_se/p2``: the standard error of one evaluation's value."""
     family, _, period = name.partition("/")
     return f"{family}_se/{period}"
+
+
+#: The number a sweep ranks upsamplers by, and the default Hydra ``objective``: the depth of the
+#: whole P = 2 pattern above the data's.
+HEADLINE = excess_name(DEPTH, "").format(p=2)
+#: Its two parts: the pattern that follows the content and the one fixed in every sample.
+PHASE_HEADLINE = excess_name(PHASE_DEPTH, "").format(p=2)
+FIXED_HEADLINE = excess_name(FIXED_DEPTH, "").format(p=2)
+#: The numbers of a run's closing summary and HParams row, and the columns of ``gan.summarize``'s
+#: table: the depths first (total, content-following, fixed), then the dB detectors, spectra, quality.
+SUMMARY = (HEADLINE, PHASE_HEADLINE, FIXED_HEADLINE, CE_EXCESS_DB.format(p=2),
+           excess_name(PHASE_SPREAD).format(p=2), SPECTRAL_DISTANCE, SWD)
+#: The numbers whose differences between upsamplers ``gan.summarize`` tests (Welch, Holm).
+COMPARED = (HEADLINE, PHASE_HEADLINE, FIXED_HEADLINE)
 
 
 def periods_for(height: int, width: int | None = None) -> list[int]:
@@ -297,7 +313,7 @@ REGISTRY: tuple[Metric, ...] = (
 def find(name: str) -> Metric | None:
     """The registry entry of a concrete name (``checkerboard/p4`` -> the ``checkerboard/p{p}`` entry;
     ``ema/NAME`` and ``last/NAME`` are NAME's)."""
-    name = name.removeprefix(EMA_PREFIX).removeprefix("last/").removeprefix(EMA_PREFIX)
+    name = name.removeprefix(EMA_PREFIX).removeprefix(LAST_PREFIX).removeprefix(EMA_PREFIX)
     for m in REGISTRY:
         pattern = re.escape(m.name).replace(r"\{p\}", r"\d+").replace(r"\{i\}", r"\d+").replace(r"\{size\}", r"\d+")
         if re.fullmatch(pattern, name):
@@ -323,8 +339,6 @@ def compute(stats: SpectralStats, reference: SpectralStats | None = None, f_min:
 def layer_checkerboard(G) -> dict[str, float]:
     """``dc_checkerboard/stageI``: how far each upsampler of generator ``G`` is from mapping a constant
     input to a constant output (0 = checkerboard-free at DC; see ``gan.convmath.dc_checkerboard``)."""
-    from gan.convmath import dc_checkerboard, dc_response
-
     values = torch.stack([dc_checkerboard(dc_response(up, up.in_channels)) for up in G.upsampling_layers()])
     return {DC_CHECKERBOARD.format(i=i): v for i, v in enumerate(values.tolist())}  # one host sync
 
@@ -334,10 +348,16 @@ def is_evaluation(record: dict) -> bool:
     return CE.format(p=2) in record
 
 
+def last_values(record: dict) -> dict[str, Any]:
+    """An evaluation record's numbers as ``last/NAME`` (a run's final numbers keep its last
+    evaluation beside the headline)."""
+    return {f"{LAST_PREFIX}{k}": v for k, v in record.items() if k != "step"}
+
+
 def headline_records(records: list[dict], window: float) -> list[dict]:
     """The evaluations a run's headline averages: those in the last ``window`` of the steps it
     trained (up to its last evaluation; ``window = 0``: the last one), diverged ones left out."""
-    evaluations = [r for r in records if is_evaluation(r) and not r.get("diverged")]
+    evaluations = [r for r in records if is_evaluation(r) and not r.get(DIVERGED)]
     if not evaluations:
         return []
     start = evaluations[-1]["step"] * (1 - window)
@@ -403,16 +423,14 @@ class Plateau:
 
 def plateau(records: list[dict], window: float, metric: str) -> Plateau | None:
     """``Plateau`` of ``metric`` over the evaluations of ``headline_records``; None with fewer than 3."""
-    from scipy import stats
-
     points = [(r["step"], float(r[metric])) for r in headline_records(records, window)
               if isinstance(r.get(metric), (int, float)) and math.isfinite(r[metric])]
     if len(points) < 3 or len({s for s, _ in points}) < 2:
         return None
     steps, values = zip(*points)
-    fit = stats.linregress(steps, values)
+    fit = linregress(steps, values)
     span = steps[-1] - steps[0]
-    half = stats.t.ppf(0.975, len(points) - 2) * fit.stderr * span
+    half = student_t.ppf(0.975, len(points) - 2) * fit.stderr * span
     return Plateau(metric, fit.slope * span, fit.slope * span - half, fit.slope * span + half, len(points))
 
 

@@ -8,6 +8,7 @@ import torch
 import torch.nn as nn
 
 from gan import upsamplers
+from gan.config import preset_factory
 from gan.filters import Blur
 
 UpsamplerSpec = str | Mapping[str, Any] | Callable[[int, int], nn.Module]
@@ -27,9 +28,10 @@ def num_stages(image_size: int) -> int:
 
 
 def _factory(spec: UpsamplerSpec) -> Callable[[int, int], nn.Module]:
+    """``(in_channels, out_channels) -> upsampler`` from a preset name, a config or a factory."""
     if callable(spec) and not isinstance(spec, Mapping):
         return spec
-    return lambda cin, cout: upsamplers.build(spec, cin, cout)
+    return preset_factory("upsampler", spec)
 
 
 @torch.no_grad()

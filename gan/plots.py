@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.ticker import FormatStrFormatter, NullFormatter  # noqa: E402
+from torchvision.utils import make_grid  # noqa: E402
 
 SPECTRUM_EXTENT = (-0.5, 0.5, 0.5, -0.5)  # cycles/pixel, DC at the centre
 
@@ -54,8 +55,6 @@ def save_figure(fig, path: Path, **kwargs) -> Path:
 
 def image_grid(images, nrow: int = 4) -> np.ndarray:
     """Generator-range images ``(N, C, H, W)`` in [-1, 1] -> one RGB grid ``(H', W', 3)`` in [0, 1]."""
-    from torchvision.utils import make_grid
-
     x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
     grid = make_grid(x.float() * 0.5 + 0.5, nrow=nrow, padding=1).permute(1, 2, 0)
     return grid.clamp(0, 1).numpy()

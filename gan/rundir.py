@@ -1,23 +1,32 @@
-"""One run's directory: the only place that knows its file names.
+"""Where a run lives, and the only place that knows its file names.
+
+``RunDir.of(cfg)`` is the folder a run writes (the Hydra callback, the sweeper, training and
+``gan.analyze`` all ask it); ``RunDir.job(sweep_dir, name)`` a sweep job's and ``replica(seed)`` the
+folder of one seed of a packed job. Folder *names* come from ``gan.naming``.
 
 A run directory holds ``config.yaml`` (the resolved config, written by training), ``.hydra/``
 (Hydra's own record), ``metrics.jsonl`` (one JSON object per evaluation), ``status.json``,
-TensorBoard event files, ``samples/step_*.png`` and ``checkpoints/`` (``last.pt`` plus periodic
-``step_*.pt``). Training, logging, ``gan.analyze``, ``gan.summarize`` and the figure scripts all
+TensorBoard event files, ``samples/step_*.png`` and ``checkpoints/`` (file names from
+``gan.checkpoint``). Training, logging, ``gan.analyze``, ``gan.summarize`` and the figure scripts all
 reach these files through ``RunDir``.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
 import time
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from gan import checkpoint as ckpt
 from gan.errors import UserError
 
 CONFIG = "config.yaml"
@@ -29,6 +38,7 @@ SAMPLES = "samples"
 LOCK = "run.lock"
 #: The folder of seed S inside a packed job (``num_seeds > 1``).
 REPLICA = "seed={seed}"
+REPLICA_GLOB = REPLICA.format(seed="*")
 
 #: A running run refreshes its heartbeat every 10 s at most; one this old belongs to a dead process.
 STALE_AFTER_S = 15 * 60
@@ -38,16 +48,32 @@ _HELD: dict[Path, int] = {}
 
 
 class Status(str, Enum):
-    """What ``status.json`` says about a run (``RunDir.write_status``)."""
+    """What a run's state is: the first five are written to ``status.json`` (by ``gan.lifecycle``
+    only), the others are what a reader concludes (``RunDir.liveness``)."""
 
     RUNNING = "running"
     FINISHED = "finished"
     INTERRUPTED = "interrupted"   # stopped by a signal after a checkpoint: the same command continues it
     DIVERGED = "diverged"         # NaN/Inf: the last good checkpoint is kept
     FAILED = "failed"             # an error (its message in "error")
+    STALE = "stale"               # says running, but its process is gone or its heartbeat stopped
+    UNKNOWN = "unknown"           # records but no readable status.json
+    NOT_STARTED = "not started"   # neither records nor status.json
+    UNREADABLE = "unreadable config"
 
     def __str__(self) -> str:
         return self.value
+
+
+@dataclass(frozen=True)
+class Liveness:
+    """A run's ``Status`` as read, with what explains it: ``stale (pid 12 is gone)``."""
+
+    status: Status
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.status} ({self.detail})" if self.detail else str(self.status)
 
 
 class RunDirInUse(UserError):
@@ -59,6 +85,25 @@ class RunDir:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+
+    @classmethod
+    def of(cls, cfg: DictConfig) -> RunDir:
+        """Where the run of ``cfg`` writes: ``cfg.run_dir`` if set; else the folder Hydra chose for
+        it (``hydra.run.dir`` for a single run, ``hydra.sweep.dir/hydra.sweep.subdir`` for a sweep
+        job), read from ``cfg``'s own ``hydra`` node or from the running Hydra app; else the cwd."""
+        if cfg.get("run_dir"):
+            return cls(cfg.run_dir)
+        if "hydra" in cfg:
+            hydra = cfg.hydra
+            return cls(Path(hydra.sweep.dir) / str(hydra.sweep.subdir) if hydra.mode == RunMode.MULTIRUN else hydra.run.dir)
+        if HydraConfig.initialized():
+            return cls(HydraConfig.get().runtime.output_dir)
+        return cls(Path.cwd())
+
+    @classmethod
+    def job(cls, sweep_dir: str | Path, name: str) -> RunDir:
+        """The folder of the sweep job ``name`` (``gan.naming.job_name``) in ``sweep_dir``."""
+        return cls(Path(sweep_dir) / name)
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
@@ -115,12 +160,23 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(cfg, self.config_file, resolve=True)
 
+    @property
+    def is_replica(self) -> bool:
+        """Whether this is the folder of one seed inside a packed job (``REPLICA``)."""
+        return self.path.match(REPLICA_GLOB)
+
+    @property
+    def owner(self) -> RunDir:
+        """The job folder that holds this run's checkpoints and Hydra record: a packed job's for
+        one of its seeds, else this folder itself."""
+        return RunDir(self.path.parent) if self.is_replica else self
+
     def hydra_choices(self) -> dict[str, str]:
         """Config-group choices of a Hydra job, ``{"upsampler": "transposed_k3", "data": ...}`` (a packed
         job's seed folder has its job's)."""
         path = self.path / HYDRA_DIR / "hydra.yaml"
-        if not path.is_file() and self.name.startswith("seed="):
-            path = self.path.parent / HYDRA_DIR / "hydra.yaml"
+        if not path.is_file():
+            path = self.owner.path / HYDRA_DIR / "hydra.yaml"
         if not path.is_file():
             return {}
         choices = OmegaConf.select(OmegaConf.load(path), "hydra.runtime.choices") or {}
@@ -163,25 +219,29 @@ class RunDir:
         try:
             return json.loads(self.status_file.read_text())
         except (OSError, json.JSONDecodeError):
-            return {"status": "unknown"}
+            return {"status": Status.UNKNOWN.value}
 
-    def liveness(self, stale_after: float = STALE_AFTER_S) -> str:
-        """The status, with ``running`` checked: ``stale (...)`` when the process is gone from this
-        host or its heartbeat is older than ``stale_after`` seconds (a run killed without a word)."""
+    def liveness(self, stale_after: float = STALE_AFTER_S) -> Liveness:
+        """The status, with ``running`` checked: ``stale`` when the process is gone from this host or
+        its heartbeat is older than ``stale_after`` seconds (a run killed without a word); without a
+        ``status.json``, ``not started`` or (with records) ``unknown``."""
         status = self.read_status()
-        if status.get("status") != Status.RUNNING:
-            return status.get("status", "unknown")
+        word = status.get("status", Status.UNKNOWN.value)
+        if word == Status.UNKNOWN:
+            return Liveness(Status.UNKNOWN, "no status.json") if self.metrics_file.exists() else Liveness(Status.NOT_STARTED)
+        if word != Status.RUNNING:
+            return Liveness(Status(word)) if word in Status._value2member_map_ else Liveness(Status.UNKNOWN, word)
         if status.get("host") == socket.gethostname() and not _alive(status.get("pid")):
-            return f"stale (pid {status.get('pid')} is gone)"
+            return Liveness(Status.STALE, f"pid {status.get('pid')} is gone")
         beat = status.get("heartbeat")
         if beat is not None and time.time() - beat > stale_after:
-            return f"stale (no heartbeat for {(time.time() - beat) / 60:.0f} min)"
-        return Status.RUNNING.value
+            return Liveness(Status.STALE, f"no heartbeat for {(time.time() - beat) / 60:.0f} min")
+        return Liveness(Status.RUNNING)
 
     def holds_run(self) -> bool:
         """Whether a run has written here (its config, metrics or a checkpoint)."""
         return (self.config_file.exists() or self.metrics_file.exists() or self.status_file.exists()
-                or any(self.checkpoint_dir.glob("*.pt")) or bool(self.replica_dirs()))
+                or bool(ckpt.candidates(self.checkpoint_dir)) or bool(self.replica_dirs()))
 
     # -- one writer ---------------------------------------------------------------------------
 
@@ -195,8 +255,6 @@ class RunDir:
         ``unlock``; the OS drops it when the process dies, so a killed run can be resumed at once.
         Returns True if this call took the lock, False if this process already held it. Raises
         ``RunDirInUse`` naming the holder when another process holds it; nothing is written then."""
-        import fcntl
-
         path = self.lock_file.resolve()
         if path in _HELD:
             return False
@@ -233,7 +291,7 @@ class RunDir:
 
     def replica_dirs(self) -> list[RunDir]:
         """The run directories of a packed job's seeds (``seed=S/`` with a config), if any."""
-        return [RunDir(p) for p in sorted(self.path.glob(REPLICA.format(seed="*"))) if (p / CONFIG).is_file()]
+        return [RunDir(p) for p in sorted(self.path.glob(REPLICA_GLOB)) if (p / CONFIG).is_file()]
 
     def replica(self, seed: int) -> RunDir:
         """The run directory of seed ``seed`` in this packed job."""
@@ -247,17 +305,6 @@ class RunDir:
         root = Path(root)
         found = {f.parent.parent if f.parent.name == HYDRA_DIR else f.parent for f in root.rglob(CONFIG)}
         return [cls(p) for p in sorted(found) if not (not (p / CONFIG).is_file() and cls(p).replica_dirs())]
-
-
-def run_dir_of(cfg: DictConfig) -> RunDir:
-    """Where a run writes: ``cfg.run_dir`` if set, else Hydra's output directory, else the cwd."""
-    if cfg.get("run_dir"):
-        return RunDir(cfg.run_dir)
-    from hydra.core.hydra_config import HydraConfig
-
-    if HydraConfig.initialized():
-        return RunDir(HydraConfig.get().runtime.output_dir)
-    return RunDir(Path.cwd())
 
 
 def _alive(pid: Any) -> bool:

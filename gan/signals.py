@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from gan.errors import TrainingInterrupted
-from gan.rundir import Status
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +59,12 @@ def deferred_signals(signums: tuple[int, ...] | None = None):
             signal.signal(s, handler)
 
 
-def act_on_signals(deferred: DeferredSignals, step: int, set_status: Callable[..., None],
+def act_on_signals(deferred: DeferredSignals, step: int, record: Callable[[int, str | None], None],
                    resume_hint: str = "rerun the same command to resume") -> None:
     """Called after the checkpoint of ``step`` was saved. A signal with a host handler is passed to
     it (submitit requeues the job and exits, or ignores SIGTERM); any other stops training.
-    ``set_status(status, **info)`` records the run's state around a host handler."""
+    ``record(step, reason)`` notes the run's state around a host handler (``gan.lifecycle.
+    host_signal_status``): the reason before it runs, None if it returns."""
     while deferred.received:
         signum = deferred.received.pop(0)
         host = deferred.host_handler(signum)
@@ -72,9 +72,9 @@ def act_on_signals(deferred: DeferredSignals, step: int, set_status: Callable[..
             raise TrainingInterrupted(signum, step, resume_hint)
         name, owner = signal.Signals(signum).name, getattr(host, "__qualname__", repr(host))
         log.warning("%s at step %d: checkpoint saved; passing the signal to %s", name, step, owner)
-        set_status(Status.INTERRUPTED, step=step, error=f"{name} at step {step}, passed to {owner}")
+        record(step, f"{name} at step {step}, passed to {owner}")
         host(signum, None)  # may exit the process (submitit: after requeueing this job)
-        set_status(Status.RUNNING, step=step)
+        record(step, None)
 
 
 @dataclass

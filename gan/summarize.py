@@ -36,9 +36,10 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from gan import metrics as M
-from gan.config import flatten
+from gan.config import flatten, load_preset
 from gan.errors import report
-from gan.rundir import RunDir, Status
+from gan.plots import comparison_figure, save_figure, summary_bars, training_curves
+from gan.rundir import Liveness, RunDir, Status
 from gan.stats import Comparison, compare, estimate
 
 #: Keys that never define a group: the seed varies within a group; paths differ per job.
@@ -56,16 +57,20 @@ class SummaryError(ValueError):
 class Job:
     path: Path
     config: dict[str, Any]
-    status: str
+    status: Liveness
     records: list[dict[str, Any]] = field(default_factory=list)
 
     last_only: bool = False  # the last evaluation instead of the mean over the headline window
 
     @property
+    def finished(self) -> bool:
+        return self.status.status == Status.FINISHED
+
+    @property
     def last_record(self) -> dict[str, Any]:
         """The last evaluation record (values as written: numbers, or null for a non-finite one)."""
         last = next((r for r in reversed(self.records) if M.is_evaluation(r)), {})
-        return {k: v for k, v in last.items() if k not in ("step", "diverged")}
+        return {k: v for k, v in last.items() if k not in ("step", M.DIVERGED)}
 
     @property
     def numbers(self) -> dict[str, float]:
@@ -105,19 +110,7 @@ class Job:
 @cache
 def default_window() -> float:
     """``eval.headline_window`` of the default eval preset (for records whose config lacks it)."""
-    from gan.config import load_preset
-
     return float(load_preset("eval", "default").headline_window)
-
-
-def _number(v: Any) -> float:
-    """A record's value as a float; NaN for null, text ("-inf" from older versions) and booleans."""
-    if isinstance(v, bool) or v is None:
-        return math.nan
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return math.nan
 
 
 def find_jobs(sweep_dir: Path) -> list[Job]:
@@ -128,13 +121,9 @@ def find_jobs(sweep_dir: Path) -> list[Job]:
             config = flatten(OmegaConf.to_container(run.config(), resolve=False))
             config |= {f"choice.{k}": v for k, v in run.hydra_choices().items()}
         except Exception as e:  # noqa: BLE001 - a broken config is reported, not fatal
-            jobs.append(Job(run.path, {}, f"unreadable config ({type(e).__name__})"))
+            jobs.append(Job(run.path, {}, Liveness(Status.UNREADABLE, type(e).__name__)))
             continue
-        status = run.liveness()
-        records = run.read_metrics()
-        if status == "unknown":
-            status = "not started" if not records else "unknown (no status.json)"
-        jobs.append(Job(run.path, config, status, records))
+        jobs.append(Job(run.path, config, run.liveness(), run.read_metrics()))
     return jobs
 
 
@@ -178,15 +167,15 @@ def summarize(jobs: list[Job], metrics: list[str] | None = None) -> tuple[list[s
     groups: dict[tuple, list[Job]] = defaultdict(list)
     for j in jobs:
         groups[tuple(str(j.config.get(k)) for k in keys)].append(j)
-    finished = [j for j in jobs if j.status == Status.FINISHED]
+    finished = [j for j in jobs if j.finished]
     all_metrics = metrics or sorted({k for j in finished for k in j.last_record})
     rows = []
     for label, members in sorted(groups.items()):
-        done = [j for j in members if j.status == Status.FINISHED]
+        done = [j for j in members if j.finished]
         row: dict[str, Any] = dict(zip(keys, label))
         row["n"] = len(done)
         row["seeds"] = " ".join(sorted(str(j.config.get("seed")) for j in done))
-        others = sorted(f"{j.path.name}: {j.status}" for j in members if j.status != Status.FINISHED)
+        others = sorted(f"{j.path.name}: {j.status}" for j in members if not j.finished)
         flags = [j.converged for j in done]
         row["converged"] = f"{sum(f is True for f in flags)}/{len(done)}" + \
             (f" ({sum(f is None for f in flags)} too short to tell)" if any(f is None for f in flags) else "")
@@ -252,8 +241,6 @@ def label_of(row: dict[str, Any], keys: list[str]) -> str:
 
 
 def plot_bars(path: Path, keys: list[str], rows: list[dict[str, Any]], metrics: list[str]) -> None:
-    from gan.plots import save_figure, summary_bars
-
     rows = [r for r in rows if r["n"] > 0]
     fig = summary_bars([label_of(r, keys) for r in rows], metrics,
                        {m: [r[m] for r in rows] for m in metrics},
@@ -283,7 +270,7 @@ def curve(members: list[Job], metric: str) -> tuple | None:
 def grouped(keys: list[str], jobs: list[Job]) -> dict[str, list[Job]]:
     groups: dict[str, list[Job]] = defaultdict(list)
     for j in jobs:
-        if j.status == Status.FINISHED:
+        if j.finished:
             groups[", ".join(str(j.config.get(k)) for k in keys)].append(j)
     return dict(sorted(groups.items()))
 
@@ -294,8 +281,6 @@ def last_step(jobs: list[Job]) -> int:
 
 def plot_curves(path: Path, keys: list[str], jobs: list[Job], metrics: tuple[str, ...] = M.COMPARED + (M.SWD,)) -> None:
     """Each metric against the training step per group (mean over seeds, 95% band), the stages marked."""
-    from gan.plots import save_figure, training_curves
-
     groups = grouped(keys, jobs)
     logged = {k for j in jobs for r in j.records for k in r}
     metrics = tuple(m for m in metrics if m in logged) or tuple(m for m in M.SUMMARY if m in logged)[:2]
@@ -363,7 +348,7 @@ def comparisons(keys: list[str], jobs: list[Job], reference: str, metrics: list[
     values: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     labels: dict[tuple, str] = {}
     for j in jobs:
-        if j.status != Status.FINISHED:
+        if not j.finished:
             continue
         group = tuple(str(j.config.get(k)) for k in keys)
         labels[group] = ", ".join(str(j.config.get(k)) for k in keys)
@@ -382,7 +367,7 @@ def comparisons(keys: list[str], jobs: list[Job], reference: str, metrics: list[
             groups = {labels[g]: values[g][m] for g in members if len(values[g][m]) > 0}
             if labels[base] in groups:
                 out += compare(groups, labels[base], m, higher_is_worse=bool(info and info.higher_is_worse))
-    moving = {labels[g] for g in values if any(j.converged is False for j in jobs if j.status == Status.FINISHED
+    moving = {labels[g] for g in values if any(j.converged is False for j in jobs if j.finished
                                                and tuple(str(j.config.get(k)) for k in keys) == g)}
     return [replace(c, verdict=NOT_CONVERGED) if c.verdict != "not settled" and ({c.group, c.reference} & moving)
             else c for c in out]
@@ -407,8 +392,6 @@ def write_comparison(out: Path, rows: list[Comparison]) -> str:
 
 
 def plot_comparison(path: Path, rows: list[Comparison]) -> None:
-    from gan.plots import comparison_figure, save_figure
-
     save_figure(comparison_figure(rows), path, dpi=110)
 
 
@@ -450,9 +433,9 @@ def main(argv: list[str] | None = None) -> int:
             plot_bars(out / "summary_bars.png", keys, rows, shown)
             plot_curves(out / "summary_curves.png", keys, jobs)
         print((out / "summary.md").read_text())
-        unfinished = [j for j in jobs if j.status != Status.FINISHED]
+        unfinished = [j for j in jobs if not j.finished]
         print(f"{len(jobs)} run(s): {len(jobs) - len(unfinished)} finished, {len(unfinished)} not "
-              f"({', '.join(sorted({j.status for j in unfinished})) or '-'}); wrote {out}/summary.*")
+              f"({', '.join(sorted({str(j.status) for j in unfinished})) or '-'}); wrote {out}/summary.*")
     except SummaryError as e:
         return report(e)
     return 0

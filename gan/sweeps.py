@@ -2,7 +2,7 @@
 starts, and a one-line report of the jobs that failed. Used by the ``gan`` sweeper
 (``hydra_plugins/gan_sweeper``), the default of ``conf/train.yaml``.
 
-* A job directory is named by what varies in the sweep, readable first:
+* A job directory is named by what varies in the sweep, readable first (``gan.naming.job_name``):
   ``3_upsampler=resize_nearest,seed=1``; constant overrides stay in ``.hydra/overrides.yaml``.
 * The sweep directory is resolved once, from the command's overrides (``multirun/quick``), so the
   same command finds the same jobs again: rerunning an interrupted sweep resumes it.
@@ -11,11 +11,20 @@ starts, and a one-line report of the jobs that failed. Used by the ``gan`` sweep
 """
 from __future__ import annotations
 
+import shlex
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from gan.config import override_key, short_name
+import joblib
+from omegaconf import OmegaConf, open_dict
+
+from gan import lifecycle
+from gan.config import override_key, override_value, value_of
+from gan.errors import UserError, exit_code
+from gan.naming import job_name
+from gan.rundir import RunDir
 
 
 def quote(value: str) -> str:
@@ -34,9 +43,7 @@ class Job:
     def with_dirs(self, sweep_dir: str) -> list[str]:
         """The job's overrides plus the pinned sweep directory and its own subdirectory; a job whose
         folder already holds a run keeps the ``.hydra/`` record of the command that started it."""
-        from gan.rundir import RunDir
-
-        keep = ["hydra.output_subdir=null"] if RunDir(Path(sweep_dir) / self.name).holds_run() else []
+        keep = ["hydra.output_subdir=null"] if RunDir.job(sweep_dir, self.name).holds_run() else []
         return [*self.overrides, f"hydra.sweep.dir={quote(sweep_dir)}", f"hydra.sweep.subdir={quote(self.name)}", *keep]
 
 
@@ -45,23 +52,8 @@ def swept_keys(jobs: Sequence[Sequence[str]]) -> list[str]:
     values: dict[str, set[str]] = {}
     for job in jobs:
         for o in job:
-            values.setdefault(override_key(o), set()).add(o.split("=", 1)[1] if "=" in o else "")
+            values.setdefault(override_key(o), set()).add(override_value(o))
     return [k for k, v in values.items() if len(v) > 1]
-
-
-def _value(job: Sequence[str], key: str, default: str | None = None) -> str | None:
-    return next((o.split("=", 1)[1] for o in job if override_key(o) == key), default)
-
-
-def job_name(num: int, overrides: Sequence[str], swept: Sequence[str]) -> str:
-    """``3_upsampler=resize_nearest,seed=1``: the job number, then the swept overrides (a packed
-    job's seeds as ``seeds=0-3``); shortened with a hash after them only if too long for a folder."""
-    kept = [o.lstrip("+") for o in overrides if override_key(o) in swept and override_key(o) != "num_seeds"]
-    count = int(_value(overrides, "num_seeds", "1"))
-    if count > 1:
-        first = int(_value(overrides, "seed", "0"))
-        kept = [o for o in kept if override_key(o) != "seed"] + [f"seeds={first}-{first + count - 1}"]
-    return short_name(",".join([str(num), *kept]).replace(",", "_", 1), limit=120)
 
 
 def pack_seeds(jobs: Sequence[Sequence[str]]) -> list[list[str]]:
@@ -70,10 +62,10 @@ def pack_seeds(jobs: Sequence[Sequence[str]]) -> list[list[str]]:
     groups: dict[tuple[str, ...], list[int]] = {}
     for job in jobs:
         rest = tuple(o for o in job if override_key(o) not in ("seed", "num_seeds"))
-        if int(_value(job, "num_seeds", "1")) > 1:  # already packed by hand
+        if int(value_of(job, "num_seeds", "1")) > 1:  # already packed by hand
             groups.setdefault(tuple(job), [])
             continue
-        groups.setdefault(rest, []).append(int(_value(job, "seed", "0")))
+        groups.setdefault(rest, []).append(int(value_of(job, "seed", "0")))
     out = []
     for rest, seeds in groups.items():
         if not seeds:
@@ -99,24 +91,17 @@ def plan(jobs: Sequence[Sequence[str]], pack: bool = False) -> list[Job]:
 
 def failure_report(job: Job, error: BaseException) -> tuple[str, int]:
     """One line for a failed job and the exit code its failure has in a single run (1 for a bug)."""
-    from gan.errors import exit_code
-
     code = exit_code(error)
     return f"job {job.name}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}", code or 1
 
 
-def validation_error(job: Job, cfg: Any, sweep_dir: str) -> str | None:
+def validation_error(job: Job, cfg: Any) -> str | None:
     """Why a composed job config (with its ``hydra`` node) cannot start, in one line, or None."""
-    from omegaconf import open_dict
-
-    from gan.errors import UserError
-    from gan.lifecycle import accept
-
     task = cfg.copy()
     with open_dict(task):
         del task["hydra"]
     try:
-        accept(task, Path(sweep_dir) / job.name)
+        lifecycle.accept(task, RunDir.of(cfg))
     except UserError as e:
         return f"job {job.name}: {e}"
     return None
@@ -125,11 +110,6 @@ def validation_error(job: Job, cfg: Any, sweep_dir: str) -> str | None:
 def record_sweep(sweep_dir: Path, config: Any) -> None:
     """``multirun.yaml`` in a new sweep folder; a sweep that continues keeps the record of the
     command that started it, and the overrides of each later one go to ``history.txt``."""
-    import shlex
-    import time
-
-    from omegaconf import OmegaConf
-
     sweep_dir.mkdir(parents=True, exist_ok=True)
     record = sweep_dir / "multirun.yaml"
     if not record.exists():
@@ -146,19 +126,10 @@ def workers(launcher: Any) -> int | None:
     n = launcher.get("n_jobs") if hasattr(launcher, "get") else None
     if n is None:
         return None
-    import joblib
-
     return joblib.cpu_count() + 1 + n if n < 0 else int(n)
 
 
 def interrupted_line(total: int, stopped: Sequence[Job], sweep_dir: str) -> str:
     """The one line a stopped sweep ends with: what was saved and the command that continues it."""
-    import os
-    import shlex
-    import sys
-
-    from gan.config import COMMAND_ENV
-
-    command = os.environ.get(COMMAND_ENV) or shlex.join(["python", *sys.argv])
     return (f"interrupted: {len(stopped)} running job(s) saved a checkpoint ({', '.join(j.name for j in stopped)}); "
-            f"rerun `{command}` to resume the sweep in {sweep_dir} (finished jobs are skipped)")
+            f"rerun `{lifecycle.command()}` to resume the sweep in {sweep_dir} (finished jobs are skipped)")

@@ -11,25 +11,21 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from gan import checkpoint as ckpt
-from gan import dashboard, lifecycle
+from gan import lifecycle
 from gan import metrics as M
 from gan.build import build_dataset
 from gan.data import batches, describe
 from gan.errors import TrainingDiverged
-from gan.evaluation import Evaluation, Evaluator
-from gan.logging import RunLogger
+from gan.evaluation import Evaluator
+from gan.lifecycle import Replica
 from gan.losses import d_loss, g_loss
-from gan.plots import radial_profiles_figure, spectra_figure
 from gan.replicas import Replicas
-from gan.rundir import RunDir, Status, run_dir_of
+from gan.rundir import RunDir
 from gan.runtime import autocast, memory_format, resolve_device, seed_everything, set_threads
 from gan.signals import act_on_signals, deferred_signals
 from gan.state import State, new_state, save_checkpoint, seeds_of
@@ -64,9 +60,9 @@ def train_step(state: State, real: torch.Tensor, loss: str, amp: str = "none") -
     scaler.update()
     if state.G_ema is not None:
         state.G_ema.follow(G, state.ema_decay)
-    return {"train/loss_D": loss_d.detach(), "train/loss_G": loss_g.detach(),
-            "train/D_real": torch.sigmoid(real_logits.detach()).mean(dim=-1),
-            "train/D_fake": torch.sigmoid(fake_logits.detach()).mean(dim=-1)}
+    return {M.LOSS_D: loss_d.detach(), M.LOSS_G: loss_g.detach(),
+            M.D_REAL: torch.sigmoid(real_logits.detach()).mean(dim=-1),
+            M.D_FAKE: torch.sigmoid(fake_logits.detach()).mean(dim=-1)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -83,33 +79,6 @@ def sample(G: Replicas, z: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     for k, v in G.buffers.items():
         v.copy_(saved[k])
     return out
-
-
-def log_figures(logger: RunLogger, step: int, evaluation: Evaluation) -> None:
-    """The radial profiles and mean log-spectra of generated vs real images, as TensorBoard figures."""
-    fake, real = evaluation.fake, evaluation.real
-    freqs, profile = fake.radial
-    logger.figure(step, "spectrum/radial_profile", radial_profiles_figure(
-        freqs, {"generated": profile, "real": real.radial[1]}, title=f"step {step}"))
-    logger.figure(step, "spectrum/mean_log_spectrum", spectra_figure(
-        {"generated": fake.log_spectrum, "real": real.log_spectrum}, title=f"step {step}",
-        ratio_of=("generated", "real")))
-
-
-@dataclass
-class Replica:
-    """One seed of a job and the ordinary run directory it writes."""
-
-    index: int
-    cfg: DictConfig  # the config of the single run with this seed
-    run: RunDir
-    logger: RunLogger | None = None
-    heartbeat: lifecycle.Heartbeat | None = None
-    last: dict[str, Any] = field(default_factory=dict)  # the latest evaluation's numbers
-    train_stats: dict[str, float] = field(default_factory=dict)  # the latest logged training statistics
-
-    def set_status(self, status: Status, **info: Any) -> None:
-        self.run.write_status(status, **info)
 
 
 def evaluate(state: State, evaluator: Evaluator, replicas: list[Replica], cfg: DictConfig) -> None:
@@ -129,7 +98,7 @@ def evaluate(state: State, evaluator: Evaluator, replicas: list[Replica], cfg: D
             r.logger.images(state.step, "samples_ema", averaged[r.index][: cfg.eval.grid_size])
         if cfg.eval.figures and (state.step % (cfg.eval.every * cfg.eval.figures_every) == 0
                                  or state.step == cfg.train.steps):
-            log_figures(r.logger, state.step, evaluation)
+            r.logger.spectra(state.step, evaluation.fake, evaluation.real)
         r.logger.metrics(state.step, r.last)
         r.logger.flush()
 
@@ -154,8 +123,7 @@ def check_divergence(state: State, finite_losses: torch.Tensor, replicas: list[R
     for r in replicas:
         if not ok[r.index] and not state.diverged[r.index]:
             state.diverged[r.index] = True
-            r.logger.metrics(state.step, {"diverged": True})
-            r.run.write_status(Status.DIVERGED, error=f"NaN/Inf in a loss or weight by step {state.step}")
+            lifecycle.mark_diverged(r, state.step)
     if not state.active:
         raise TrainingDiverged(f"NaN/Inf in a loss or weight by step {state.step}; "
                                f"the last good checkpoint in {job.checkpoint_dir} is kept")
@@ -194,7 +162,7 @@ def run_loop(cfg: DictConfig, state: State, dataset, evaluator: Evaluator, repli
                 stats = train_step(state, next_batches(streams, device, batch_format), cfg.train.loss, cfg.train.amp)
                 if good is not None and any(state.diverged):
                     restore(state, good)
-                finite &= torch.isfinite(stats["train/loss_D"]) & torch.isfinite(stats["train/loss_G"])
+                finite &= torch.isfinite(stats[M.LOSS_D]) & torch.isfinite(stats[M.LOSS_G])
                 state.step += 1
                 progress.update(state.step)
                 log_now = state.step % cfg.train.log_every == 0 or state.step == steps
@@ -209,7 +177,8 @@ def run_loop(cfg: DictConfig, state: State, dataset, evaluator: Evaluator, repli
                             r.train_stats = {k: v[r.index] for k, v in zip(stats, values)}
                             r.logger.scalars(state.step, r.train_stats)
                             r.heartbeat.beat(state.step)
-                    progress.show({k[11:]: f"{v[0]:.3f}" for k, v in zip(stats, values) if k.startswith("train/loss_")})
+                    progress.show({k.removeprefix(M.TRAIN_PREFIX): f"{v[0]:.3f}" for k, v in zip(stats, values)
+                                   if k in (M.LOSS_D, M.LOSS_G)})
                 if eval_now:
                     evaluate(state, evaluator, replicas, cfg)
                 if ckpt_now:
@@ -218,8 +187,7 @@ def run_loop(cfg: DictConfig, state: State, dataset, evaluator: Evaluator, repli
                 if signals.received:
                     for r in replicas:
                         r.logger.flush()
-                    act_on_signals(signals, state.step, replicas[0].set_status if not packed else
-                                   lambda status, **info: [r.set_status(status, **info) for r in replicas],
+                    act_on_signals(signals, state.step, lifecycle.host_signal_status([r.run for r in replicas]),
                                    lifecycle.resume_hint(job))
         finally:
             progress.close()
@@ -239,8 +207,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     numbers (``gan.metrics.run_headline``), ``last/NAME`` for the last evaluation; with several
     seeds, their mean, and each seed's under ``replicas``.
     """
-    job = run_dir_of(cfg)
-    lifecycle.accept(cfg, job.path)  # Hydra's callback did this before any file was written; tests call train() directly
+    job = RunDir.of(cfg)
+    lifecycle.accept(cfg, job)  # Hydra's callback did this before any file was written; tests call train() directly
     took_lock = job.lock()  # one writer per job directory; RunDirInUse (exit 2) if another process has it
     try:
         return train_in(job, cfg)
@@ -277,54 +245,14 @@ def train_in(job: RunDir, cfg: DictConfig) -> dict[str, Any]:
         log.info("device %s, %d CPU threads; data: %s; seeds %s", device, torch.get_num_threads(), describe(dataset),
                  seeds_of(cfg))
         state = new_state(cfg, channels, device)
-        resumed = resume_point(job, cfg, device)
+        resumed = lifecycle.resume_point(job, cfg, device)
         if resumed is not None:
             state.load_state_dict(resumed[0])
             log.info("resumed from %s at step %d", resumed[1], state.step)
-            if state.step >= cfg.train.steps and all(r.run.read_status().get("status") in (Status.FINISHED, Status.DIVERGED)
-                                                     for r in replicas):
-                return finish(job, cfg, replicas, state, None)
+            if state.step >= cfg.train.steps and lifecycle.already_finished(replicas):
+                return lifecycle.finish(job, cfg, replicas, state.step, state.diverged, None)
         for r in replicas:
-            r.run.write_status(Status.RUNNING, step=state.step, heartbeat=time.time())
-            r.logger, r.heartbeat = RunLogger(r.run, resume_step=state.step if resumed else None), lifecycle.Heartbeat(r.run)
-            if resumed is None:
-                r.logger.text("config", f"```\n{OmegaConf.to_yaml(r.cfg)}\n```")
-                r.logger.layout(dashboard.layout(M.periods_for(cfg.image_size)))
-            r.run.save_config(r.cfg)  # what gan.analyze rebuilds the model from
+            lifecycle.open_run(r, state.step, resumed is not None)
         evaluator = Evaluator(dataset, cfg, device)
         run_loop(cfg, state, dataset, evaluator, replicas, job, device)
-    return finish(job, cfg, replicas, state, time.time() - started)
-
-
-def finish(job: RunDir, cfg: DictConfig, replicas: list[Replica], state: State, seconds: float | None) -> dict[str, Any]:
-    """Each replica's final numbers (HParams, status, closing summary); the job's (their mean)."""
-    finals = []
-    for r in replicas:
-        if state.diverged[r.index]:
-            continue
-        records = r.run.read_metrics()
-        last = next((x for x in reversed(records) if M.is_evaluation(x)), {})
-        window = float(cfg.eval.headline_window)
-        final = {"step": state.step, **r.train_stats, **M.run_headline(records, window),
-                 "converged": M.converged(records, window),
-                 **{f"last/{k}": v for k, v in last.items() if k != "step"}}
-        if r.logger is not None:  # trained now (not found finished)
-            r.logger.hparams(dashboard.hparams(r.cfg), {k: final[k] for k in M.SUMMARY if k in final},
-                             step=state.step)
-            r.logger.close()
-            r.run.write_status(Status.FINISHED, step=state.step, converged=final["converged"])
-        lifecycle.closing_summary(r.run, final, seconds)
-        finals.append(final)
-    if len(replicas) == 1:
-        return finals[0]
-    keys = set.intersection(*(set(f) for f in finals))
-    mean = {k: sum(f[k] for f in finals) / len(finals) for k in keys if isinstance(finals[0][k], (int, float))}
-    return {**mean, "step": state.step, "replicas": finals}
-
-
-def resume_point(run: RunDir, cfg: DictConfig, device: torch.device) -> tuple[dict[str, Any], Path] | None:
-    """The newest readable checkpoint to continue from (``train.resume``; ``lifecycle.accept`` has
-    refused a fresh start in a folder that holds a run), or None for a fresh start."""
-    if not cfg.train.resume:
-        return None
-    return ckpt.load_latest(run.checkpoint_dir, map_location=device, warn=log.warning)
+    return lifecycle.finish(job, cfg, replicas, state.step, state.diverged, time.time() - started)

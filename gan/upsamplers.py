@@ -2,7 +2,7 @@
 
 Each class takes ``(in_channels, out_channels, **options)``, so a Hydra config with
 ``_partial_: true`` (one YAML per preset in ``conf/upsampler/``) is a factory that the
-networks call with the channel counts they need. Any upsampler takes ``blur=`` (a name from
+networks call with the channel counts they need (by name: ``gan.build.upsampler``). Any upsampler takes ``blur=`` (a name from
 ``gan.filters.BLUR_TAPS`` or a list of taps), a fixed low-pass applied after upsampling.
 
 Structured initialisations (ICNR, bilinear) live in ``init_structure_()``, which the
@@ -11,12 +11,11 @@ N(0, 0.02) init, so that a network-wide re-init cannot erase them.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn as nn
 
-from gan import config
 from gan.convmath import bilinear_kernel
 from gan.filters import Blur
 
@@ -123,17 +122,3 @@ class PixelShuffleConv(Upsampler):
             self.conv.weight.copy_(self.conv.weight[::4].repeat_interleave(4, dim=0))
             if self.conv.bias is not None:
                 self.conv.bias.copy_(self.conv.bias[::4].repeat_interleave(4))
-
-
-def available() -> list[str]:
-    """Names of the presets in ``conf/upsampler/``."""
-    return config.presets("upsampler")
-
-
-def build(name_or_cfg: str | Mapping[str, Any], in_channels: int, out_channels: int) -> Upsampler:
-    """An upsampler from a preset name (``conf/upsampler/NAME.yaml``) or a config with ``_target_``."""
-    from hydra.utils import instantiate
-
-    if isinstance(name_or_cfg, str):
-        name_or_cfg = config.load_preset("upsampler", name_or_cfg)
-    return instantiate(name_or_cfg, _partial_=True)(in_channels, out_channels)

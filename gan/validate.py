@@ -17,8 +17,10 @@ import typing
 from typing import Any, Callable, Iterable
 
 import torch
+from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
+from gan import build, data, metrics
 from gan.errors import ConfigError
 from gan.losses import LOSSES
 from gan.networks import DOWNSAMPLERS, UPSAMPLE_LAYERS
@@ -95,8 +97,6 @@ def device(v: Any) -> str | None:
 
 
 def metric_name(v: Any) -> str | None:
-    from gan import metrics
-
     return None if isinstance(v, str) and metrics.find(v) else "must be a metric name (see gan/metrics.py), e.g. " \
         f"{metrics.HEADLINE}"
 
@@ -197,9 +197,7 @@ def validate(cfg: DictConfig) -> None:
         elif key not in RULES:
             raise ConfigError(f"{key} is not a setting (a typo?); the settings of {group or 'the root'}: "
                               f"{', '.join(sorted(k for k in RULES if k.startswith(group + '.')) or sorted(RULES))}")
-    from gan.data import unavailable
-
-    problem = unavailable({k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("data.")})
+    problem = data.unavailable({k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("data.")})
     if problem:
         raise ConfigError(problem)
     if values["num_seeds"] > 1 and values["train.amp"] == "fp16":
@@ -214,8 +212,6 @@ def validate(cfg: DictConfig) -> None:
 
 def _target_parameters(group: str, values: dict[str, Any]) -> tuple[str, dict[str, inspect.Parameter], dict[str, Any]]:
     """``(target name, its parameters, their type hints)`` of a group built by instantiate."""
-    from hydra.utils import get_object
-
     target = values.get(f"{group}._target_")
     if not isinstance(target, str) or not target:
         _fail(f"{group}._target_", target, "must name a class or function (module.Name)")
@@ -279,10 +275,8 @@ def _describe(hint: Any) -> str:
 
 def _check_upsampler(cfg: DictConfig) -> None:
     """Build the chosen upsampler on a tiny input: it must exist and give exactly 2H x 2W."""
-    from gan import upsamplers
-
     try:
-        up = upsamplers.build(cfg.upsampler, 2, 2)
+        up = build.upsampler(cfg.upsampler, 2, 2)
         y = up(torch.zeros(1, 2, 3, 5))
     except Exception as e:  # noqa: BLE001 - any failure here is a config problem
         raise ConfigError(f"upsampler: {e}") from e

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gan.config import compose as compose_config
+from gan.app import compose as compose_config
 
 TINY = ["+debug=tiny"]
 

@@ -41,9 +41,13 @@ def finished(tmp_path_factory) -> Path:
     return cwd
 
 
-def test_refused_commands_leave_every_record_byte_identical(finished):
+def test_refused_commands_leave_every_record_byte_identical(finished, tmp_path):
+    unreadable = tmp_path / "no_images"
+    unreadable.mkdir()
+    (unreadable / "broken.png").write_bytes(b"not a png")
     before = snapshot(finished)
-    for args, says in [(("debug=tiny", "train.lr_g=-1"), "train.lr_g"),            # a bad value, same run
+    for args, says in [(("debug=tiny", "data=folder", f"data.root={unreadable}"), "no readable images"),  # nothing to read
+                       (("debug=tiny", "train.lr_g=-1"), "train.lr_g"),            # a bad value, same run
                        (("debug=tiny", "train.resume=false"), "already holds a run"),  # would mix two runs
                        (("debug=tiny", "seed=7", "train.batch_size=0"), "train.batch_size"),  # a new run
                        (("debug=tiny", "data=folder"), "data.root")]:                # data that is not there

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from gan import convmath as cm
-from gan import upsamplers
+from gan import build
 from gan.filters import blur_kernel
 
 X = torch.tensor([[0.0, 1.0], [2.0, 3.0]])
@@ -123,16 +123,16 @@ def test_checkerboard_free_condition():
 def test_dc_response_matches_polyphase_sums_and_ranks_presets():
     torch.manual_seed(0)
     for name in ("transposed", "transposed_k3"):
-        up = upsamplers.build(name, 3, 2)
+        up = build.upsampler(name, 3, 2)
         p = up.up.padding[0]
         expected = cm.polyphase_sums(up.up.weight, 2).roll((-p, -p), (-2, -1))  # tap phase -> output phase
         torch.testing.assert_close(cm.dc_response(up, 3), expected.detach(), atol=1e-6, rtol=0)
     free = ["resize_nearest", "resize_bilinear", "pixel_shuffle_icnr", "pixel_shuffle_icnr_zoh",
             "transposed_zoh", "transposed_binomial", "transposed_bilinear"]
     for name in free:
-        assert cm.dc_checkerboard(cm.dc_response(upsamplers.build(name, 3, 2), 3)) < 1e-5, name
+        assert cm.dc_checkerboard(cm.dc_response(build.upsampler(name, 3, 2), 3)) < 1e-5, name
     for name in ("transposed", "transposed_k3", "pixel_shuffle"):
-        assert cm.dc_checkerboard(cm.dc_response(upsamplers.build(name, 3, 2), 3)) > 0.1, name
+        assert cm.dc_checkerboard(cm.dc_response(build.upsampler(name, 3, 2), 3)) > 0.1, name
 
 
 def test_bilinear_kernel_reproduces_interpolate():

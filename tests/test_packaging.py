@@ -11,12 +11,13 @@ ROOT = Path(__file__).resolve().parent.parent
 PROBE = """
 import gan, sys
 from pathlib import Path
-from gan import upsamplers
+from gan import build
+from gan.config import presets
 assert Path(gan.__file__).resolve().is_relative_to(Path(sys.argv[1]).resolve()), gan.__file__
-names = upsamplers.available()
+names = presets("upsampler")
 assert len(names) >= 10, names
 for name in names:
-    up = upsamplers.build(name, 4, 4)
+    up = build.upsampler(name, 4, 4)
 print(gan.config.CONF_DIR)
 """
 

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from gan import summarize, training
+from gan.config import presets
 from gan.replicas import replica_state
 from gan.rundir import RunDir
 from gan.training import train
-from gan.upsamplers import available
 from tests.conftest import TINY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +43,7 @@ def assert_same_run(single: Path, packed_job: Path, seed: int, k: int, atol: flo
 
 
 @pytest.mark.parametrize("layers", ["all", "last"])
-@pytest.mark.parametrize("upsampler", available())
+@pytest.mark.parametrize("upsampler", presets("upsampler"))
 def test_replica_k_is_the_single_run_with_seed_plus_k(tiny_cfg, tmp_path, upsampler, layers):
     overrides = [f"upsampler={upsampler}", f"generator.upsample_layers={layers}", *STEPS]
     train(tiny_cfg(*overrides, "seed=5", "num_seeds=2", run_dir=tmp_path / "packed"))

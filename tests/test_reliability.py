@@ -302,6 +302,6 @@ def test_a_killed_job_shows_as_stale(tmp_path, capsys):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert RunDir(run).read_status()["status"] == "running"  # what it last said
-    assert RunDir(run).liveness() == f"stale (pid {proc.pid} is gone)"
+    assert str(RunDir(run).liveness()) == f"stale (pid {proc.pid} is gone)"
     assert summarize.main([str(tmp_path / "sweep")]) == 0
     assert "stale" in capsys.readouterr().out

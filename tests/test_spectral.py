@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from gan import spectral, upsamplers
+from gan import build, spectral
 from gan.data import dead_leaves_images
 
 
@@ -76,7 +76,7 @@ def test_checkerboard_energy_is_differentiable():
 def test_icnr_output_has_zero_ce2_at_init_others_do_not():
     torch.manual_seed(0)
     x = torch.randn(8, 6, 8, 8)
-    ce = {n: spectral.checkerboard_energy(upsamplers.build(n, 6, 3)(x)).max().item()
+    ce = {n: spectral.checkerboard_energy(build.upsampler(n, 6, 3)(x)).max().item()
           for n in ("pixel_shuffle_icnr", "pixel_shuffle", "transposed", "transposed_k3")}
     assert ce["pixel_shuffle_icnr"] < 1e-10
     assert ce["pixel_shuffle"] > 1e-3 and ce["transposed"] > 1e-3 and ce["transposed_k3"] > 1e-3

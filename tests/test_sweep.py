@@ -87,7 +87,7 @@ def test_experiment_presets_compose(name):
     from omegaconf import OmegaConf
 
     from gan.config import CONF_DIR, flatten, plain_optional
-    from gan.plugins import register_plugins
+    from gan.app import register_plugins
     from gan.validate import validate
 
     register_plugins()

@@ -3,12 +3,13 @@ import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
 
-from gan import upsamplers
+from gan import build, upsamplers
+from gan.config import presets
 from gan.filters import Blur, blur_kernel, fir_filter2d
 from gan.networks import Generator, dcgan_init_
 from tests.conftest import compose_config
 
-PRESETS = upsamplers.available()
+PRESETS = presets("upsampler")
 
 
 def test_presets_cover_the_documented_zoo():
@@ -32,9 +33,9 @@ def test_every_preset_doubles_exactly_with_gradients(name, hw):
 
 
 def test_build_by_name_matches_config_and_rejects_unknown():
-    assert isinstance(upsamplers.build("transposed_k3", 2, 2), upsamplers.TransposedConv)
+    assert isinstance(build.upsampler("transposed_k3", 2, 2), upsamplers.TransposedConv)
     with pytest.raises(ValueError, match="transposed_k3"):
-        upsamplers.build("no_such_upsampler", 2, 2)
+        build.upsampler("no_such_upsampler", 2, 2)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 6])
@@ -98,7 +99,7 @@ def test_blurred_transposed_maps_constant_to_constant_interior(taps):
 
 
 def test_icnr_zoh_constant_in_constant_out():
-    up = upsamplers.build("pixel_shuffle_icnr_zoh", 3, 2)
+    up = build.upsampler("pixel_shuffle_icnr_zoh", 3, 2)
     y = up(torch.ones(1, 3, 8, 8))[..., 4:-4, 4:-4]  # away from the zero-padded border
     torch.testing.assert_close(y, y[..., :1, :1].expand_as(y), atol=1e-6, rtol=0)
 

@@ -18,7 +18,7 @@ import time
 import torch
 
 from gan.build import build_dataset
-from gan.config import compose
+from gan.app import compose
 from gan.data import batches
 from gan.runtime import resolve_device, set_threads
 from gan.state import new_state

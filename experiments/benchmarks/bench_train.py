@@ -32,10 +32,9 @@ from omegaconf import OmegaConf
 
 from gan import lifecycle, training
 from gan.build import build_dataset
-from gan.config import compose
+from gan.app import compose
 from gan.data import batches
 from gan.evaluation import Evaluator
-from gan.logging import RunLogger
 from gan.rundir import RunDir
 from gan.runtime import resolve_device, seed_everything, set_threads
 from gan.state import State, new_state
@@ -73,11 +72,11 @@ def bare_loop(cfg, images: torch.Tensor, device, steps: int) -> float:
     return time.perf_counter() - t
 
 
-def replicas_in(d: str, cfg) -> list[training.Replica]:
-    """The job's replicas in folder ``d``, with their loggers (as ``gan.training.train_in`` sets them up)."""
+def replicas_in(d: str, cfg) -> list[lifecycle.Replica]:
+    """The job's replicas in folder ``d``, with their records open (as ``gan.training.train_in`` sets them up)."""
     replicas = training.replicas_of(RunDir(d), cfg)
     for r in replicas:
-        r.logger, r.heartbeat = RunLogger(r.run), lifecycle.Heartbeat(r.run)
+        lifecycle.open_run(r, step=0, resumed=False)
     return replicas
 
 

@@ -15,8 +15,8 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from gan import upsamplers
-from gan.config import compose
+from gan.app import compose
+from gan.config import presets
 from gan.state import new_state
 from gan.training import train_step
 
@@ -64,7 +64,7 @@ def main() -> None:
     print("| upsampler | size | G params | G forward MFLOPs/image | G images/s | D+G step images/s |")
     print("|---|---|---|---|---|---|")
     for size in args.sizes:
-        for name in upsamplers.available():
+        for name in presets("upsampler"):
             m = measure(name, size, args.ngf, args.ndf, args.batch, args.repeats)
             print(f"| {name} | {size} | {m['params']:,} | {m['mflops']:.1f} | {m['g_rate']:.0f} | {m['step_rate']:.0f} |",
                   flush=True)

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def preset(experiment: str, overrides: list[str]):
-    from gan.config import compose
+    from gan.app import compose
 
     return compose(f"+experiment={experiment}", *overrides)
 

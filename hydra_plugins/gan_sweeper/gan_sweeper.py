@@ -17,6 +17,9 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobStatus
 from omegaconf import open_dict, read_write
 
+from gan import signals, sweeps
+from gan.errors import ConfigError, TrainingInterrupted, report
+
 log = logging.getLogger(__name__)
 
 
@@ -38,9 +41,6 @@ class GanSweeper(BasicSweeper):
         self.pack_seeds = pack_seeds
 
     def sweep(self, arguments: List[str]) -> Any:
-        from gan import signals, sweeps
-        from gan.errors import ConfigError, TrainingInterrupted, report
-
         assert self.config is not None and self.launcher is not None and self.hydra_context is not None
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         overrides = parser.parse_overrides([*self._parse_config(), *arguments])
@@ -50,7 +50,7 @@ class GanSweeper(BasicSweeper):
             self.config.hydra.sweep.dir = sweep_dir  # the launcher makes this folder
         loader = self.hydra_context.config_loader
         problems = [p for job in jobs if (p := sweeps.validation_error(
-            job, loader.load_sweep_config(self.config, job.with_dirs(sweep_dir)), sweep_dir))]
+            job, loader.load_sweep_config(self.config, job.with_dirs(sweep_dir))))]
         if problems:  # before any folder exists
             sys.exit(report(ConfigError(problems[0] + (f" (and {len(problems) - 1} more job(s))"
                                                        if len(problems) > 1 else ""))))

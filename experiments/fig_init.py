@@ -65,8 +65,9 @@ def markdown_table(info: dict) -> str:
     """The numbers of ``init.json`` as a Markdown table."""
     names = list(info["metrics"])
     first = info["metrics"][names[0]]
-    keys = [k for k in first if k.startswith("checkerboard/")]  # CE_P at every period, then the P=2 variants
-    keys += [k for k in first if k.endswith("/p2") and k.startswith("checkerboard_")]
+    family = M.CE.partition("/")[0]  # CE_P at every period, then the P=2 variants of its family
+    keys = [k for k in first if k.startswith(f"{family}/")]
+    keys += [k for k in first if k.endswith("/p2") and k.startswith(f"{family}_")]
     lines = ["| upsampler | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
     for n in names:
         lines.append(f"| {n} | " + " | ".join(f"{info['metrics'][n][k]:.3g}" for k in keys) + " |")

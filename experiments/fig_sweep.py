@@ -72,7 +72,7 @@ def plot(out: Path) -> list[Path]:
     for ax, name in zip(axes.flat, names):
         ax.imshow(image_grid(a[f"{name}/grid"]))
         m = info["metrics"].get(name, {})
-        ce = "" if name == "real" else (f"\ndepth {100 * m[M.HEADLINE]:+.1f}%, fixed {100 * m['fixed_depth_excess/p2']:+.1f}%")
+        ce = "" if name == "real" else (f"\ndepth {100 * m[M.HEADLINE]:+.1f}%, fixed {100 * m[M.FIXED_HEADLINE]:+.1f}%")
         ax.set_title(f"{name}{ce}", fontsize=8)
     for ax in axes.flat:
         ax.axis("off")

@@ -26,7 +26,7 @@ import fig_init  # noqa: E402
 import fig_overlap  # noqa: E402
 import fig_sweep  # noqa: E402
 
-from gan.metrics import HEADLINE  # noqa: E402
+from gan import metrics as M  # noqa: E402
 
 
 TINY = ["+debug=tiny"]  # conf/debug/tiny.yaml; given after +experiment=..., so it wins
@@ -74,7 +74,7 @@ def main(argv=None) -> None:
     fig_gradients.main(["--out", str(out / "gradients"), "--image-size", str(size), "--ndf", str(width),
                         "--n", str(min(n, 64))])
     g = json.loads((out / "gradients" / "gradients.json").read_text())["metrics"]
-    rows = "\n".join(f"| {k} | {v['checkerboard/p2']:.3g} | {v['checkerboard_fixed/p2']:.3g} |" for k, v in g.items())
+    rows = "\n".join(f"| {k} | {v[M.CE.format(p=2)]:.3g} | {v[M.CE_FIXED.format(p=2)]:.3g} |" for k, v in g.items())
     sections.append("## 3. Artifacts in gradients\n\n![gradients](gradients/gradients.png)\n\n"
                     "| discriminator downsampling | CE2 of input gradients | fixed-pattern CE2 |\n|---|---|---|\n" + rows)
     cal = ["--size", "16", "--n", "32", "--num-real", "64", "--trials", "4"] if args.tiny else []
@@ -119,8 +119,8 @@ def main(argv=None) -> None:
                       else LAST_LAYER)
         fig_sweep.main([str(last), "--out", str(out / "last_layer"), "--n", str(n)])
         info = json.loads((out / "last_layer" / "sweep.json").read_text())
-        rows = "\n".join(f"| {g} | {100 * m[HEADLINE]:.2g}% | {100 * m['phase_depth_excess/p2']:.2g}% | "
-                         f"{100 * m['fixed_depth_excess/p2']:.2g}% | {m['spectral/distance']:.3g} |"
+        rows = "\n".join(f"| {g} | {100 * m[M.HEADLINE]:.2g}% | {100 * m[M.PHASE_HEADLINE]:.2g}% | "
+                         f"{100 * m[M.FIXED_HEADLINE]:.2g}% | {m[M.SPECTRAL_DISTANCE]:.3g} |"
                          for g, m in info["metrics"].items())
         sections.append(f"## 7. Last layer only (`{last}`)\n\nOnly the final generator stage is swapped; the "
                         "others stay transposed k=4 (Chandrasegaran et al. 2021).\n\n"

@@ -11,6 +11,7 @@ responds to them is not specific to checkerboards.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 from typing import Callable
 
@@ -73,6 +74,13 @@ def bilinear(x: torch.Tensor) -> torch.Tensor:
     return F.interpolate(half(x), scale_factor=2, mode="bilinear", align_corners=False)
 
 
+def bicubic_down_up(x: torch.Tensor) -> torch.Tensor:
+    """Resampling down and up again: bicubic x1/2 with an anti-aliasing filter, then bicubic x2
+    (what an image pipeline that resizes twice does)."""
+    down = F.interpolate(x, scale_factor=0.5, mode="bicubic", align_corners=False, antialias=True)
+    return F.interpolate(down, scale_factor=2, mode="bicubic", align_corners=False)
+
+
 def random_transposed(kernel_size: int, seed: int = 0) -> Artifact:
     """A stride-2 transposed convolution of the half-size image with one random positive k x k kernel
     per channel (taps uniform in [0, 1)), scaled to unit mean polyphase gain: brightness is kept,
@@ -131,6 +139,7 @@ ARTIFACTS: dict[str, Artifact] = {
     "zero insertion": zero_insertion,
     "nearest x2": nearest,
     "bilinear x2": bilinear,
+    "bicubic down-up": bicubic_down_up,
     "transposed k3 (random)": random_transposed(3),
     "transposed k4 (random)": random_transposed(4),
     "pixel shuffle (random)": random_pixel_shuffle(),
@@ -154,13 +163,31 @@ def low_contrast(x: torch.Tensor) -> torch.Tensor:
     return mean + 0.5 * (x - mean)
 
 
-def dark_border(x: torch.Tensor) -> torch.Tensor:
-    """The outermost rows and columns x 0.8 about the image's mean: what zero padding does to a
-    generator's border, and no grid."""
-    mean = _stats(x)[0]
-    gain = torch.ones(x.shape[-2:], dtype=x.dtype, device=x.device)
-    gain[[0, -1], :] = gain[:, [0, -1]] = 0.8
-    return mean + (x - mean) * gain
+#: The sides of an image a dark band can lie on.
+SIDES = ("top", "bottom", "left", "right")
+
+
+def dark_band(sides: tuple[str, ...] = SIDES, width: int = 1, gain: float = 0.8) -> Artifact:
+    """Bands ``width`` pixels wide on ``sides``, their contrast x ``gain`` about the image's mean:
+    what zero padding does to a generator's border (on one side only when the padding is uneven),
+    and no grid."""
+    unknown = set(sides) - set(SIDES)
+    if unknown:
+        raise ValueError(f"sides must be among {SIDES}, got {sorted(unknown)}")
+
+    def artifact(x: torch.Tensor) -> torch.Tensor:
+        mean = _stats(x)[0]
+        g = torch.ones(x.shape[-2:], dtype=x.dtype, device=x.device)
+        bands = {"top": (slice(0, width), slice(None)), "bottom": (slice(-width, None), slice(None)),
+                 "left": (slice(None), slice(0, width)), "right": (slice(None), slice(-width, None))}
+        for side in sides:
+            g[bands[side]] = gain
+        return mean + (x - mean) * g
+    return artifact
+
+
+#: The outermost rows and columns on every side x 0.8.
+dark_border = dark_band(SIDES, 1)
 
 
 def vignette(centre: tuple[float, float] = (0.5, 0.5)) -> Artifact:
@@ -192,9 +219,11 @@ def jpeg(quality: int = 75, subsampling: str = "4:2:0") -> Artifact:
 
 def other_texture(x: torch.Tensor) -> torch.Tensor:
     """Different content of the same size: dead leaves with discs 2-3x bigger than the default
-    (a generator that gets the texture wrong), stationary like the data."""
+    (a generator that gets the texture wrong), stationary like the data; a new draw for every
+    input set (seeded by its content)."""
     n, c, h, _ = x.shape
-    return dead_leaves_images(n, h, channels=c, seed=12345, r_min=0.25, r_max=0.9).to(x)
+    seed = int(hashlib.sha1(x.detach().cpu().numpy().tobytes()).hexdigest()[:8], 16)
+    return dead_leaves_images(n, h, channels=c, seed=seed, r_min=0.25, r_max=0.9).to(x)
 
 
 #: Changes that are not upsampling artifacts, to see which metrics respond to anything.
@@ -203,6 +232,7 @@ CONTROLS: dict[str, Artifact] = {
     "control: white noise": white_noise,
     "control: half contrast": low_contrast,
     "control: dark border": dark_border,
+    "control: dark band top-left, 1/8": lambda x: dark_band(("top", "left"), max(1, x.shape[-1] // 8))(x),
     "control: vignette": vignette(),
     "control: off-centre vignette": vignette((0.3, 0.25)),
     "control: JPEG q75 4:2:0": jpeg(75, "4:2:0"),

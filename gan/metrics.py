@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
 from scipy.stats import linregress
 from scipy.stats import t as student_t
 
+from gan import depths as D
 from gan import spectral
 from gan.convmath import dc_checkerboard, dc_response
 
@@ -38,12 +39,15 @@ SWD_LEVEL = "quality/swd_level_{size}"
 FID = "quality/fid"
 KID = "quality/kid"
 DC_CHECKERBOARD = "dc_checkerboard/stage{i}"
-# Grid-only depths (``spectral.phase_depths``), fractions of the images' contrast (0.03 = 3%): NAME/pP
-# (generated), NAME_real/pP (the data), NAME_excess/pP (generated minus data) and NAME_se/pP,
-# NAME_excess_se/pP (standard errors of one evaluation).
+# Grid-only depths (``gan.depths``), fractions of the images' contrast (0.03 = 3%): NAME/pP
+# (generated), NAME_real/pP (the data), NAME_excess/pP (the distance between the generated and the
+# data's P-periodic patterns) and NAME_se/pP, NAME_excess_se/pP (standard errors of one evaluation).
 DEPTH = "checkerboard_depth/p{p}"
 PHASE_DEPTH = "phase_depth/p{p}"
 FIXED_DEPTH = "fixed_depth/p{p}"
+REPLICA_DEPTH = "replica_depth/p{p}"
+#: The depth family of each part of ``gan.depths``.
+DEPTH_PARTS = {"total": DEPTH, "phase": PHASE_DEPTH, "fixed": FIXED_DEPTH, "replica": REPLICA_DEPTH}
 
 #: Prefixes of other kinds of numbers under the same names: the generator's exponential moving
 #: average (train.ema), the last evaluation of a run (its headline is the window mean), the final
@@ -82,12 +86,15 @@ HEADLINE = excess_name(DEPTH, "").format(p=2)
 #: Its two parts: the pattern that follows the content and the one fixed in every sample.
 PHASE_HEADLINE = excess_name(PHASE_DEPTH, "").format(p=2)
 FIXED_HEADLINE = excess_name(FIXED_DEPTH, "").format(p=2)
+#: What resampling leaves (nearest, bilinear x2): the replica depth's distance from the data's.
+REPLICA_HEADLINE = excess_name(REPLICA_DEPTH, "").format(p=2)
 #: The numbers of a run's closing summary and HParams row, and the columns of ``gan.summarize``'s
-#: table: the depths first (total, content-following, fixed), then the dB detectors, spectra, quality.
-SUMMARY = (HEADLINE, PHASE_HEADLINE, FIXED_HEADLINE, CE_EXCESS_DB.format(p=2),
+#: table: the depths first (total, content-following, fixed, replica), then the dB detectors,
+#: spectra, quality.
+SUMMARY = (HEADLINE, PHASE_HEADLINE, FIXED_HEADLINE, REPLICA_HEADLINE, CE_EXCESS_DB.format(p=2),
            excess_name(PHASE_SPREAD).format(p=2), SPECTRAL_DISTANCE, SWD)
 #: The numbers whose differences between upsamplers ``gan.summarize`` tests (Welch, Holm).
-COMPARED = (HEADLINE, PHASE_HEADLINE, FIXED_HEADLINE)
+COMPARED = (HEADLINE, PHASE_HEADLINE, FIXED_HEADLINE, REPLICA_HEADLINE)
 
 
 def periods_for(height: int, width: int | None = None) -> list[int]:
@@ -111,11 +118,13 @@ class SpectralStats:
     ce_periodic: dict[int, torch.Tensor]  # period -> CE_P of the periodic component per image, (N,)
     ce_fixed: dict[int, float]           # period -> CE_P of the mean image (mean over groups)
     phase_spread: dict[int, float]       # period -> PS_P of the pooled moments (mean over groups)
-    depths: dict[int, dict[str, tuple[float, float]]]  # period -> {"phase"|"fixed"|"total": (depth, SE)}
+    depths: dict[int, dict[str, D.Depth]]  # period -> part (gan.depths.PARTS) -> depth with SE and interval
+    patterns: dict[int, D.GroupPatterns | None]  # period -> what depths and distances are computed from
     saturation: float                    # share of values at tanh's limits (before any treatment)
     mean_power: torch.Tensor             # (H, W) batch-mean power spectrum, unshifted
     n: int
     group: int                           # images per group in the set statistics (ce_fixed, phase_spread)
+    distances: dict = field(default_factory=dict, repr=False)  # (id of the reference, period) -> distances
 
     @property
     def radial(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -179,9 +188,8 @@ def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", 
     treated = spectral.pre_tanh(images.float()) if saturation == "atanh" else images.float()
     mean_images = treated[:whole].reshape(n // group, group, *images.shape[1:]).mean(dim=1)
     fixed = spectral.checkerboard_energies(mean_images, periods)
-    nan = {part: (math.nan, math.nan) for part in ("phase", "fixed", "total")}
-    depths = {p: spectral.phase_depths(treated, p) if spectral.depth_fits(p, *images.shape[-2:]) and n >= 6 else nan
-              for p in periods}  # unbiased at any N: all images
+    patterns = {p: D.group_patterns(treated, p) if D.fits(p, *images.shape[-2:]) and n >= 6 else None
+                for p in periods}  # unbiased at any N: all images
     spread = {}
     for p in periods:
         per_group = torch.cat(moments[p])[:whole].reshape(n // group, group, *counts[p].shape).sum(dim=1)
@@ -198,7 +206,9 @@ def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", 
         ce_periodic=host["ce_periodic"],
         ce_fixed={p: float(v) for p, v in host["fixed"].items()},
         phase_spread={p: float(v) for p, v in host["spread"].items()},
-        depths=depths,
+        depths={p: D.depths(pat) if pat is not None else dict.fromkeys(D.PARTS, D.NAN_DEPTH)
+                for p, pat in patterns.items()},
+        patterns=patterns,
         saturation=float(host["saturation"]),
         mean_power=host["power"],
         n=n,
@@ -250,25 +260,32 @@ def _family(name: str, description: str, value: Callable[[SpectralStats, int], f
                    True, positive=False, needs_reference=True, fn=excess))
 
 
-def _depth_family(name: str, part: str, description: str) -> tuple[Metric, ...]:
-    """A signed depth (``spectral.phase_depths`` part ``part``) on generated images, its standard
-    error, on the data, and generated minus data with its standard error."""
-    def value(s: SpectralStats, p: int) -> float:
-        return s.depths[p][part][0]
+def _distance(f: SpectralStats, r: SpectralStats, p: int) -> dict[str, D.Depth]:
+    """Per part, the distance between the generated and the data's P-periodic patterns (computed
+    once per pair of sets and period)."""
+    key = (id(r), p)
+    if key not in f.distances:
+        pf, pr = f.patterns.get(p), r.patterns.get(p)
+        f.distances[key] = D.distance(pf, pr) if pf is not None and pr is not None else dict.fromkeys(D.PARTS, D.NAN_DEPTH)
+    return f.distances[key]
 
-    def se(s: SpectralStats, p: int) -> float:
-        return s.depths[p][part][1]
 
+def _depth_family(part: str, description: str) -> tuple[Metric, ...]:
+    """A signed depth (``gan.depths`` part ``part``) on generated images, its standard error, on the
+    data, and the distance between the two sets' patterns with its standard error."""
+    name = DEPTH_PARTS[part]
     excess = excess_name(name, unit="")
-    return (Metric(name, description, True, positive=False, percent=True, fn=lambda f, r, p, _: value(f, p)),
+    return (Metric(name, description, True, positive=False, percent=True,
+                   fn=lambda f, r, p, _: f.depths[p][part].value),
             Metric(se_name(name), f"standard error of {name} (jackknife over groups of images)", None, percent=True,
-                   fn=lambda f, r, p, _: se(f, p)),
+                   fn=lambda f, r, p, _: f.depths[p][part].se),
             Metric(real_name(name), f"{description}, on real images", None, positive=False, needs_reference=True,
-                   percent=True, fn=lambda f, r, p, _: value(r, p)),
-            Metric(excess, f"{name} minus the data's", True, positive=False, needs_reference=True, percent=True,
-                   fn=lambda f, r, p, _: value(f, p) - value(r, p)),
+                   percent=True, fn=lambda f, r, p, _: r.depths[p][part].value),
+            Metric(excess, f"distance between the generated and the data's patterns of {name} (the generated "
+                   "depth when the data have none)", True, positive=False, needs_reference=True, percent=True,
+                   fn=lambda f, r, p, _: _distance(f, r, p)[part].value),
             Metric(se_name(excess), f"standard error of {excess}", None, needs_reference=True, percent=True,
-                   fn=lambda f, r, p, _: (se(f, p) ** 2 + se(r, p) ** 2) ** 0.5))
+                   fn=lambda f, r, p, _: _distance(f, r, p)[part].se))
 
 
 def _spectral_distance(fake: SpectralStats, real: SpectralStats, _p: int | None, f_min: float) -> float:
@@ -278,12 +295,14 @@ def _spectral_distance(fake: SpectralStats, real: SpectralStats, _p: int | None,
 
 
 REGISTRY: tuple[Metric, ...] = (
-    *_depth_family(DEPTH, "total", "depth of the whole P-periodic pattern, sqrt(phase_depth^2 + fixed_depth^2), "
+    *_depth_family("total", "depth of the whole P-periodic pattern, sqrt(phase_depth^2 + fixed_depth^2), "
                    "a fraction of the images' contrast"),
-    *_depth_family(PHASE_DEPTH, "phase", "equivalent modulation depth of a P-periodic pattern that follows the "
+    *_depth_family("phase", "equivalent modulation depth of a P-periodic pattern that follows the "
                    "content (x + a (x - mean x) c reads a), from the variance map away from the border"),
-    *_depth_family(FIXED_DEPTH, "fixed", "RMS amplitude of the P-periodic part of the mean image, over the "
+    *_depth_family("fixed", "RMS amplitude of the P-periodic part of the mean image, over the "
                    "images' RMS contrast (a pattern at the same place in every sample)"),
+    *_depth_family("replica", "RMS relative change of the variance of neighbour differences across the P x P "
+                   "phases (what resampling leaves: 1 when every other difference vanishes, as after nearest x2)"),
     *_family(CE, "CE_P: share of the mean-free image energy that is exactly P-periodic, mean over images",
              lambda s, p: float(s.ce[p].mean())),
     *_family(CE_FIXED, "CE_P of the mean generated image (mean over groups of the evaluated sample count): "
@@ -388,16 +407,17 @@ def run_headline(records: list[dict], window: float) -> dict[str, float]:
 
 
 def describe(numbers: dict[str, Any], period: int = 2) -> str:
-    """The headline in words: ``a 2.1% (+-0.3) checkerboard above the data at P=2, 0.4% of it fixed``."""
-    total = numbers.get(excess_name(DEPTH, "").format(p=period))
-    if not isinstance(total, (int, float)) or math.isnan(total):
+    """The headline in words: ``a P=2 pattern 2.1% of the contrast away from the data's (SE 0.3
+    points, the sampling of one evaluation): 1.9% following the content, 0.4% fixed, 0.1% replicas``."""
+    values = {part: numbers.get(excess_name(name, "").format(p=period), math.nan) for part, name in DEPTH_PARTS.items()}
+    if not isinstance(values["total"], (int, float)) or math.isnan(values["total"]):
         return "no depths (no evaluation with a reference)"
     se = numbers.get(se_name(excess_name(DEPTH, "")).format(p=period))
-    fixed = numbers.get(excess_name(FIXED_DEPTH, "").format(p=period), math.nan)
-    phase = numbers.get(excess_name(PHASE_DEPTH, "").format(p=period), math.nan)
-    pm = f" (+-{100 * se:.1f})" if isinstance(se, (int, float)) and math.isfinite(se) else ""
-    return (f"a {100 * total:.1f}%{pm} checkerboard above the data at P={period}: "
-            f"{100 * phase:.1f}% following the content, {100 * fixed:.1f}% fixed")
+    pm = f" (SE {100 * se:.2g} points, the sampling of one evaluation)" if isinstance(se, (int, float)) \
+        and math.isfinite(se) else ""
+    replica = f", {100 * values['replica']:.1f}% replicas" if math.isfinite(values["replica"]) else ""
+    return (f"a P={period} pattern {100 * values['total']:.1f}% of the contrast away from the data's{pm}: "
+            f"{100 * values['phase']:.1f}% following the content, {100 * values['fixed']:.1f}% fixed{replica}")
 
 
 #: The numbers whose plateau says a run has converged: image quality and the headline.

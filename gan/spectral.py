@@ -17,11 +17,7 @@ files or knows about training. The definitions (also in the README, "What is mea
   depend on the pixel's phase (i mod P, j mod P); 0 for stationary images. It sees what CE_P
   cannot: checkerboards whose amplitude follows the content, and the spectral replicas that
   zero insertion, nearest-neighbour or bilinear x2 and uneven transposed convolutions leave.
-* ``phase_depths``: the grid-only measure. The equivalent modulation depth a of a P-periodic
-  pattern in the images' local contrast (x + a (x - mean x) c reads a, 0.03 = 3%) and the
-  amplitude of a fixed P-periodic pattern relative to the contrast, each estimated from products
-  between disjoint groups of images only (zero expectation for every stationary set, at any
-  sample count and size), after a margin and a phase-free local trend are removed.
+* The grid-only depths, the headline measure, are in ``gan.depths``.
 * ``pre_tanh``: the generator's pre-activation domain, where tanh no longer squashes artifacts
   in saturated regions.
 """
@@ -255,125 +251,6 @@ def phase_spread(x: torch.Tensor, period: int = 2) -> torch.Tensor:
     """
     sums, counts = phase_moments(x, period)
     return phase_spread_of(sums.sum(dim=0), counts * x.shape[0])
-
-
-# ---------------------------------------------------------------------------------------------
-# Grid-only depths: cross-group estimates of the P-periodic part of the variance and the mean image
-
-#: Groups of images that the depth estimates cross (products between different groups only); the
-#: jackknife over them gives the standard errors.
-DEPTH_GROUPS = 16
-
-
-def depth_margin(period: int, size: int) -> int:
-    """Rows and columns left out at each border by ``phase_depths``: an eighth of the image, rounded
-    up to a multiple of P and at least P. A DCGAN generator starts at 4 x 4; the zero padding of
-    its first stride-2 stage (4 -> 8) touches one of 8 rows, which the later stages widen to
-    ``size / 8`` output rows (4 px of 32). A multiple of P keeps every phase equally represented."""
-    margin = max(size // 8, period)
-    return -(-margin // period) * period
-
-
-def depth_fits(period: int, height: int, width: int) -> bool:
-    """Whether ``height x width`` images leave at least 2P rows and columns inside the margins
-    (every period up to a quarter of the shorter side does)."""
-    return all(n - 2 * depth_margin(period, n) >= 2 * period for n in (height, width))
-
-
-def trend_kernel(period: int, dtype=torch.float64, device=None) -> torch.Tensor:
-    """The phase-free local trend filter, ``(2P-1, 2P-1)``: a P-box convolved with itself, in both
-    directions. It maps every P x P-periodic map to its mean and keeps linear ramps as they are."""
-    box = torch.ones(period, dtype=dtype, device=device) / period
-    tri = F.conv1d(box.view(1, 1, -1), box.view(1, 1, -1), padding=period - 1).flatten()
-    return tri[:, None] * tri[None, :]
-
-
-def phase_profile(maps: torch.Tensor, period: int) -> torch.Tensor:
-    """The P-periodic part of maps ``(..., H, W)`` away from the border, ``-> (..., P, P)``: each map
-    minus its local trend (``trend_kernel``), averaged per phase class (i mod P, j mod P) over the
-    rows and columns [m, H - m) x [m, W - m) (m = ``depth_margin``), minus the mean over classes."""
-    h, w = maps.shape[-2:]
-    if not depth_fits(period, h, w):
-        raise ValueError(f"{h}x{w} images are too small for depths at period {period}: the margins "
-                         f"({depth_margin(period, h)} px) leave fewer than {2 * period} rows or columns")
-    mh, mw = depth_margin(period, h), depth_margin(period, w)
-    flat = maps.reshape(-1, 1, h, w)
-    trend = F.conv2d(flat, trend_kernel(period, maps.dtype, maps.device)[None, None])  # positions [P-1, H-P+1)
-    o = period - 1
-    detrended = flat[..., o:h - o, o:w - o] - trend
-    region = detrended[..., mh - o:h - mh - o, mw - o:w - mw - o]
-    classes = region.unflatten(-1, (-1, period)).unflatten(-3, (-1, period)).mean(dim=(-4, -2))
-    classes = classes - classes.mean(dim=(-2, -1), keepdim=True)
-    return classes.reshape(*maps.shape[:-2], period, period)
-
-
-def group_maps(x: torch.Tensor, groups: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per group of consecutive images, the across-image variance map of the images minus their own
-    means (unbiased) and the mean image, ``(N, C, H, W) -> ((K, C, H, W), (K, C, H, W))``; images
-    past the last complete group are left out."""
-    n = x.shape[0]
-    size = n // groups
-    grouped = x[: groups * size].double().unflatten(0, (groups, size))
-    return mean_free(grouped).var(dim=1), grouped.mean(dim=1)
-
-
-def cross_mean(profiles: torch.Tensor) -> torch.Tensor:
-    """Mean inner product between the profiles of different groups, and its K leave-one-group-out
-    versions, ``(K, ...) -> (K + 1,)`` (all groups first). Never a product of a group with itself."""
-    v = profiles.flatten(1)
-    k = v.shape[0]
-    gram = v @ v.T
-    off = gram - torch.diag(torch.diag(gram))
-    total = off.sum()
-    loo = (total - 2 * off.sum(dim=1)) / ((k - 1) * (k - 2))
-    return torch.cat([(total / (k * (k - 1)))[None], loo])
-
-
-def signed_sqrt(t: torch.Tensor) -> torch.Tensor:
-    return torch.sign(t) * t.abs().sqrt()
-
-
-def jackknife(values: torch.Tensor) -> tuple[float, float]:
-    """(estimate, standard error) from ``(K + 1,)``: the all-groups value and its K leave-one-out values."""
-    loo = values[1:]
-    k = loo.numel()
-    return float(values[0]), float(((k - 1) / k * (loo - loo.mean()).square().sum()).sqrt())
-
-
-def phase_depths(x: torch.Tensor, period: int = 2, groups: int = DEPTH_GROUPS) -> dict[str, tuple[float, float]]:
-    """Depths of the P-periodic patterns in an image set ``(N, C, H, W)``, each as (estimate, standard error).
-
-    * ``"phase"``: equivalent modulation depth of a pattern that follows the content. The set's
-      variance map (across images, each minus its own mean) of x + a (x - mean x) c, c = +-1 on a
-      P-periodic grid, is s^2 (1 + a c)^2; its P-periodic part relative to 2 s^2 reads a
-      (exactly: a / (1 + a^2)). Generally: the RMS over the P x P phases of the relative change
-      of the local amplitude.
-    * ``"fixed"``: RMS amplitude of the P-periodic part of the mean image over the images' RMS
-      contrast s (x + b s c reads b).
-    * ``"total"``: sqrt(phase^2 + fixed^2), the whole P-periodic part.
-
-    Squared depths are mean inner products between the phase profiles (``phase_profile``) of
-    ``groups`` disjoint groups of images, never of a group with itself: their expectation is 0
-    for a stationary set (or one whose statistics change smoothly with position) whatever N and
-    the size. Reported depths are signed square roots (negative: below the sampling noise);
-    standard errors from the jackknife over groups. Needs N >= 6 (3 groups of 2).
-    """
-    _check_images(x)
-    groups = min(groups, x.shape[0] // 2)
-    if groups < 3:
-        raise ValueError(f"phase depths need at least 6 images, got {x.shape[0]}")
-    variance, mean = group_maps(x, groups)
-    var_profiles, mean_profiles = phase_profile(variance, period), phase_profile(mean, period)
-    h, w = x.shape[-2:]
-    mh, mw = depth_margin(period, h), depth_margin(period, w)
-    contrast = variance[..., mh:h - mh, mw:w - mw].mean()  # s^2
-    scale = period * period * x.shape[1]  # inner products -> mean over classes and channels
-    if contrast <= 0:
-        return {k: (0.0, 0.0) for k in ("phase", "fixed", "total")}
-    phase2 = cross_mean(var_profiles) / scale / (2 * contrast) ** 2
-    fixed2 = cross_mean(mean_profiles) / scale / contrast
-    return {"phase": jackknife(signed_sqrt(phase2)), "fixed": jackknife(signed_sqrt(fixed2)),
-            "total": jackknife(signed_sqrt(phase2 + fixed2))}
 
 
 def saturation_share(x: torch.Tensor) -> torch.Tensor:

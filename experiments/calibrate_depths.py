@@ -1,0 +1,213 @@
+"""Do the depths' standard errors and intervals hold? Coverage over independent sets.
+
+    python experiments/calibrate_depths.py [--draws 200] [--sources "white noise" "dead leaves" strokes]
+        [--n 64 256 1024] [--sizes 16 32 64] [--period 2] [--seed 0] [--out figures/uncertainty] [--plot-only]
+
+For every source, sample count n and image size: ``--draws`` independent clean sets of n images,
+and the same sets with a pattern put in at a known strength: one that follows the content,
+``x + a (x - mean x) c`` (a = 1, 3, 10%), and one of fixed amplitude, ``x + b s c`` with s the
+population's RMS contrast (b = 1, 3%: a generator bias, the same in every sample whatever the
+set's own contrast). Each set's depths (``gan.depths.phase_depths``: phase, fixed, replica, total)
+come with a standard error and a 95% interval; per cell and part the script reports the SD of the
+estimate over the draws divided by the mean reported SE (1 when the SE is right) and the share of
+draws whose interval holds the truth (95% when it is right). The truth is the population value:
+the same estimator on an independent set of ``TRUTH_IMAGES`` images (16 groups of 1024), whose own
+standard error is reported beside it; for white noise and dead leaves it is also known in closed
+form (clean: 0; content: a / (1 + a^2) phase and total; fixed: b fixed and total).
+
+Writes ``uncertainty.json`` (every cell) and ``uncertainty.png``; ``markdown_table`` gives the
+summary table of docs/metrics.md (per condition and part, the range over the cells).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from gan import artifacts
+from gan import depths as D
+from gan.data import dead_leaves_images, stroke_images
+from gan.plots import load_figure_data, save_figure, save_figure_data
+
+SOURCES = {
+    "white noise": lambda n, size, seed: torch.randn(n, 1, size, size, generator=torch.Generator().manual_seed(seed)),
+    "dead leaves": lambda n, size, seed: dead_leaves_images(n, size, seed=seed),
+    "strokes": lambda n, size, seed: stroke_images(n, size, seed=seed),
+}
+#: Condition -> (kind, strength): a pattern that follows the content, or one of fixed amplitude.
+CONDITIONS = {"clean": ("clean", 0.0), "content 1%": ("content", 0.01), "content 3%": ("content", 0.03),
+              "content 10%": ("content", 0.10), "fixed 1%": ("fixed", 0.01), "fixed 3%": ("fixed", 0.03)}
+PARTS = ("phase", "fixed", "replica", "total")
+TRUTH_IMAGES = 16384
+#: What the issue of calibration asks of every cell: SD / SE and the interval's coverage.
+SD_SE_RANGE = (0.8, 1.25)
+COVERAGE_RANGE = (0.90, 0.98)
+
+
+def with_pattern(x: torch.Tensor, kind: str, strength: float, contrast: float, period: int) -> torch.Tensor:
+    """``x`` ``(N, C, H, W)`` with a +-1 pattern c of period P (a checkerboard at P = 2, the
+    ``(-1)^(i // (P/2) + j // (P/2))`` blocks otherwise) that follows the content (``content``:
+    strength a of the local contrast) or is fixed (``fixed``: strength b of the RMS contrast)."""
+    if kind == "clean":
+        return x
+    h, w = x.shape[-2:]
+    c = artifacts.checkerboard(2 * h // period, 2 * w // period, x.dtype, x.device)
+    c = c.repeat_interleave(period // 2, 0).repeat_interleave(period // 2, 1)[:h, :w]
+    if kind == "content":
+        return x + strength * (x - x.mean(dim=(-2, -1), keepdim=True)) * c
+    return x + strength * contrast * c
+
+
+def truths(source: str, size: int, period: int, seed: int, conditions=tuple(CONDITIONS)) -> tuple[float, dict]:
+    """The population's RMS contrast s and, per condition and part, the depth (with its standard
+    error) of an independent set of ``TRUTH_IMAGES`` images (16 groups of 1024, in chunks of 4
+    groups); a depth is a norm, so one below 0 (sampling noise) counts as 0."""
+    chunks = [SOURCES[source](TRUTH_IMAGES // 4, size, seed + k) for k in range(4)]
+    clean = D.GroupPatterns.merge([D.group_patterns(c.double(), period, groups=4) for c in chunks])
+    contrast = math.sqrt(float((clean.levels["fixed"] ** 2).mean()))
+    out = {}
+    for name in conditions:
+        kind, strength = CONDITIONS[name]
+        pat = clean if kind == "clean" else D.GroupPatterns.merge(
+            [D.group_patterns(with_pattern(c.double(), kind, strength, contrast, period), period, groups=4) for c in chunks])
+        found = D.depths(pat)
+        out[name] = {p: {"value": max(found[p].value, 0.0), "se": found[p].se,
+                         "closed_form": (closed_form(source, kind, strength) or {}).get(p)} for p in PARTS}
+    return contrast, out
+
+
+def closed_form(source: str, kind: str, strength: float) -> dict[str, float] | None:
+    """The known value of each part for stationary sources (None for strokes, which are not)."""
+    if source == "strokes":
+        return None
+    phase = strength / (1 + strength ** 2) if kind == "content" else 0.0
+    fixed = strength if kind == "fixed" else 0.0
+    return {"phase": phase, "fixed": fixed, "replica": 0.0, "total": math.hypot(phase, fixed)}
+
+
+def cell(source: str, n: int, size: int, draws: int, period: int, seed: int, truth: tuple[float, dict],
+         conditions=tuple(CONDITIONS)) -> dict:
+    """Every condition's estimates over ``draws`` sets of ``n`` images against the ``truths``."""
+    contrast, truths = truth
+    estimates = {name: {p: [] for p in PARTS} for name in conditions}
+    for k in tqdm(range(draws), desc=f"{source} n={n} {size}px", leave=False, disable=not sys.stderr.isatty()):
+        x = SOURCES[source](n, size, seed + k).double()
+        for name in conditions:
+            kind, strength = CONDITIONS[name]
+            for p, d in D.phase_depths(with_pattern(x, kind, strength, contrast, period), period).items():
+                estimates[name][p].append(list(d))
+    out = {"source": source, "n": n, "size": size, "draws": draws, "contrast": contrast, "conditions": {}}
+    for name in conditions:
+        out["conditions"][name] = {}
+        for p in PARTS:
+            a = np.array(estimates[name][p])  # (draws, 4): value, se, low, high
+            truth = truths[name][p]["value"]
+            if not np.isfinite(a).all():
+                continue
+            sd, se = float(a[:, 0].std(ddof=1)), float(a[:, 1].mean())
+            out["conditions"][name][p] = {
+                "truth": truth, "truth_se": truths[name][p]["se"], "closed_form": truths[name][p]["closed_form"],
+                "mean": float(a[:, 0].mean()), "sd": sd, "mean_se": se, "sd_over_se": sd / se if se > 0 else math.nan,
+                "coverage": float(np.mean((a[:, 2] <= truth) & (truth <= a[:, 3])))}
+    return out
+
+
+def compute(sources: list[str], ns: list[int], sizes: list[int], draws: int, period: int, seed: int) -> dict:
+    cells = []
+    for i, source in enumerate(sources):
+        for j, size in enumerate(sizes):
+            if not D.fits(period, size, size):
+                continue
+            truth = truths(source, size, period, seed=10_000_000 + 100_000 * (i * 10 + j))
+            for n in ns:
+                cells.append(cell(source, n, size, draws, period, seed + 100_000 * (i * 10 + j) + n, truth))
+    return {"period": period, "draws": draws, "seed": seed, "cells": cells,
+            "sd_se_range": SD_SE_RANGE, "coverage_range": COVERAGE_RANGE}
+
+
+def failures(info: dict) -> list[str]:
+    """Every cell and part outside the ranges asked for."""
+    out = []
+    for c in info["cells"]:
+        for name, parts in c["conditions"].items():
+            for p, r in parts.items():
+                if not (SD_SE_RANGE[0] <= r["sd_over_se"] <= SD_SE_RANGE[1]
+                        and COVERAGE_RANGE[0] <= r["coverage"] <= COVERAGE_RANGE[1]):
+                    out.append(f"{c['source']} n={c['n']} {c['size']}px {name} {p}: SD/SE {r['sd_over_se']:.2f}, "
+                               f"coverage {100 * r['coverage']:.0f}%")
+    return out
+
+
+def markdown_table(info: dict) -> str:
+    """Per condition (rows) and part (columns): the range over the cells of SD / mean SE and of the
+    95% interval's coverage."""
+    lines = ["| set | " + " | ".join(f"{p}: SD/SE, coverage" for p in PARTS) + " |", "|---|" + "---|" * len(PARTS)]
+    for name in CONDITIONS:
+        cells = []
+        for p in PARTS:
+            rows = [c["conditions"][name][p] for c in info["cells"] if p in c["conditions"][name]]
+            if not rows:
+                cells.append("n/a")
+                continue
+            ratio = [r["sd_over_se"] for r in rows]
+            cover = [100 * r["coverage"] for r in rows]
+            cells.append(f"{min(ratio):.2f}-{max(ratio):.2f}, {min(cover):.0f}-{max(cover):.0f}%")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(out: Path) -> Path:
+    """SD / SE against coverage, one point per cell, condition and part; the ranges asked for shaded."""
+    _, info = load_figure_data(out, "uncertainty")
+    fig, axes = plt.subplots(1, len(PARTS), figsize=(4 * len(PARTS), 3.6), sharey=True, layout="constrained")
+    markers = dict(zip(CONDITIONS, "osD^v<"))
+    for ax, p in zip(axes, PARTS):
+        ax.add_patch(plt.Rectangle((SD_SE_RANGE[0], 100 * COVERAGE_RANGE[0]), SD_SE_RANGE[1] - SD_SE_RANGE[0],
+                                   100 * (COVERAGE_RANGE[1] - COVERAGE_RANGE[0]), color="0.9", zorder=0))
+        for name in CONDITIONS:
+            rows = [c["conditions"][name][p] for c in info["cells"] if p in c["conditions"][name]]
+            ax.scatter([r["sd_over_se"] for r in rows], [100 * r["coverage"] for r in rows], s=14,
+                       marker=markers[name], label=name, alpha=0.75)
+        ax.axvline(1, color="k", lw=0.5), ax.axhline(95, color="k", lw=0.5)
+        ax.set_title(f"{p} depth", fontsize=10)
+        ax.set_xlabel("SD of the estimate / mean SE")
+    axes[0].set_ylabel("95% interval covers the truth (%)")
+    axes[-1].legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"over {info['draws']} independent sets per cell (sources x n x size), period {info['period']}; "
+                 "grey: SD/SE 0.8-1.25, coverage 90-98%", fontsize=10)
+    return save_figure(fig, out / "uncertainty.png", dpi=110)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--draws", type=int, default=200, help="independent sets per cell")
+    ap.add_argument("--sources", nargs="*", default=list(SOURCES), choices=list(SOURCES))
+    ap.add_argument("--n", nargs="*", type=int, default=[64, 256, 1024], help="images per set")
+    ap.add_argument("--sizes", nargs="*", type=int, default=[16, 32, 64])
+    ap.add_argument("--period", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default="figures/uncertainty", type=Path)
+    ap.add_argument("--plot-only", action="store_true")
+    args = ap.parse_args(argv)
+    if args.draws < 20:
+        ap.error("--draws must be >= 20 (a coverage and an SD need many sets)")
+    if not args.plot_only:
+        save_figure_data(args.out, "uncertainty", {}, compute(args.sources, args.n, args.sizes, args.draws,
+                                                               args.period, args.seed))
+    path = plot(args.out)
+    _, info = load_figure_data(args.out, "uncertainty")
+    print(markdown_table(info))
+    bad = failures(info)
+    print(f"{len(bad)} cell(s) and part(s) outside SD/SE {SD_SE_RANGE} or coverage {COVERAGE_RANGE}"
+          + "".join(f"\n  {b}" for b in bad))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,410 @@
+"""Grid-only depths: how much of an image set is a pattern on the P x P pixel grid, in units of the
+images' contrast, estimated so that nothing but a grid reads above zero, with standard errors that
+hold over independent sets.
+
+An upsampler works on a fixed pixel grid, so what it leaves sits at the same phases
+(i mod P, j mod P) in every sample. Three things can depend on the phase (the *parts*):
+
+* ``phase``: the local contrast (a pattern whose amplitude follows the content). The across-image
+  variance map of ``x + a (x - mean x) c`` (c = +-1 on a P-periodic grid) is ``s^2 (1 + a c)^2``;
+  its P-periodic part over ``2 s^2`` reads ``a / (1 + a^2)``, a to first order.
+* ``fixed``: the mean image (a pattern at the same place in every sample): ``x + b s c`` reads b.
+* ``replica``: the correlation of neighbouring pixels (the spectral replicas of nearest, bilinear
+  or other resampling, which change neither the mean nor the variance by phase): the RMS over the
+  phases of the relative change of the variance of the differences to the right and lower
+  neighbour. Nearest x2 reads 1 (every other difference vanishes); a clean set reads 0.
+* ``total``: ``sqrt(phase^2 + fixed^2)``, the whole P-periodic pattern of the mean and the contrast.
+
+**Estimation.** The N images are split into ``DEPTH_GROUPS`` groups. Per group: the variance map
+(across its images, each minus its own mean over the measured region), the mean image, and the
+variance maps of the neighbour differences; each map minus a phase-free local trend
+(``trend_kernel``), averaged per phase class over the region away from the border (``margin``): the
+group's *profile* ``(C, P, P)``. A squared depth is a mean inner product between the profiles of
+*different* groups over the same mean product of the groups' contrasts (a ratio of U-statistics),
+so its expectation is 0 for every stationary set, and for every set whose statistics change
+smoothly with position, at any N and size. Reported depths are signed square roots (negative:
+below the sampling noise).
+
+**Uncertainty.** The leave-one-group-out jackknife of the squared depth, with every random quantity
+(profiles and contrasts) recomputed in each replicate, gives its standard error ``se2``; the 95%
+interval is ``[g(u - t se2), g(u + t se2)]`` with ``g`` the signed square root and t Student's
+quantile with K - 1 degrees of freedom, and the reported standard error of the depth is the
+half-width of the mapped one-SE interval, ``(g(u + se2) - g(u - se2)) / 2`` (the delta method far
+from 0, and the SD of the estimate near 0). ``experiments/calibrate_depths.py`` measures both over
+independent sets.
+
+**Two sets.** ``distance(g, r)`` estimates the distance between the P-periodic patterns of two sets
+(generated and data): ``|g - r|^2 = <g, g> + <r, r> - 2 <g, r>``, the first two from pairs of
+different groups within a set, the last from every pair across the sets; a pattern opposite to
+the data's reads twice its size, and with clean data it is the generated set's depth.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from scipy import special
+from scipy.optimize import brentq
+
+#: Groups of images that the estimates cross (products between different groups only); the jackknife
+#: over them gives the standard errors.
+DEPTH_GROUPS = 16
+#: The parts of the P-periodic pattern that are measured (``total`` combines phase and fixed).
+PARTS = ("phase", "fixed", "replica", "total")
+#: Coverage of the interval ``Depth.low`` .. ``Depth.high``.
+CONFIDENCE = 0.95
+
+
+class Depth(NamedTuple):
+    """One depth: ``value`` (signed square root of the squared estimate), its standard error and
+    95% interval; NaN where the images are too small or too few for it."""
+
+    value: float
+    se: float
+    low: float
+    high: float
+
+
+NAN_DEPTH = Depth(math.nan, math.nan, math.nan, math.nan)
+
+
+def signed_sqrt(t: torch.Tensor | float) -> torch.Tensor | float:
+    """``sign(t) sqrt(|t|)``: a squared depth back on the depth scale."""
+    if isinstance(t, torch.Tensor):
+        return torch.sign(t) * t.abs().sqrt()
+    return math.copysign(math.sqrt(abs(t)), t)
+
+
+@dataclass(frozen=True)
+class Noise:
+    """The sampling noise of a squared estimate ``u``: ``variance`` of u (the jackknife, less its
+    known excess) and the covariance C of the mean of the groups' normalised profiles behind it
+    (``trace`` tr(C), ``power`` tr(C^2))."""
+
+    variance: float
+    trace: float
+    power: float
+
+
+def _noncentrality(x: float, df: float, tail: float, upper: bool) -> float:
+    """The noncentrality lam of a chi-square with ``df`` degrees of freedom at which ``x`` has ``tail``
+    probability below it (``upper``: above it); 0 where even lam = 0 leaves less than that."""
+    def below(lam: float) -> float:
+        return float(special.chndtr(x, df, lam))
+
+    target = 1 - tail if upper else tail
+    if below(0.0) <= target:
+        return 0.0
+    hi = max(1.0, x)
+    while below(hi) > target:
+        hi *= 2
+    return float(brentq(lambda lam: below(lam) - target, 0.0, hi))
+
+
+def depth_from_squared(u: float, noise: Noise) -> Depth:
+    """The ``Depth`` of a squared estimate ``u`` (a squared norm |mu|^2 of a mean profile, estimated
+    without bias) with its ``noise``. Standard error: the half-width of ``u +- sqrt(variance)`` mapped
+    by ``signed_sqrt``. Interval: the mean profile's squared norm ``u + tr(C)`` is a noncentral
+    chi-square (C matched by Satterthwaite's scale ``tr(C^2) / tr(C)`` and degrees of freedom
+    ``tr(C)^2 / tr(C^2)``); inverting it in the noncentrality gives the squared depths that ``u``
+    does not reject at the 5% level (0 at the bottom: the truth is a norm), mapped by ``sqrt``."""
+    if not (math.isfinite(u) and math.isfinite(noise.variance)):
+        return NAN_DEPTH
+    s = math.sqrt(max(noise.variance, 0.0))
+    se = (signed_sqrt(u + s) - signed_sqrt(u - s)) / 2
+    if noise.trace <= 0 or noise.power <= 0:
+        return Depth(signed_sqrt(u), se, signed_sqrt(u - 2 * s), signed_sqrt(u + 2 * s))
+    scale, df = noise.power / noise.trace, noise.trace ** 2 / noise.power
+    x = max(u + noise.trace, 0.0) / scale
+    tail = (1 - CONFIDENCE) / 2
+    low = _noncentrality(x, df, tail, upper=True) * scale
+    high = _noncentrality(x, df, tail, upper=False) * scale
+    return Depth(signed_sqrt(u), se, math.sqrt(low), math.sqrt(high))
+
+
+# ---------------------------------------------------------------------------------------------
+# Where on the image: the margin and the phase-free local trend
+
+
+def trend_reach(period: int) -> int:
+    """How far the local trend filter reaches from a pixel: P / 2 (rounded down)."""
+    return period // 2
+
+
+def margin(period: int, size: int, part: str = "phase") -> int:
+    """Rows and columns left out at each border, a multiple of P (every phase equally represented):
+    an eighth of the side plus the reach of the trend filter, and one more for the neighbour
+    differences of ``replica``. A DCGAN generator starts at 4 x 4; the zero padding of its first
+    stride-2 stage touches one of 8 rows, which later stages widen to ``size / 8`` output rows; a
+    band of that width on any side is never read, not even by the trend filter."""
+    need = size // 8 + trend_reach(period) + (1 if part == "replica" else 0)
+    return -(-max(need, period) // period) * period
+
+
+def fits(period: int, height: int, width: int, part: str = "phase") -> bool:
+    """Whether ``height x width`` images leave at least 2P rows and columns inside the margins."""
+    return all(n - 2 * margin(period, n, part) >= 2 * period for n in (height, width))
+
+
+def trend_kernel(period: int, dtype=torch.float64, device=None) -> torch.Tensor:
+    """The phase-free local trend filter ``(P + 1, P + 1)``, separable: taps ``[1/2, 1, ..., 1, 1/2] / P``
+    in each direction. It maps every P x P-periodic map to its mean (the half-weight ends are one
+    phase), keeps linear ramps, and leaves a constant of a quadratic (it is symmetric)."""
+    taps = torch.ones(period + 1, dtype=dtype, device=device)
+    taps[0] = taps[-1] = 0.5
+    taps = taps / period
+    return taps[:, None] * taps[None, :]
+
+
+def phase_profile(maps: torch.Tensor, period: int, m: int) -> torch.Tensor:
+    """The P-periodic part of maps ``(..., H, W)`` inside the margin ``m``, ``-> (..., P, P)``: each map
+    minus its local trend (``trend_kernel``), averaged per phase class (i mod P, j mod P) over the
+    rows and columns [m, H - m) x [m, W - m), minus the mean over classes."""
+    h, w = maps.shape[-2:]
+    r = trend_reach(period)
+    flat = maps.reshape(-1, 1, h, w)
+    trend = F.conv2d(flat, trend_kernel(period, maps.dtype, maps.device)[None, None])  # positions [r, H - r)
+    detrended = flat[..., r:h - r, r:w - r] - trend
+    region = detrended[..., m - r:h - m - r, m - r:w - m - r]
+    classes = region.unflatten(-1, (-1, period)).unflatten(-3, (-1, period)).mean(dim=(-4, -2))
+    classes = classes - classes.mean(dim=(-2, -1), keepdim=True)
+    return classes.reshape(*maps.shape[:-2], period, period)
+
+
+# ---------------------------------------------------------------------------------------------
+# Per group: profiles and contrasts
+
+
+@dataclass
+class GroupPatterns:
+    """What the depths of one image set are computed from, per group k of its images (K groups):
+    ``profiles[part]`` ``(K, D)`` (the phase profiles, flattened over channels, classes and, for
+    ``replica``, the two directions) and ``levels[part]`` ``(K,)``, what they are relative to (2 s^2
+    for phase, s for fixed, the mean neighbour-difference variance for replica; s^2 the group's
+    contrast), so a squared depth is <profile, profile'> / scale / (level level'). ``scale[part]``:
+    entries averaged over (D). A part the images are too small for is absent."""
+
+    profiles: dict[str, torch.Tensor]
+    levels: dict[str, torch.Tensor]
+    scale: dict[str, int]
+    groups: int
+
+    @classmethod
+    def merge(cls, patterns: list[GroupPatterns]) -> GroupPatterns:
+        """The groups of several sets of the same kind as one set's (e.g. a large set in chunks)."""
+        first = patterns[0]
+        return cls({k: torch.cat([p.profiles[k] for p in patterns]) for k in first.profiles},
+                   {k: torch.cat([p.levels[k] for p in patterns]) for k in first.levels},
+                   first.scale, sum(p.groups for p in patterns))
+
+    def parts(self) -> list[str]:
+        return [p for p in PARTS if p in self.profiles or (p == "total" and {"phase", "fixed"} <= set(self.profiles))]
+
+
+def _var_over_images(t: torch.Tensor) -> torch.Tensor:
+    """Unbiased variance over dim 1 ``(K, n, ...) -> (K, ...)`` (``Tensor.var`` is tens of times slower
+    over a short middle dimension on the CPU)."""
+    return (t - t.mean(dim=1, keepdim=True)).square().sum(dim=1) / (t.shape[1] - 1)
+
+
+def group_patterns(x: torch.Tensor, period: int, groups: int = DEPTH_GROUPS) -> GroupPatterns:
+    """``GroupPatterns`` of an image set ``(N, C, H, W)`` at period P: ``min(groups, N // 2)`` groups of
+    consecutive images (the images past the last complete group are left out). Needs N >= 6."""
+    if x.ndim != 4:
+        raise ValueError(f"expected images (N, C, H, W), got shape {tuple(x.shape)}")
+    n, c, h, w = x.shape
+    groups = min(groups, n // 2)
+    if groups < 3:
+        raise ValueError(f"depths need at least 6 images, got {n}")
+    if not fits(period, h, w):
+        raise ValueError(f"{h}x{w} images are too small for depths at period {period}: the margins "
+                         f"({margin(period, h)} px) leave fewer than {2 * period} rows or columns")
+    size = n // groups
+    xs = x[: groups * size].double().unflatten(0, (groups, size))  # (K, n, C, H, W)
+    mh, mw = margin(period, h), margin(period, w)
+    own_mean = xs[..., mh:h - mh, mw:w - mw].mean(dim=(-2, -1), keepdim=True)  # each image's mean over the region
+    variance = _var_over_images(xs - own_mean)  # (K, C, H, W)
+    mean = xs.mean(dim=1)
+    contrast = variance[..., mh:h - mh, mw:w - mw].mean(dim=(-3, -2, -1))  # (K,)
+    profiles = {"phase": phase_profile(variance, period, mh).flatten(1),
+                "fixed": phase_profile(mean, period, mh).flatten(1)}
+    levels = {"phase": 2 * contrast, "fixed": contrast.sqrt()}  # phase: relative to 2 s^2; fixed: to s
+    scale = {"phase": period * period * c, "fixed": period * period * c}
+    if fits(period, h, w, "replica"):
+        mr = margin(period, h, "replica")
+        dx = F.pad(_var_over_images(xs[..., :, 1:] - xs[..., :, :-1]), (0, 1))  # to the right neighbour, (K, C, H, W)
+        dy = F.pad(_var_over_images(xs[..., 1:, :] - xs[..., :-1, :]), (0, 0, 0, 1))  # to the lower neighbour
+        diff_var = torch.stack([dx, dy], dim=1)  # (K, 2, C, H, W); the padded last column or row is in the margin
+        profiles["replica"] = phase_profile(diff_var, period, mr).flatten(1)
+        levels["replica"] = diff_var[..., mr:h - mr, mr:w - mr].mean(dim=(-4, -3, -2, -1))
+        scale["replica"] = 2 * period * period * c
+    return GroupPatterns(profiles, levels, scale, groups)
+
+
+# ---------------------------------------------------------------------------------------------
+# Mean products over pairs of groups, with their leave-one-group-out versions
+
+
+def within_pairs(v: torch.Tensor) -> torch.Tensor:
+    """Mean inner product between rows of ``v`` ``(K, D)`` of different groups (never a row with
+    itself), and its K leave-one-out versions: ``(K + 1,)``, all groups first."""
+    k = v.shape[0]
+    gram = v @ v.T
+    off = gram - torch.diag(torch.diag(gram))
+    total = off.sum()
+    loo = (total - 2 * off.sum(dim=1)) / ((k - 1) * (k - 2))
+    return torch.cat([(total / (k * (k - 1)))[None], loo])
+
+
+def across_pairs(v: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean inner product over every pair (row of ``v`` ``(K, D)``, row of ``w`` ``(L, D)``), with the
+    versions leaving out one row of ``v`` and one of ``w``: ``((K + 1,), (L + 1,))``, all first."""
+    k, l = v.shape[0], w.shape[0]
+    gram = v @ w.T
+    total = gram.sum()
+    mean = (total / (k * l))[None]
+    return (torch.cat([mean, (total - gram.sum(dim=1)) / ((k - 1) * l)]),
+            torch.cat([mean, (total - gram.sum(dim=0)) / (k * (l - 1))]))
+
+
+def leave_one_out_means(v: torch.Tensor) -> torch.Tensor:
+    """The mean of ``v`` ``(K,)`` and its K leave-one-out versions: ``(K + 1,)``."""
+    return torch.cat([v.mean()[None], (v.sum() - v) / (v.numel() - 1)])
+
+
+def jackknife_variance(values: torch.Tensor) -> float:
+    """Jackknife variance from ``(K + 1,)``: the all-groups value and its K leave-one-out values."""
+    loo = values[1:]
+    k = loo.numel()
+    return float((k - 1) / k * (loo - loo.mean()).square().sum())
+
+
+def _squared(pat: GroupPatterns, part: str) -> torch.Tensor:
+    """The squared depth of one part ``(K + 1,)``: all groups first, then leaving out each one."""
+    if part == "total":
+        return _squared(pat, "phase") + _squared(pat, "fixed")
+    num = within_pairs(pat.profiles[part]) / pat.scale[part]
+    den = within_pairs(pat.levels[part][:, None])
+    return torch.where(den > 0, num / den.clamp_min(torch.finfo(den.dtype).tiny), torch.zeros_like(num))
+
+
+def _normalised(pat: GroupPatterns, part: str) -> torch.Tensor:
+    """Each group's profile over its own level, in the unit of the squared depth, ``(K, D)``: a
+    squared depth is about the mean product of two different rows (``total``: phase and fixed side
+    by side). Their spread is the sampling noise of the depth, the contrast's variation included."""
+    if part == "total":
+        return torch.cat([_normalised(pat, "phase"), _normalised(pat, "fixed")], dim=1)
+    level = pat.levels[part][:, None]
+    return pat.profiles[part] / math.sqrt(pat.scale[part]) / torch.where(level > 0, level, torch.ones_like(level))
+
+
+@functools.lru_cache(maxsize=None)
+def _distinct(k: int, order: int) -> torch.Tensor:
+    """Every tuple of ``order`` distinct indices below ``k``, ``(T, order)``."""
+    grids = torch.cartesian_prod(*[torch.arange(k)] * order)
+    keep = torch.ones(len(grids), dtype=torch.bool)
+    for a in range(order):
+        for b in range(a + 1, order):
+            keep &= grids[:, a] != grids[:, b]
+    return grids[keep]
+
+
+def noise_power(v: torch.Tensor, w: torch.Tensor | None = None) -> float:
+    """Unbiased estimate of tr(S_v S_w) (``w`` None: tr(S_v^2)), S the covariance of the rows: the
+    variance of the degenerate part of a mean product between rows, i.e. of pure sampling noise.
+    From squared inner products of differences of rows with no row twice, whose expectation is
+    4 tr(S_v S_w) whatever the rows' mean."""
+    if w is None:
+        i, j, k, l = _distinct(v.shape[0], 4).T
+        gram = v @ v.T
+        return float((gram[i, j] - gram[i, l] - gram[k, j] + gram[k, l]).square().mean() / 4)
+    a, b = _distinct(v.shape[0], 2).T
+    c, d = _distinct(w.shape[0], 2).T
+    cross = v @ w.T
+    ja, jb, kc, kd = a[:, None], b[:, None], c[None, :], d[None, :]
+    return float((cross[ja, kc] - cross[ja, kd] - cross[jb, kc] + cross[jb, kd]).square().mean() / 4)
+
+
+def covariance_trace(v: torch.Tensor) -> float:
+    """Unbiased estimate of tr(S), S the covariance of the rows of ``v`` ``(K, D)``."""
+    return float((v - v.mean(dim=0)).square().sum() / (v.shape[0] - 1))
+
+
+def jackknife_excess_within(k: int) -> float:
+    """How much the leave-one-group-out jackknife overstates the variance of a mean product between
+    different rows of K rows, per unit of noise power: its degenerate part has variance
+    2 tr(S^2) / (K (K - 1)), and the jackknife reads 4 tr(S^2) / (K (K - 2))."""
+    return 4 / (k * (k - 2)) - 2 / (k * (k - 1))
+
+
+def _variance(jack: float, excess: float, k: int) -> float:
+    """The jackknife variance less its known excess, never below the share of it that remains when
+    everything is sampling noise ((K - 2) / (2 (K - 1)))."""
+    return max(jack - excess, jack * (k - 2) / (2 * (k - 1)))
+
+
+def depths(pat: GroupPatterns) -> dict[str, Depth]:
+    """Every part's ``Depth`` of one set (``NAN_DEPTH`` where the images are too small for it)."""
+    out = {}
+    k = pat.groups
+    for part in PARTS:
+        if part not in pat.parts():
+            out[part] = NAN_DEPTH
+            continue
+        u, v = _squared(pat, part), _normalised(pat, part)
+        power = noise_power(v)
+        variance = _variance(jackknife_variance(u), jackknife_excess_within(k) * power, k)
+        noise = Noise(variance, covariance_trace(v) / k, power / k ** 2)
+        out[part] = depth_from_squared(float(u[0]), noise)
+    return out
+
+
+def _cross(g: GroupPatterns, r: GroupPatterns, part: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``<g, r>`` of one part, leaving out each group of g and each group of r: ``((K + 1,), (L + 1,))``."""
+    if part == "total":
+        (pg, pr), (fg, fr) = _cross(g, r, "phase"), _cross(g, r, "fixed")
+        return pg + fg, pr + fr
+    num_g, num_r = across_pairs(g.profiles[part], r.profiles[part])
+    lg, lr = leave_one_out_means(g.levels[part]), leave_one_out_means(r.levels[part])
+    den_g, den_r = lg * lr[0], lg[0] * lr
+    tiny = torch.finfo(den_g.dtype).tiny
+    return (torch.where(den_g > 0, num_g / g.scale[part] / den_g.clamp_min(tiny), torch.zeros_like(num_g)),
+            torch.where(den_r > 0, num_r / g.scale[part] / den_r.clamp_min(tiny), torch.zeros_like(num_r)))
+
+
+def distance(g: GroupPatterns, r: GroupPatterns) -> dict[str, Depth]:
+    """The distance between the P-periodic patterns of two sets ``g`` (generated) and ``r`` (the
+    data), per part, as a ``Depth``: ``|g - r|^2 = <g,g> + <r,r> - 2 <g,r>``, each term unbiased
+    (different groups within a set; the two sets are independent). The standard error is the
+    jackknife over the groups of both sets, less its known excess on the sampling noise."""
+    if g.scale != r.scale:
+        raise ValueError("the two sets must have the same channels and period")
+    out = {}
+    k, l = g.groups, r.groups
+    for part in PARTS:
+        if part not in g.parts() or part not in r.parts():
+            out[part] = NAN_DEPTH
+            continue
+        ug, ur = _squared(g, part), _squared(r, part)
+        xg, xr = _cross(g, r, part)
+        leave_g = ug + ur[0] - 2 * xg  # (K + 1,): all, then leaving out each group of g
+        leave_r = ug[0] + ur - 2 * xr  # (L + 1,): leaving out each group of r
+        vg, vr = _normalised(g, part), _normalised(r, part)
+        # the jackknife over both sets reads 2 tr(S_g S_r) / (K L) for the cross product's noise, which is
+        # half that; -2 <g, r> carries it four times
+        excess = (jackknife_excess_within(k) * noise_power(vg) + jackknife_excess_within(l) * noise_power(vr)
+                  + 4 * noise_power(vg, vr) / (k * l))
+        jack = jackknife_variance(leave_g) + jackknife_variance(leave_r)
+        noise = Noise(_variance(jack, excess, min(k, l)), covariance_trace(vg) / k + covariance_trace(vr) / l,
+                      noise_power(vg) / k ** 2 + noise_power(vr) / l ** 2 + 2 * noise_power(vg, vr) / (k * l))
+        out[part] = depth_from_squared(float(leave_g[0]), noise)
+    return out
+
+
+def phase_depths(x: torch.Tensor, period: int = 2, groups: int = DEPTH_GROUPS) -> dict[str, Depth]:
+    """Every part's ``Depth`` of an image set ``(N, C, H, W)`` at period P (see the module docstring)."""
+    return depths(group_patterns(x, period, groups))

@@ -20,14 +20,14 @@ from gan import cli
 from gan.app import register_plugins
 from gan.errors import UserError, exit_code, report
 from gan.lifecycle import COMMAND_ENV
-from gan.metrics import HEADLINE
+from gan.metrics import HEADLINE, of_generator
 from gan.training import train
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     try:
-        return train(cfg).get(cfg.get("objective") or HEADLINE)
+        return train(cfg).get(cfg.get("objective") or of_generator(HEADLINE, cfg.eval.generator))
     except Exception as e:  # noqa: BLE001 - known failures become one line and an exit code
         if exit_code(e) is None or HydraConfig.get().mode == RunMode.MULTIRUN:
             raise  # in a sweep, the sweeper reports the job (failed or interrupted) and runs the others

@@ -15,8 +15,9 @@ rate); the false-alarm rate actually measured on the untouched base sets is repo
 The detection probability at a strength is the share of trials whose base set responds above the
 threshold; the table gives the strengths detected with 50% and 90% probability (on the grid).
 
-Responses are the numbers training reports (``gan.metrics`` names): depth excesses (a fraction of
-the contrast) and dB excesses over the reference set, through the same ``gan.spectral`` functions.
+Responses are the numbers training logs, computed by the same ``gan.evaluation.Evaluator`` a run
+builds on its reference images (``gan.metrics`` names): the depths' distances from the reference
+set's patterns (fractions of the contrast) and the dB excesses over it.
 Writes ``calibration.npz``/``.json``; draws ``calibration_images.png`` and
 ``calibration_detection.png`` (detection probability vs strength) from them; ``markdown_table``
 gives the table of docs/ and REPORT.md.
@@ -26,19 +27,24 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from gan import artifacts, metrics as M, spectral
+from gan import data as D
+from gan.app import compose
 from gan.config import presets
-from gan.plots import load_figure_data, save_figure_data
+from gan.data import TensorImages
+from gan.evaluation import Evaluator
+from gan.plots import image_grid, load_figure_data, save_figure, save_figure_data
 
 #: (label, metric name) of the table's columns: the depths first, then the dB detectors.
-ROWS = (("depth P=2", M.HEADLINE), ("phase depth P=2", "phase_depth_excess/p2"),
-        ("fixed depth P=2", "fixed_depth_excess/p2"), ("phase depth P=4", "phase_depth_excess/p4"),
-        ("CE_2 (dB)", M.CE_EXCESS_DB.format(p=2)), ("fixed CE_2 (dB)", "checkerboard_fixed_excess_db/p2"),
-        ("PS_2 (dB)", "phase_spread_excess_db/p2"), ("spectral distance", M.SPECTRAL_DISTANCE))
+ROWS = (("depth P=2", M.HEADLINE), ("phase depth P=2", M.PHASE_HEADLINE), ("fixed depth P=2", M.FIXED_HEADLINE),
+        ("replica depth P=2", M.REPLICA_HEADLINE), ("phase depth P=4", M.excess_name(M.PHASE_DEPTH, "").format(p=4)),
+        ("CE_2 (dB)", M.CE_EXCESS_DB.format(p=2)), ("fixed CE_2 (dB)", M.excess_name(M.CE_FIXED).format(p=2)),
+        ("PS_2 (dB)", M.excess_name(M.PHASE_SPREAD).format(p=2)), ("spectral distance", M.SPECTRAL_DISTANCE))
 #: Strengths s of x + s (A(x) - x): a log grid from 0.3% to 100%.
 STRENGTHS = tuple(float(f"{s:.3g}") for s in np.geomspace(0.003, 1.0, 10))
 FALSE_ALARM = 0.05
@@ -46,8 +52,6 @@ FALSE_ALARM = 0.05
 
 def clean_pool(data: str, size: int, count: int, folder: str | None, seed: int = 0) -> torch.Tensor:
     """``count`` clean images ``(count, C, size, size)`` in [-1, 1]."""
-    from gan import data as D
-
     if data == "deadleaves":
         return D.dead_leaves_images(count, size, seed=seed)
     if data == "strokes":
@@ -66,46 +70,26 @@ def all_changes(last_stages: bool) -> dict[str, artifacts.Artifact]:
     return artifacts.ARTIFACTS | stages | artifacts.CONTROLS
 
 
-class Responder:
-    """The responses of ``ROWS`` for an image set against a fixed reference set."""
-
-    def __init__(self, reference: torch.Tensor, saturation: str):
-        self.saturation = saturation
-        self.ref = self.raw(reference)
-
-    def raw(self, x: torch.Tensor) -> dict[str, float]:
-        x = spectral.pre_tanh(x) if self.saturation == "atanh" else x
-        d2, d4 = spectral.phase_depths(x, 2), spectral.phase_depths(x, 4)
-        power = spectral.power_spectrum(x)
-        freqs, profile = spectral.radial_profile(power.mean(dim=0))
-        return {"total": d2["total"][0], "phase": d2["phase"][0], "fixed": d2["fixed"][0], "phase4": d4["phase"][0],
-                "ce": float(spectral.checkerboard_energy(x, 2).mean()),
-                "ce_fixed": float(spectral.checkerboard_energy(x.mean(dim=0, keepdim=True), 2)),
-                "ps": float(spectral.phase_spread(x, 2)), "freqs": freqs, "profile": profile,
-                "power": float(power.mean()), "size": x.shape[-1]}
-
-    def __call__(self, x: torch.Tensor) -> dict[str, float]:
-        f, r = self.raw(x), self.ref
-        floor = spectral.ce_floor(2, f["size"], f["size"])
-        db = lambda a, b: float(spectral.excess_db(a, b, floor))  # noqa: E731
-        profile_floor = r["power"] * 10 ** (spectral.FLOOR_DB / 10)
-        return {M.HEADLINE: f["total"] - r["total"], "phase_depth_excess/p2": f["phase"] - r["phase"],
-                "fixed_depth_excess/p2": f["fixed"] - r["fixed"], "phase_depth_excess/p4": f["phase4"] - r["phase4"],
-                M.CE_EXCESS_DB.format(p=2): db(f["ce"], r["ce"]),
-                "checkerboard_fixed_excess_db/p2": db(f["ce_fixed"], r["ce_fixed"]),
-                "phase_spread_excess_db/p2": db(f["ps"], r["ps"]),
-                M.SPECTRAL_DISTANCE: float(spectral.spectral_distance(f["profile"], r["profile"], f["freqs"], 0.0,
-                                                                      profile_floor))}
+def evaluator_for(reference: torch.Tensor, n: int, saturation: str) -> Evaluator:
+    """The ``gan.evaluation.Evaluator`` a run would build on these reference images (``eval.num_real``
+    of them, sets of ``n`` = ``eval.num_samples`` images, no SWD): each response is a logged number."""
+    cfg = compose(f"image_size={reference.shape[-1]}", f"eval.num_samples={n}", f"eval.num_real={len(reference)}",
+                  f"eval.saturation={saturation}", "eval.swd=false", "eval.figures=false", "device=cpu")
+    return Evaluator(TensorImages(reference), cfg, "cpu")
 
 
 def compute(data: str, size: int, n: int, num_real: int, trials: int, pre_tanh: bool, saturation: str,
-            folder: str | None = None, seed: int = 0, presets: bool = False) -> tuple[dict[str, np.ndarray], dict]:
+            folder: str | None = None, seed: int = 0, last_stages: bool = False) -> tuple[dict[str, np.ndarray], dict]:
     pool = clean_pool(data, size, num_real + 2 * trials * n, folder, seed=seed)
     reference = pool[:num_real]
     bases = [pool[num_real + 2 * k * n: num_real + (2 * k + 1) * n] for k in range(trials)]
     cleans = [pool[num_real + (2 * k + 1) * n: num_real + (2 * k + 2) * n] for k in range(trials)]
-    respond = Responder(reference, saturation)
+    evaluator = evaluator_for(reference, n, saturation)
     names = [m for _, m in ROWS]
+
+    def respond(x: torch.Tensor) -> dict[str, float]:
+        values = evaluator(x).metrics
+        return {m: values[m] for m in names}
 
     def make(base: torch.Tensor, a: artifacts.Artifact, s: float) -> torch.Tensor:
         if pre_tanh:  # the artifact arises before the generator's tanh
@@ -115,7 +99,7 @@ def compute(data: str, size: int, n: int, num_real: int, trials: int, pre_tanh: 
     clean = [respond(c) for c in tqdm(cleans, desc="clean sets", leave=False)]
     untouched = [respond(b) for b in bases]
     threshold = {m: float(np.percentile([c[m] for c in clean], 100 * (1 - FALSE_ALARM))) for m in names}
-    changes = all_changes(presets)
+    changes = all_changes(last_stages)
     responses = {m: np.zeros((len(changes), len(STRENGTHS), trials)) for m in names}
     arrays = {"clean": bases[0][:4].numpy()}
     with tqdm(total=len(changes) * len(STRENGTHS) * trials, desc="calibration") as bar:
@@ -177,10 +161,6 @@ def markdown_table(info: dict) -> str:
 
 
 def plot(out: Path) -> list[Path]:
-    import matplotlib.pyplot as plt
-
-    from gan.plots import image_grid, save_figure
-
     a, info = load_figure_data(out, "calibration")
     names, strengths = info["changes"], info["strengths"]
     shown = [None, *strengths[2::2]]  # clean, then every other strength

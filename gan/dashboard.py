@@ -4,11 +4,13 @@
   comparison, under names a person reads (``Upsampler``, not ``upsampler._target_``). TensorBoard
   orders HParams columns by name, upper case first: ``Upsampler`` leads the table.
 * the HParams table shows ``metrics.SUMMARY``.
-* ``layout(periods)``: a custom-scalars layout that puts the checkerboard depths per period, the
-  dB detectors, the spectral distance and SWD of all runs on shared charts.
+* ``layout(periods, stages)``: a custom-scalars layout that puts the checkerboard depths per period
+  (their distance from the data's patterns), the dB detectors, the spectral distance and SWD of all
+  runs on shared charts, and each depth of every generator stage on one chart.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
@@ -51,23 +53,28 @@ def hparams(cfg: DictConfig) -> dict[str, Any]:
     return out
 
 
-def layout(periods: list[int]) -> dict[str, dict[str, list]]:
-    """A TensorBoard custom-scalars layout: every run on shared charts, headline numbers first."""
+def layout(periods: list[int], stages: int = 0) -> dict[str, dict[str, list]]:
+    """A TensorBoard custom-scalars layout: every run on shared charts, headline numbers first; with
+    ``stages``, one chart per depth and period with every generator stage's line."""
     def chart(*patterns: str) -> list:
         return ["Multiline", list(patterns)]
 
-    return {
-        "1 checkerboard depth above the data (fraction of contrast)": {
-            **{f"total P={p}": chart(f"^{M.excess_name(M.DEPTH, '').format(p=p)}$") for p in periods},
-            **{f"content-following P={p}": chart(f"^{M.excess_name(M.PHASE_DEPTH, '').format(p=p)}$")
-               for p in periods},
-            **{f"fixed P={p}": chart(f"^{M.excess_name(M.FIXED_DEPTH, '').format(p=p)}$") for p in periods},
-        },
+    depths = {"total": M.DEPTH, "content-following": M.PHASE_DEPTH, "fixed": M.FIXED_DEPTH, "replica": M.REPLICA_DEPTH}
+    out = {
+        "1 checkerboard depth, distance from the data's pattern (fraction of contrast)": {
+            f"{label} P={p}": chart(f"^{re.escape(M.excess_name(name, '').format(p=p))}$")
+            for label, name in depths.items() for p in periods},
         "2 dB detectors, spectra and quality": {
-            **{f"CE_{p} excess (dB)": chart(f"^{M.CE_EXCESS_DB.format(p=p)}$") for p in periods},
-            **{f"PS_{p} excess (dB)": chart(f"^{M.excess_name(M.PHASE_SPREAD).format(p=p)}$") for p in periods},
-            "spectral distance (decades)": chart(f"^{M.SPECTRAL_DISTANCE}$"),
-            "SWD x 1e3": chart(f"^{M.SWD}$"),
+            **{f"CE_{p} excess (dB)": chart(f"^{re.escape(M.CE_EXCESS_DB.format(p=p))}$") for p in periods},
+            **{f"PS_{p} excess (dB)": chart(f"^{re.escape(M.excess_name(M.PHASE_SPREAD).format(p=p))}$")
+               for p in periods},
+            "spectral distance (decades)": chart(f"^{re.escape(M.SPECTRAL_DISTANCE)}$"),
+            "SWD x 1e3": chart(f"^{re.escape(M.SWD)}$"),
         },
-        "3 training": {"losses": chart("^train/loss_"), "D outputs": chart("^train/D_")},
+        "3 training": {"losses": chart(f"^{M.TRAIN_PREFIX}loss_"), "D outputs": chart(f"^{M.TRAIN_PREFIX}D_")},
     }
+    if stages:
+        out["4 depth per generator stage (every stage on one chart)"] = {
+            f"{label} P={p}": chart(*(f"^{re.escape(M.stage_name(i, name.format(p=p)))}$" for i in range(stages)))
+            for label, name in depths.items() for p in periods}
+    return out

@@ -11,8 +11,9 @@ An upsampler works on a fixed pixel grid, so what it leaves sits at the same pha
 * ``fixed``: the mean image (a pattern at the same place in every sample): ``x + b s c`` reads b.
 * ``replica``: the correlation of neighbouring pixels (the spectral replicas of nearest, bilinear
   or other resampling, which change neither the mean nor the variance by phase): the RMS over the
-  phases of the relative change of the variance of the differences to the right and lower
-  neighbour. Nearest x2 reads 1 (every other difference vanishes); a clean set reads 0.
+  phases and the two directions of the relative change of the variance of the differences to the
+  right and to the lower neighbour. Nearest x2 reads 1 (every other difference vanishes); a clean
+  set reads 0.
 * ``total``: ``sqrt(phase^2 + fixed^2)``, the whole P-periodic pattern of the mean and the contrast.
 
 **Estimation.** The N images are split into ``DEPTH_GROUPS`` groups. Per group: the variance map
@@ -40,7 +41,6 @@ the data's reads twice its size, and with clean data it is the generated set's d
 """
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -53,8 +53,15 @@ from scipy.optimize import brentq
 #: Groups of images that the estimates cross (products between different groups only); the jackknife
 #: over them gives the standard errors.
 DEPTH_GROUPS = 16
+#: The fewest images depths are estimated from: 4 groups of 2 (the noise power of the groups' profiles
+#: is a U-statistic of 4 different groups).
+MIN_IMAGES = 8
 #: The parts of the P-periodic pattern that are measured (``total`` combines phase and fixed).
 PARTS = ("phase", "fixed", "replica", "total")
+#: Parts made of others, with the weight of each squared depth: the replica depth is the mean over
+#: the two directions of differences (each relative to its own level, so an anisotropic image does
+#: not read more than 1 when every other difference vanishes), the total the sum of phase and fixed.
+COMPOSITE = {"replica": (("replica_x", 0.5), ("replica_y", 0.5)), "total": (("phase", 1.0), ("fixed", 1.0))}
 #: Coverage of the interval ``Depth.low`` .. ``Depth.high``.
 CONFIDENCE = 0.95
 
@@ -82,48 +89,49 @@ def signed_sqrt(t: torch.Tensor | float) -> torch.Tensor | float:
 @dataclass(frozen=True)
 class Noise:
     """The sampling noise of a squared estimate ``u``: ``variance`` of u (the jackknife, less its
-    known excess) and the covariance C of the mean of the groups' normalised profiles behind it
-    (``trace`` tr(C), ``power`` tr(C^2))."""
+    known excess), and the covariance C of the mean m of the groups' normalised profiles behind it:
+    ``trace`` tr(C), ``power`` tr(C^2) and ``along`` m' C m / |m|^2, the variance along m."""
 
     variance: float
     trace: float
     power: float
+    along: float
 
 
-def _noncentrality(x: float, df: float, tail: float, upper: bool) -> float:
-    """The noncentrality lam of a chi-square with ``df`` degrees of freedom at which ``x`` has ``tail``
-    probability below it (``upper``: above it); 0 where even lam = 0 leaves less than that."""
-    def below(lam: float) -> float:
-        return float(special.chndtr(x, df, lam))
+def _below(x: float, theta: float, noise: Noise) -> float:
+    """P(|m|^2 <= x) when the squared depth is ``theta``: |m|^2 has mean tr(C) + theta and variance
+    2 tr(C^2) + 4 theta (m' C m / |m|^2), matched by a scaled chi-square (Patnaik)."""
+    mean = noise.trace + theta
+    var = 2 * noise.power + 4 * noise.along * theta
+    scale, df = var / (2 * mean), 2 * mean * mean / var
+    return float(special.chdtr(df, x / scale))
 
-    target = 1 - tail if upper else tail
-    if below(0.0) <= target:
+
+def _theta_at(x: float, probability: float, noise: Noise) -> float:
+    """The squared depth at which ``x`` has ``probability`` below it (0 where even 0 leaves less)."""
+    if _below(x, 0.0, noise) <= probability:
         return 0.0
-    hi = max(1.0, x)
-    while below(hi) > target:
+    hi = max(x, noise.trace, 1e-300)
+    while _below(x, hi, noise) > probability:
         hi *= 2
-    return float(brentq(lambda lam: below(lam) - target, 0.0, hi))
+    return float(brentq(lambda t: _below(x, t, noise) - probability, 0.0, hi, xtol=1e-14 * hi + 1e-300))
 
 
 def depth_from_squared(u: float, noise: Noise) -> Depth:
-    """The ``Depth`` of a squared estimate ``u`` (a squared norm |mu|^2 of a mean profile, estimated
-    without bias) with its ``noise``. Standard error: the half-width of ``u +- sqrt(variance)`` mapped
-    by ``signed_sqrt``. Interval: the mean profile's squared norm ``u + tr(C)`` is a noncentral
-    chi-square (C matched by Satterthwaite's scale ``tr(C^2) / tr(C)`` and degrees of freedom
-    ``tr(C)^2 / tr(C^2)``); inverting it in the noncentrality gives the squared depths that ``u``
-    does not reject at the 5% level (0 at the bottom: the truth is a norm), mapped by ``sqrt``."""
+    """The ``Depth`` of a squared estimate ``u`` (a squared norm of a mean profile, estimated without
+    bias) with its ``noise``. Standard error: the half-width of ``u +- sqrt(variance)`` mapped by
+    ``signed_sqrt``. Interval: the squared depths theta that ``|m|^2 = u + tr(C)`` does not reject at
+    the 5% level (``_below``: skewed, and wider above u where a larger pattern brings more noise;
+    0 at the bottom, as the truth is a norm), mapped by ``sqrt``."""
     if not (math.isfinite(u) and math.isfinite(noise.variance)):
         return NAN_DEPTH
     s = math.sqrt(max(noise.variance, 0.0))
     se = (signed_sqrt(u + s) - signed_sqrt(u - s)) / 2
     if noise.trace <= 0 or noise.power <= 0:
         return Depth(signed_sqrt(u), se, signed_sqrt(u - 2 * s), signed_sqrt(u + 2 * s))
-    scale, df = noise.power / noise.trace, noise.trace ** 2 / noise.power
-    x = max(u + noise.trace, 0.0) / scale
+    x = max(u + noise.trace, 0.0)
     tail = (1 - CONFIDENCE) / 2
-    low = _noncentrality(x, df, tail, upper=True) * scale
-    high = _noncentrality(x, df, tail, upper=False) * scale
-    return Depth(signed_sqrt(u), se, math.sqrt(low), math.sqrt(high))
+    return Depth(signed_sqrt(u), se, math.sqrt(_theta_at(x, 1 - tail, noise)), math.sqrt(_theta_at(x, tail, noise)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,11 +190,12 @@ def phase_profile(maps: torch.Tensor, period: int, m: int) -> torch.Tensor:
 @dataclass
 class GroupPatterns:
     """What the depths of one image set are computed from, per group k of its images (K groups):
-    ``profiles[part]`` ``(K, D)`` (the phase profiles, flattened over channels, classes and, for
-    ``replica``, the two directions) and ``levels[part]`` ``(K,)``, what they are relative to (2 s^2
-    for phase, s for fixed, the mean neighbour-difference variance for replica; s^2 the group's
-    contrast), so a squared depth is <profile, profile'> / scale / (level level'). ``scale[part]``:
-    entries averaged over (D). A part the images are too small for is absent."""
+    ``profiles[part]`` ``(K, D)`` (the phase profiles, flattened over channels and classes) and
+    ``levels[part]`` ``(K,)``, what they are relative to (2 s^2 for phase, s for fixed, the mean
+    variance of the differences to the right and lower neighbour for ``replica_x`` and
+    ``replica_y``; s^2 the group's contrast), so a squared depth is <profile, profile'> / scale /
+    (level level'). ``scale[part]``: entries averaged over (D). A part the images are too small for
+    is absent."""
 
     profiles: dict[str, torch.Tensor]
     levels: dict[str, torch.Tensor]
@@ -202,7 +211,8 @@ class GroupPatterns:
                    first.scale, sum(p.groups for p in patterns))
 
     def parts(self) -> list[str]:
-        return [p for p in PARTS if p in self.profiles or (p == "total" and {"phase", "fixed"} <= set(self.profiles))]
+        """The parts of ``PARTS`` these patterns hold."""
+        return [p for p in PARTS if p in self.profiles or all(sub in self.profiles for sub, _ in COMPOSITE.get(p, ((p, 1),)))]
 
 
 def _var_over_images(t: torch.Tensor) -> torch.Tensor:
@@ -213,13 +223,13 @@ def _var_over_images(t: torch.Tensor) -> torch.Tensor:
 
 def group_patterns(x: torch.Tensor, period: int, groups: int = DEPTH_GROUPS) -> GroupPatterns:
     """``GroupPatterns`` of an image set ``(N, C, H, W)`` at period P: ``min(groups, N // 2)`` groups of
-    consecutive images (the images past the last complete group are left out). Needs N >= 6."""
+    consecutive images (the images past the last complete group are left out). Needs N >= ``MIN_IMAGES``."""
     if x.ndim != 4:
         raise ValueError(f"expected images (N, C, H, W), got shape {tuple(x.shape)}")
     n, c, h, w = x.shape
     groups = min(groups, n // 2)
-    if groups < 3:
-        raise ValueError(f"depths need at least 6 images, got {n}")
+    if n < MIN_IMAGES:
+        raise ValueError(f"depths need at least {MIN_IMAGES} images, got {n}")
     if not fits(period, h, w):
         raise ValueError(f"{h}x{w} images are too small for depths at period {period}: the margins "
                          f"({margin(period, h)} px) leave fewer than {2 * period} rows or columns")
@@ -238,10 +248,10 @@ def group_patterns(x: torch.Tensor, period: int, groups: int = DEPTH_GROUPS) -> 
         mr = margin(period, h, "replica")
         dx = F.pad(_var_over_images(xs[..., :, 1:] - xs[..., :, :-1]), (0, 1))  # to the right neighbour, (K, C, H, W)
         dy = F.pad(_var_over_images(xs[..., 1:, :] - xs[..., :-1, :]), (0, 0, 0, 1))  # to the lower neighbour
-        diff_var = torch.stack([dx, dy], dim=1)  # (K, 2, C, H, W); the padded last column or row is in the margin
-        profiles["replica"] = phase_profile(diff_var, period, mr).flatten(1)
-        levels["replica"] = diff_var[..., mr:h - mr, mr:w - mr].mean(dim=(-4, -3, -2, -1))
-        scale["replica"] = 2 * period * period * c
+        for part, diff_var in (("replica_x", dx), ("replica_y", dy)):  # the padded column or row is in the margin
+            profiles[part] = phase_profile(diff_var, period, mr).flatten(1)
+            levels[part] = diff_var[..., mr:h - mr, mr:w - mr].mean(dim=(-3, -2, -1))
+            scale[part] = period * period * c
     return GroupPatterns(profiles, levels, scale, groups)
 
 
@@ -285,8 +295,8 @@ def jackknife_variance(values: torch.Tensor) -> float:
 
 def _squared(pat: GroupPatterns, part: str) -> torch.Tensor:
     """The squared depth of one part ``(K + 1,)``: all groups first, then leaving out each one."""
-    if part == "total":
-        return _squared(pat, "phase") + _squared(pat, "fixed")
+    if part in COMPOSITE:
+        return sum(weight * _squared(pat, sub) for sub, weight in COMPOSITE[part])
     num = within_pairs(pat.profiles[part]) / pat.scale[part]
     den = within_pairs(pat.levels[part][:, None])
     return torch.where(den > 0, num / den.clamp_min(torch.finfo(den.dtype).tiny), torch.zeros_like(num))
@@ -294,44 +304,42 @@ def _squared(pat: GroupPatterns, part: str) -> torch.Tensor:
 
 def _normalised(pat: GroupPatterns, part: str) -> torch.Tensor:
     """Each group's profile over its own level, in the unit of the squared depth, ``(K, D)``: a
-    squared depth is about the mean product of two different rows (``total``: phase and fixed side
-    by side). Their spread is the sampling noise of the depth, the contrast's variation included."""
-    if part == "total":
-        return torch.cat([_normalised(pat, "phase"), _normalised(pat, "fixed")], dim=1)
+    squared depth is about the mean product of two different rows (a composite part: its parts
+    side by side, each times the square root of its weight). Their spread is the sampling noise of
+    the depth, the contrast's variation included."""
+    if part in COMPOSITE:
+        return torch.cat([math.sqrt(weight) * _normalised(pat, sub) for sub, weight in COMPOSITE[part]], dim=1)
     level = pat.levels[part][:, None]
     return pat.profiles[part] / math.sqrt(pat.scale[part]) / torch.where(level > 0, level, torch.ones_like(level))
 
 
-@functools.lru_cache(maxsize=None)
-def _distinct(k: int, order: int) -> torch.Tensor:
-    """Every tuple of ``order`` distinct indices below ``k``, ``(T, order)``."""
-    grids = torch.cartesian_prod(*[torch.arange(k)] * order)
-    keep = torch.ones(len(grids), dtype=torch.bool)
-    for a in range(order):
-        for b in range(a + 1, order):
-            keep &= grids[:, a] != grids[:, b]
-    return grids[keep]
-
-
 def noise_power(v: torch.Tensor, w: torch.Tensor | None = None) -> float:
-    """Unbiased estimate of tr(S_v S_w) (``w`` None: tr(S_v^2)), S the covariance of the rows: the
-    variance of the degenerate part of a mean product between rows, i.e. of pure sampling noise.
-    From squared inner products of differences of rows with no row twice, whose expectation is
-    4 tr(S_v S_w) whatever the rows' mean."""
-    if w is None:
-        i, j, k, l = _distinct(v.shape[0], 4).T
-        gram = v @ v.T
-        return float((gram[i, j] - gram[i, l] - gram[k, j] + gram[k, l]).square().mean() / 4)
-    a, b = _distinct(v.shape[0], 2).T
-    c, d = _distinct(w.shape[0], 2).T
-    cross = v @ w.T
-    ja, jb, kc, kd = a[:, None], b[:, None], c[None, :], d[None, :]
-    return float((cross[ja, kc] - cross[ja, kd] - cross[jb, kc] + cross[jb, kd]).square().mean() / 4)
+    """Unbiased estimate of tr(S_v S_w) (``w`` None: tr(S_v^2)), S the covariance of the rows of
+    ``v`` ``(K, D)`` and ``w`` ``(L, D)``: the variance of the degenerate part of a mean product
+    between rows, i.e. of pure sampling noise. It is the U-statistic of the squared inner products
+    of differences of rows with no row twice (expectation 4 tr(S_v S_w) whatever the rows' mean), in
+    closed form: tr(S_v S_w) for two independent sets, and for one (Himeno & Yamada 2014)
+    (K-1) / (K (K-2) (K-3)) ((K-1) (K-2) tr(S^2) + tr(S)^2 - K Q), Q = sum_i |v_i - mean|^4 / (K-1)."""
+    if w is not None:
+        return float((covariance(v) * covariance(w)).sum())
+    k = v.shape[0]
+    centred = v - v.mean(dim=0)
+    gram = centred @ centred.T
+    trace, square = gram.trace() / (k - 1), gram.square().sum() / (k - 1) ** 2
+    fourth = gram.diagonal().square().sum() / (k - 1)
+    return float((k - 1) / (k * (k - 2) * (k - 3)) * ((k - 1) * (k - 2) * square + trace ** 2 - k * fourth))
 
 
-def covariance_trace(v: torch.Tensor) -> float:
-    """Unbiased estimate of tr(S), S the covariance of the rows of ``v`` ``(K, D)``."""
-    return float((v - v.mean(dim=0)).square().sum() / (v.shape[0] - 1))
+def covariance(v: torch.Tensor) -> torch.Tensor:
+    """The unbiased covariance ``(D, D)`` of the rows of ``v`` ``(K, D)``."""
+    centred = v - v.mean(dim=0)
+    return centred.T @ centred / (v.shape[0] - 1)
+
+
+def along(mean: torch.Tensor, cov: torch.Tensor) -> float:
+    """``m' C m / |m|^2``: the variance of ``cov`` along ``mean`` (its mean eigenvalue if ``mean`` is 0)."""
+    norm = float(mean @ mean)
+    return float(mean @ cov @ mean) / norm if norm > 0 else float(torch.diagonal(cov).mean())
 
 
 def jackknife_excess_within(k: int) -> float:
@@ -356,18 +364,18 @@ def depths(pat: GroupPatterns) -> dict[str, Depth]:
             out[part] = NAN_DEPTH
             continue
         u, v = _squared(pat, part), _normalised(pat, part)
-        power = noise_power(v)
+        power, cov = noise_power(v), covariance(v) / k
         variance = _variance(jackknife_variance(u), jackknife_excess_within(k) * power, k)
-        noise = Noise(variance, covariance_trace(v) / k, power / k ** 2)
+        noise = Noise(variance, float(torch.trace(cov)), power / k ** 2, along(v.mean(dim=0), cov))
         out[part] = depth_from_squared(float(u[0]), noise)
     return out
 
 
 def _cross(g: GroupPatterns, r: GroupPatterns, part: str) -> tuple[torch.Tensor, torch.Tensor]:
     """``<g, r>`` of one part, leaving out each group of g and each group of r: ``((K + 1,), (L + 1,))``."""
-    if part == "total":
-        (pg, pr), (fg, fr) = _cross(g, r, "phase"), _cross(g, r, "fixed")
-        return pg + fg, pr + fr
+    if part in COMPOSITE:
+        crosses = [(weight, _cross(g, r, sub)) for sub, weight in COMPOSITE[part]]
+        return sum(w * c[0] for w, c in crosses), sum(w * c[1] for w, c in crosses)
     num_g, num_r = across_pairs(g.profiles[part], r.profiles[part])
     lg, lr = leave_one_out_means(g.levels[part]), leave_one_out_means(r.levels[part])
     den_g, den_r = lg * lr[0], lg[0] * lr
@@ -399,8 +407,10 @@ def distance(g: GroupPatterns, r: GroupPatterns) -> dict[str, Depth]:
         excess = (jackknife_excess_within(k) * noise_power(vg) + jackknife_excess_within(l) * noise_power(vr)
                   + 4 * noise_power(vg, vr) / (k * l))
         jack = jackknife_variance(leave_g) + jackknife_variance(leave_r)
-        noise = Noise(_variance(jack, excess, min(k, l)), covariance_trace(vg) / k + covariance_trace(vr) / l,
-                      noise_power(vg) / k ** 2 + noise_power(vr) / l ** 2 + 2 * noise_power(vg, vr) / (k * l))
+        cov = covariance(vg) / k + covariance(vr) / l
+        noise = Noise(_variance(jack, excess, min(k, l)), float(torch.trace(cov)),
+                      noise_power(vg) / k ** 2 + noise_power(vr) / l ** 2 + 2 * noise_power(vg, vr) / (k * l),
+                      along(vg.mean(dim=0) - vr.mean(dim=0), cov))
         out[part] = depth_from_squared(float(leave_g[0]), noise)
     return out
 

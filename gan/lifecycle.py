@@ -30,6 +30,7 @@ from gan import dashboard
 from gan import metrics as M
 from gan.errors import TrainingDiverged, TrainingInterrupted, UserError
 from gan.logging import RunLogger
+from gan.networks import num_stages
 from gan.rundir import RunDir, Status
 from gan.validate import validate
 
@@ -113,7 +114,7 @@ def open_run(replica: Replica, step: int, resumed: bool) -> None:
     r.logger, r.heartbeat = RunLogger(r.run, resume_step=step if resumed else None), Heartbeat(r.run)
     if not resumed:
         r.logger.text("config", f"```\n{OmegaConf.to_yaml(r.cfg)}\n```")
-        r.logger.layout(dashboard.layout(M.periods_for(r.cfg.image_size)))
+        r.logger.layout(dashboard.layout(M.periods_for(r.cfg.image_size), stages=num_stages(r.cfg.image_size)))
     r.run.save_config(r.cfg)
 
 
@@ -204,19 +205,20 @@ def finish(job: RunDir, cfg: DictConfig, replicas: list[Replica], step: int, div
     """Each replica's final numbers (HParams, ``finished``, closing summary) and the job's: the
     replica's own for one seed; for several, their mean, and each one's under ``replicas``."""
     finals = []
-    window = float(cfg.eval.headline_window)
+    window, generator = float(cfg.eval.headline_window), str(cfg.eval.generator)
+    summary = M.of_generator(M.SUMMARY, generator)
     for r in replicas:
         if diverged[r.index]:
             continue
         records = r.run.read_metrics()
         last = next((x for x in reversed(records) if M.is_evaluation(x)), {})
         final = {"step": step, **r.train_stats, **M.run_headline(records, window),
-                 "converged": M.converged(records, window), **M.last_values(last)}
+                 "converged": M.converged(records, window, generator), **M.last_values(last)}
         if r.logger is not None:  # trained now (not found finished)
-            r.logger.hparams(dashboard.hparams(r.cfg), {k: final[k] for k in M.SUMMARY if k in final}, step=step)
+            r.logger.hparams(dashboard.hparams(r.cfg), {k: final[k] for k in summary if k in final}, step=step)
             r.logger.close()
             r.run.write_status(Status.FINISHED, step=step, converged=final["converged"])
-        closing_summary(r.run, final, seconds)
+        closing_summary(r.run, final, seconds, generator)
         finals.append(final)
     if len(replicas) == 1:
         return finals[0]
@@ -225,15 +227,17 @@ def finish(job: RunDir, cfg: DictConfig, replicas: list[Replica], step: int, div
     return {**mean, "step": step, "replicas": finals}
 
 
-def closing_summary(run: RunDir, final: dict[str, Any], seconds: float | None) -> None:
+def closing_summary(run: RunDir, final: dict[str, Any], seconds: float | None, generator: str = "raw") -> None:
     """Where the run went, what it ended at (its headline numbers), and how to look at it."""
     took = f" in {seconds / 60:.1f} min" if seconds is not None else " (before)"
-    numbers = "  ".join(f"{k} {final[k]:.4g}" for k in M.SUMMARY if isinstance(final.get(k), (int, float)))
+    numbers = "  ".join(f"{k} {final[k]:.4g}" for k in M.of_generator(M.SUMMARY, generator)
+                        if isinstance(final.get(k), (int, float)))
     shown = shlex.quote(os.path.relpath(run.path) if run.path.resolve().is_relative_to(Path.cwd()) else str(run.path))
     settled = {True: "converged (no trend", False: "NOT converged (a trend", None: "too few evaluations to tell a trend"}
-    trend = settled[final.get("converged")] + (f" in {' or '.join(M.CONVERGENCE)} over the headline window)"
-                                               if final.get("converged") is not None else "")
-    text = (f"finished {shown} at step {final['step']}{took}\n  {M.describe(final)}; {trend}\n  {numbers}\n"
+    trend = settled[final.get("converged")] + (f" in {' or '.join(M.of_generator(M.CONVERGENCE, generator))} over the "
+                                               "headline window)" if final.get("converged") is not None else "")
+    text = (f"finished {shown} at step {final['step']}{took}\n  {M.describe(final, generator=generator)}; {trend}\n"
+            f"  {numbers}\n"
             f"  tensorboard --logdir {shown}")
     log.info("%s", text)  # Hydra's logging shows it on the console and keeps it in train.log
 

@@ -60,6 +60,14 @@ LOSS_D, LOSS_G = f"{TRAIN_PREFIX}loss_D", f"{TRAIN_PREFIX}loss_G"
 D_REAL, D_FAKE = f"{TRAIN_PREFIX}D_real", f"{TRAIN_PREFIX}D_fake"
 #: The key of a metrics.jsonl record that marks a replica frozen after a NaN/Inf.
 DIVERGED = "diverged"
+#: The depths of generator stage I's output feature maps: ``stage0/checkerboard_depth/p2``.
+STAGE_PREFIX = "stage{i}/"
+_STAGE = re.compile(r"stage\d+/")
+
+
+def stage_name(stage: int, name: str) -> str:
+    """``stage_name(1, "phase_depth/p2")`` -> ``stage1/phase_depth/p2``."""
+    return STAGE_PREFIX.format(i=stage) + name
 
 
 def real_name(name: str) -> str:
@@ -188,7 +196,7 @@ def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", 
     treated = spectral.pre_tanh(images.float()) if saturation == "atanh" else images.float()
     mean_images = treated[:whole].reshape(n // group, group, *images.shape[1:]).mean(dim=1)
     fixed = spectral.checkerboard_energies(mean_images, periods)
-    patterns = {p: D.group_patterns(treated, p) if D.fits(p, *images.shape[-2:]) and n >= 6 else None
+    patterns = {p: D.group_patterns(treated, p) if D.fits(p, *images.shape[-2:]) and n >= D.MIN_IMAGES else None
                 for p in periods}  # unbiased at any N: all images
     spread = {}
     for p in periods:
@@ -331,8 +339,9 @@ REGISTRY: tuple[Metric, ...] = (
 
 def find(name: str) -> Metric | None:
     """The registry entry of a concrete name (``checkerboard/p4`` -> the ``checkerboard/p{p}`` entry;
-    ``ema/NAME`` and ``last/NAME`` are NAME's)."""
-    name = name.removeprefix(EMA_PREFIX).removeprefix(LAST_PREFIX).removeprefix(EMA_PREFIX)
+    ``last/NAME``, ``ema/NAME`` and ``stageI/NAME`` are NAME's)."""
+    name = name.removeprefix(LAST_PREFIX).removeprefix(EMA_PREFIX)
+    name = name[_STAGE.match(name).end():] if _STAGE.match(name) else name
     for m in REGISTRY:
         pattern = re.escape(m.name).replace(r"\{p\}", r"\d+").replace(r"\{i\}", r"\d+").replace(r"\{size\}", r"\d+")
         if re.fullmatch(pattern, name):
@@ -352,6 +361,21 @@ def compute(stats: SpectralStats, reference: SpectralStats | None = None, f_min:
     for m in usable:
         if not m.per_period:
             out[m.name] = m.fn(stats, reference, None, f_min)
+    return out
+
+
+def stage_depths(outputs: list[torch.Tensor]) -> dict[str, float]:
+    """The depths (every part, with its standard error) of each generator stage's output feature maps
+    ``[(N, C_i, S_i, S_i), ...]`` at every period of its resolution (``periods_for``), as
+    ``stageI/NAME/pP``: where in the generator a pattern is born and whether later stages keep it
+    (a pattern of stage I at period P is one of period 2P after the next x2 stage)."""
+    out = {}
+    for i, x in enumerate(outputs):
+        for p in periods_for(*x.shape[-2:]):
+            found = D.phase_depths(x, p) if D.fits(p, *x.shape[-2:]) and x.shape[0] >= D.MIN_IMAGES else {}
+            for part, depth in found.items():
+                name = DEPTH_PARTS[part].format(p=p)
+                out[stage_name(i, name)], out[stage_name(i, se_name(name))] = depth.value, depth.se
     return out
 
 
@@ -406,22 +430,34 @@ def run_headline(records: list[dict], window: float) -> dict[str, float]:
     return out
 
 
-def describe(numbers: dict[str, Any], period: int = 2) -> str:
+def describe(numbers: dict[str, Any], period: int = 2, generator: str = "raw") -> str:
     """The headline in words: ``a P=2 pattern 2.1% of the contrast away from the data's (SE 0.3
     points, the sampling of one evaluation): 1.9% following the content, 0.4% fixed, 0.1% replicas``."""
-    values = {part: numbers.get(excess_name(name, "").format(p=period), math.nan) for part, name in DEPTH_PARTS.items()}
+    values = {part: numbers.get(of_generator(excess_name(name, "").format(p=period), generator), math.nan)
+              for part, name in DEPTH_PARTS.items()}
     if not isinstance(values["total"], (int, float)) or math.isnan(values["total"]):
         return "no depths (no evaluation with a reference)"
-    se = numbers.get(se_name(excess_name(DEPTH, "")).format(p=period))
+    se = numbers.get(of_generator(se_name(excess_name(DEPTH, "")).format(p=period), generator))
     pm = f" (SE {100 * se:.2g} points, the sampling of one evaluation)" if isinstance(se, (int, float)) \
         and math.isfinite(se) else ""
     replica = f", {100 * values['replica']:.1f}% replicas" if math.isfinite(values["replica"]) else ""
-    return (f"a P={period} pattern {100 * values['total']:.1f}% of the contrast away from the data's{pm}: "
+    whose = " (the weight average)" if generator == "ema" else ""
+    return (f"a P={period} pattern{whose} {100 * values['total']:.1f}% of the contrast away from the data's{pm}: "
             f"{100 * values['phase']:.1f}% following the content, {100 * values['fixed']:.1f}% fixed{replica}")
 
 
 #: The numbers whose plateau says a run has converged: image quality and the headline.
 CONVERGENCE = (SWD, HEADLINE)
+#: ``eval.generator``: whose numbers are a run's headline, convergence and comparison: the trained
+#: generator's, or its exponential moving average's (``train.ema``), logged under ``ema/``.
+GENERATORS = {"raw": "", "ema": EMA_PREFIX}
+
+
+def of_generator(names: str | tuple[str, ...], generator: str = "raw") -> str | tuple[str, ...]:
+    """``of_generator(HEADLINE, "ema")`` -> ``ema/checkerboard_depth_excess/p2`` (a tuple maps each)."""
+    if isinstance(names, str):
+        return GENERATORS[generator] + names
+    return tuple(GENERATORS[generator] + n for n in names)
 
 
 @dataclass(frozen=True)
@@ -454,9 +490,9 @@ def plateau(records: list[dict], window: float, metric: str) -> Plateau | None:
     return Plateau(metric, fit.slope * span, fit.slope * span - half, fit.slope * span + half, len(points))
 
 
-def plateaus(records: list[dict], window: float) -> list[Plateau]:
-    """``plateau`` of each metric of ``CONVERGENCE`` that has enough evaluations to tell."""
-    return [p for m in CONVERGENCE if (p := plateau(records, window, m)) is not None]
+def plateaus(records: list[dict], window: float, generator: str = "raw") -> list[Plateau]:
+    """``plateau`` of each metric of ``CONVERGENCE`` (of ``generator``) that has enough evaluations to tell."""
+    return [p for m in of_generator(CONVERGENCE, generator) if (p := plateau(records, window, m)) is not None]
 
 
 def all_flat(found: list[Plateau]) -> bool | None:
@@ -464,7 +500,7 @@ def all_flat(found: list[Plateau]) -> bool | None:
     return all(p.flat for p in found) if found else None
 
 
-def converged(records: list[dict], window: float) -> bool | None:
-    """A run has converged when none of ``CONVERGENCE`` shows a trend over its headline window;
-    None when it has too few evaluations there to tell."""
-    return all_flat(plateaus(records, window))
+def converged(records: list[dict], window: float, generator: str = "raw") -> bool | None:
+    """A run has converged when none of ``CONVERGENCE`` (of ``generator``) shows a trend over its
+    headline window; None when it has too few evaluations there to tell."""
+    return all_flat(plateaus(records, window, generator))

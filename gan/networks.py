@@ -90,8 +90,17 @@ class Generator(nn.Module):
         """The upsampler of each stage, first to last."""
         return [stage[0] for stage in self.stages]
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.stages(self.project(z.view(z.shape[0], -1, 1, 1)))
+    def forward(self, z: torch.Tensor, stages: bool = False) -> torch.Tensor | list[torch.Tensor]:
+        """Images ``(B, channels, S, S)``; ``stages=True``: every stage's output, first to last,
+        ``[(B, w_1, 8, 8), (B, w_2, 16, 16), ..., (B, channels, S, S)]`` (the last is the image)."""
+        x = self.project(z.view(z.shape[0], -1, 1, 1))  # (B, w_0, 4, 4)
+        if not stages:
+            return self.stages(x)
+        outputs = []
+        for stage in self.stages:
+            x = stage(x)
+            outputs.append(x)
+        return outputs
 
 
 def _downsampler(kind: str, cin: int, cout: int) -> nn.Module:

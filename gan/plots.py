@@ -189,38 +189,101 @@ def summary_bars(labels: Sequence[str], metrics: Sequence[str], means: Mapping[s
     return fig
 
 
-def training_curves(curves: Mapping[str, Mapping[str, tuple]], stages: Sequence[int] = ()):
-    """Metrics vs training step, one panel per metric: ``curves[metric][label] = (steps, mean, low,
-    high, n)``, the mean over seeds with its 95% band. ``stages``: steps marked by vertical lines.
-    A panel's axis spans the values after the first evaluation (an untrained generator's value
-    would flatten the rest; it is drawn at the edge)."""
+def _curve_panel(ax, curves: Mapping[str, tuple], scale: float, lo: float, hi: float, legend: bool) -> None:
+    """One metric's curves (mean with its band), values x ``scale``, clipped to [lo, hi]."""
+    for label, (steps, mean, low, high, n) in curves.items():
+        mean, low, high = (np.clip(scale * np.asarray(v, dtype=float), lo, hi) for v in (mean, low, high))
+        line, = ax.plot(steps, mean, label=f"{label} (n={n})" if legend else None, lw=1.2)
+        ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.15, lw=0)
+    ax.grid(True, alpha=0.3)
+
+
+def training_curves(curves: Mapping[str, Mapping[str, tuple]], marks: Sequence[int] = (),
+                    percent: Sequence[str] = (), window: tuple[float, float] | None = None):
+    """Metrics vs training step, one row per metric: ``curves[metric][label] = (steps, mean, low, high,
+    n)``, the mean over seeds with its 95% band. ``percent``: metrics drawn in % on a symmetric log
+    axis (linear within 0.1%), so an early transient of tens of % and a headline of a few tenths
+    both read; ``window``: (first, last) step of the headline window, drawn again zoomed on a
+    linear axis in a second column. ``marks``: steps marked by dotted lines."""
     metrics = list(curves)
-    fig, axes = plt.subplots(len(metrics), 1, figsize=(8, 3.2 * len(metrics)), layout="constrained", squeeze=False)
-    for ax, metric in zip(axes[:, 0], metrics):
+    cols = 2 if window else 1
+    fig, axes = plt.subplots(len(metrics), cols, figsize=(7 * cols, 3.0 * len(metrics)), layout="constrained",
+                             squeeze=False)
+    for row, metric in enumerate(metrics):
+        scale, unit = (100.0, " (%)") if metric in percent else (1.0, "")
+        ax = axes[row, 0]
         later = [np.r_[lo[1:], hi[1:]] for _, _, lo, hi, _ in curves[metric].values() if len(lo) > 1]
-        later = [v[np.isfinite(v)] for v in later]
-        span = (min(v.min() for v in later if v.size), max(v.max() for v in later if v.size)) \
-            if any(v.size for v in later) else None
-        lo, hi = span if span else (-np.inf, np.inf)
-        for label, (steps, mean, low, high, n) in curves[metric].items():
-            line, = ax.plot(steps, np.clip(mean, lo, hi), label=f"{label} (n={n})", lw=1.2)
-            ax.fill_between(steps, np.clip(low, lo, hi), np.clip(high, lo, hi), color=line.get_color(), alpha=0.15, lw=0)
-        for s in stages:
+        later = np.concatenate([v[np.isfinite(v)] for v in later]) if later else np.array([])
+        if metric in percent:
+            _curve_panel(ax, curves[metric], scale, -np.inf, np.inf, legend=row == 0)
+            ax.set_yscale("symlog", linthresh=0.1)
+            ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+            ax.axhline(0, color="black", lw=0.6)
+        else:  # the span after the first evaluation: an untrained generator's value is drawn at the edge
+            lo, hi = (later.min(), later.max()) if later.size else (-np.inf, np.inf)
+            _curve_panel(ax, curves[metric], scale, lo, hi, legend=row == 0)
+            if later.size:
+                pad = 0.05 * max(hi - lo, 1e-9)
+                ax.set_ylim(lo - pad, hi + pad)
+        for s in marks:
             ax.axvline(s, color="grey", lw=0.7, ls=":")
-        if span:
-            pad = 0.05 * max(span[1] - span[0], 1e-9)
-            ax.set_ylim(span[0] - pad, span[1] + pad)
-        ax.set_ylabel(metric, fontsize=8)
+        ax.set_ylabel(metric + unit, fontsize=8)
+        if window:
+            ax.axvspan(*window, color="0.92", zorder=0)
+            zoom = axes[row, 1]
+            inside = {label: tuple(np.asarray(v)[[window[0] <= t <= window[1] for t in c[0]]] for v in c[:4]) + (c[4],)
+                      for label, c in curves[metric].items()}
+            values = np.concatenate([scale * np.r_[c[2], c[3]] for c in inside.values()]) if inside else np.array([])
+            values = values[np.isfinite(values)]
+            _curve_panel(zoom, inside, scale, -np.inf, np.inf, legend=False)
+            if values.size:
+                pad = 0.05 * max(values.max() - values.min(), 1e-9)
+                zoom.set_ylim(values.min() - pad, values.max() + pad)
+            zoom.set_title("the headline window" if row == 0 else "", fontsize=9)
+    for ax in axes[-1]:
+        ax.set_xlabel("training step")
+    fig.legend(loc="outside lower center", ncols=4, fontsize=7)
+    fig.suptitle("over training: mean over seeds and its 95% t-interval; depths in % of the contrast (symmetric log "
+                 "axis, linear within 0.1%); grey: the headline window; dotted: 25/50/100% of training", fontsize=9)
+    return fig
+
+
+def generator_stages_figure(curves: Mapping[str, Mapping[tuple[int, int], tuple]]):
+    """Depth of every generator stage's output against the training step, one panel per group:
+    ``curves[group][(stage, period)] = (steps, mean, low, high, n)`` (fractions, drawn in %); P = 2
+    solid, a stage's longer periods dashed, one colour per stage, symmetric log axis."""
+    groups = list(curves)
+    cols = min(4, len(groups))
+    rows = -(-len(groups) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False, sharey=True,
+                             layout="constrained")
+    colours = plt.get_cmap("viridis")
+    stages = sorted({s for c in curves.values() for s, _ in c})
+    for ax, group in zip(axes.flat, groups):
+        for (stage, period), (steps, mean, *_) in sorted(curves[group].items()):
+            colour = colours(stage / max(len(stages) - 1, 1))
+            ax.plot(steps, 100 * np.asarray(mean, dtype=float), color=colour, lw=1.2, ls="-" if period == 2 else "--",
+                    label=f"stage {stage}, P={period}")
+        ax.set_yscale("symlog", linthresh=0.1)
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.axhline(0, color="black", lw=0.6)
+        ax.set_title(group, fontsize=9)
         ax.grid(True, alpha=0.3)
-    axes[-1, 0].set_xlabel("training step")
-    axes[0, 0].legend(fontsize=7, loc="upper right", ncol=2)
-    fig.suptitle("over training: mean over seeds and its 95% t-interval; dotted: the stages of the stage table",
-                 fontsize=9)
+    for ax in list(axes.flat)[len(groups):]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("depth (% of contrast)")
+    for ax in axes[-1]:
+        ax.set_xlabel("training step")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=6, fontsize=7)
+    fig.suptitle("depth of each generator stage's output (mean over seeds): P=2 solid (the stage's own x2), "
+                 "longer periods dashed (patterns of earlier stages)", fontsize=9)
     return fig
 
 
 VERDICT_COLOURS = {"lower": "tab:green", "higher": "tab:red", "not settled": "grey",
-                   "not settled (not converged)": "tab:orange"}
+                   "not settled (still moving)": "tab:orange"}
 
 
 def comparison_figure(rows: Sequence):
@@ -243,5 +306,6 @@ def comparison_figure(rows: Sequence):
         ax.grid(True, axis="x", alpha=0.3)
     handles = [plt.Line2D([], [], marker="o", ls="none", color=c, label=v) for v, c in VERDICT_COLOURS.items()]
     fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8)
-    fig.suptitle("Welch 95% intervals; verdicts from Holm-adjusted p < 0.05", fontsize=10)
+    fig.suptitle("Welch 95% intervals; verdicts from Holm-adjusted p < 0.05 that survive the runs' remaining movement",
+                 fontsize=10)
     return fig

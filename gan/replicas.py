@@ -12,6 +12,7 @@ and ``gan.analyze``).
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Iterator
 
 import torch
@@ -47,11 +48,13 @@ class Replicas:
             return self.compiled(x)
         return self.eager(x)
 
-    def eager(self, x: torch.Tensor) -> torch.Tensor:
-        """The forward without compilation (sampling, whose batch sizes differ from training's)."""
+    def eager(self, x: torch.Tensor, **kwargs) -> torch.Tensor | list[torch.Tensor]:
+        """The forward without compilation (sampling, whose batch sizes differ from training's);
+        ``kwargs`` go to the network (a generator's ``stages=True``: a list of ``(K, B, ...)``)."""
         if self.net is not None:
-            return self.net(x[0])[None]
-        return vmap(self._one, randomness="different")(self.params, self.buffers, x)
+            out = self.net(x[0], **kwargs)
+            return [o[None] for o in out] if isinstance(out, list) else out[None]
+        return vmap(functools.partial(self._one, **kwargs), randomness="different")(self.params, self.buffers, x)
 
     def compile(self, mode: str = "default") -> "Replicas":
         """``torch.compile`` the training forward (``reduce-overhead``: with CUDA graphs)."""
@@ -63,8 +66,8 @@ class Replicas:
             self.compiled = lambda x: vmapped(self.params, self.buffers, x)
         return self
 
-    def _one(self, params: dict, buffers: dict, x: torch.Tensor) -> torch.Tensor:
-        return functional_call(self.template, (params, buffers), (x,))
+    def _one(self, params: dict, buffers: dict, x: torch.Tensor, **kwargs) -> torch.Tensor:
+        return functional_call(self.template, (params, buffers), (x,), kwargs)
 
     def parameters(self) -> Iterator[torch.Tensor]:
         """The trainable tensors (stacked, ``(K, ...)``, for K > 1)."""

@@ -65,7 +65,8 @@ class Comparison:
     """``group`` against ``reference`` on one metric: difference of means (group - reference) with
     Welch's 95% interval and p-value; ``p_holm`` after Holm's adjustment over the comparisons made
     together; ``verdict``: lower, higher or not settled; ``seeds_needed``: per group, for a test at
-    the observed spread to detect the observed difference (80% power), if not settled."""
+    the observed spread to detect the observed difference (80% power), if not settled; ``movement``:
+    how far the two means may still move toward each other, which a settled verdict survives."""
 
     group: str
     reference: str
@@ -79,6 +80,7 @@ class Comparison:
     p_holm: float = math.nan
     verdict: str = "not settled"
     seeds_needed: int | None = None
+    movement: float = 0.0  # how far the two means may still move toward each other (gan.summarize.settle)
 
 
 def welch(a: Sequence[float], b: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float, float, float]:

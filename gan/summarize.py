@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import re
 import statistics
 import sys
 from collections import defaultdict
@@ -38,15 +39,16 @@ from omegaconf import OmegaConf
 from gan import metrics as M
 from gan.config import flatten, load_preset
 from gan.errors import report
-from gan.plots import comparison_figure, save_figure, summary_bars, training_curves
+from gan.plots import comparison_figure, generator_stages_figure, save_figure, summary_bars, training_curves
 from gan.rundir import Liveness, RunDir, Status
 from gan.stats import Comparison, compare, estimate
 
 #: Keys that never define a group: the seed varies within a group; paths differ per job.
 IGNORED_KEYS = ("seed", "run_dir", "train.progress", "num_seeds")
 
-#: The verdict of a difference between groups of which one has runs that have not converged.
-NOT_CONVERGED = "not settled (not converged)"
+#: The verdict of a difference whose interval excludes 0, but not after the movement that the
+#: groups' runs still show over one more headline window.
+STILL_MOVING = "not settled (still moving)"
 
 
 class SummaryError(ValueError):
@@ -73,6 +75,11 @@ class Job:
         return {k: v for k, v in last.items() if k not in ("step", M.DIVERGED)}
 
     @property
+    def first_evaluation(self) -> dict[str, Any]:
+        """The evaluation record at step 0 (before any training), or {}."""
+        return next((r for r in self.records if r.get("step") == 0 and M.is_evaluation(r)), {})
+
+    @property
     def numbers(self) -> dict[str, float]:
         """Every metric of the last record: the run's headline value (``gan.metrics.run_headline``),
         NaN where it has no finite one."""
@@ -91,10 +98,28 @@ class Job:
         return 0.0 if self.last_only else self.headline_window
 
     @cached_property
+    def generator(self) -> str:
+        """``eval.generator`` of the run's config: whose numbers are its headline (raw or ema)."""
+        return str(self.config.get("eval.generator", "raw"))
+
+    @cached_property
     def plateaus(self) -> list[M.Plateau]:
         """``gan.metrics.plateaus`` over the run's headline window: computed once per job (a
         least-squares fit per metric), read per group, comparison and movement table."""
-        return M.plateaus(self.records, self.headline_window)
+        return M.plateaus(self.records, self.headline_window, self.generator)
+
+    def trend(self, metric: str) -> M.Plateau | None:
+        """The change of ``metric`` over the run's headline window (``gan.metrics.plateau``), cached."""
+        cache = self.__dict__.setdefault("_trends", {})
+        if metric not in cache:
+            cache[metric] = M.plateau(self.records, self.headline_window, metric)
+        return cache[metric]
+
+    def movement(self, metric: str) -> float:
+        """How far ``metric`` may still move in one more headline window: the larger end of the 95%
+        interval of its change over the last one, for a run with a trend in it; else 0."""
+        p = self.trend(metric)
+        return max(abs(p.low), abs(p.high)) if p is not None and not p.flat else 0.0
 
     @property
     def converged(self) -> bool | None:
@@ -217,7 +242,8 @@ def _fmt(row: dict[str, Any], m: str) -> str:
     return text if n == row["n"] else f"{text} (n={n})"
 
 
-def write_markdown(path: Path, keys: list[str], rows: list[dict[str, Any]], metrics: list[str]) -> None:
+def write_markdown(path: Path, keys: list[str], rows: list[dict[str, Any]], metrics: list[str],
+                   generator: str = "raw") -> None:
     head = [*(k.removeprefix("choice.") for k in keys), "n", "converged", *metrics, "not finished", "excluded"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
@@ -231,8 +257,9 @@ def write_markdown(path: Path, keys: list[str], rows: list[dict[str, Any]], metr
             "scale]; dB and other differences: mean ± half-width of the 95% t-interval (scipy.stats). The "
             "excess in dB is the mean of per-seed dB, i.e. the same geometric aggregate as its CE column. "
             "Depths: a percentage of the images' contrast. converged: runs in which neither "
-            f"{' nor '.join(M.CONVERGENCE)} shows a trend over the headline window (the 95% interval of its "
-            "change there holds 0); a ranking between groups with runs that still move is not settled.\n")
+            f"{' nor '.join(M.of_generator(M.CONVERGENCE, generator))} shows a trend over the headline window (the "
+            "95% interval of its change there holds 0); a ranking is settled only when it survives the movement "
+            "the runs still show.\n")
     path.write_text("\n".join(lines) + "\n" + note)
 
 
@@ -250,8 +277,8 @@ def plot_bars(path: Path, keys: list[str], rows: list[dict[str, Any]], metrics: 
     save_figure(fig, path, dpi=110)
 
 
-#: Where ``stage_table`` and the curves report the headline: shares of the training steps.
-STAGES = (0.25, 0.5, 1.0)
+#: Where ``progress_table`` and the curves report the headline: shares of the training steps.
+PROGRESS = (0.25, 0.5, 1.0)
 
 
 def curve(members: list[Job], metric: str) -> tuple | None:
@@ -279,31 +306,37 @@ def last_step(jobs: list[Job]) -> int:
     return max((r["step"] for j in jobs for r in j.records if M.is_evaluation(r)), default=0)
 
 
-def plot_curves(path: Path, keys: list[str], jobs: list[Job], metrics: tuple[str, ...] = M.COMPARED + (M.SWD,)) -> None:
-    """Each metric against the training step per group (mean over seeds, 95% band), the stages marked."""
+def plot_curves(path: Path, keys: list[str], jobs: list[Job], metrics: tuple[str, ...],
+                fallback: tuple[str, ...] = M.SUMMARY) -> None:
+    """Each metric against the training step per group (mean over seeds, 95% band), the points of
+    the progress table marked, depths in % on a symmetric log axis, the headline window zoomed; the
+    first two logged ``fallback`` metrics if none of ``metrics`` was logged."""
     groups = grouped(keys, jobs)
     logged = {k for j in jobs for r in j.records for k in r}
-    metrics = tuple(m for m in metrics if m in logged) or tuple(m for m in M.SUMMARY if m in logged)[:2]
+    metrics = tuple(m for m in metrics if m in logged) or tuple(m for m in fallback if m in logged)[:2]
     curves = {m: {label: c for label, members in groups.items() if (c := curve(members, m))} for m in metrics}
     curves = {m: c for m, c in curves.items() if c}
     if curves:
         end = last_step(jobs)
-        save_figure(training_curves(curves, [round(s * end) for s in STAGES]), path, dpi=110)
+        window = max((j.headline_window for j in jobs), default=0.0)
+        percent = [m for m in curves if (info := M.find(m)) is not None and info.percent]
+        save_figure(training_curves(curves, [round(s * end) for s in PROGRESS], percent=percent,
+                                    window=(end * (1 - window), end) if window > 0 else None), path, dpi=110)
 
 
-def stage_table(keys: list[str], jobs: list[Job], metric: str = M.HEADLINE) -> str:
-    """The headline of each group as if training had stopped at each of ``STAGES`` (each run's
+def progress_table(keys: list[str], jobs: list[Job], metric: str) -> str:
+    """The headline of each group as if training had stopped at each of ``PROGRESS`` (each run's
     records up to that step, its headline window scaled with it): mean ± 95% half-width over seeds."""
     end = last_step(jobs)
     if end == 0:
         return ""
     info = M.find(metric)
-    head = f"| group | {' | '.join(f'{round(100 * s)}% (step {round(s * end)})' for s in STAGES)} |"
-    lines = [f"`{metric}` at stages of training (each run's headline up to that step):", "", head,
-             "|---" * (len(STAGES) + 1) + "|"]
+    head = f"| group | {' | '.join(f'{round(100 * s)}% (step {round(s * end)})' for s in PROGRESS)} |"
+    lines = [f"`{metric}` at points of training (each run's headline up to that step):", "", head,
+             "|---" * (len(PROGRESS) + 1) + "|"]
     for label, members in grouped(keys, jobs).items():
         cells = []
-        for share in STAGES:
+        for share in PROGRESS:
             values = [M.run_headline([r for r in j.records if r.get("step", 0) <= share * end], j.window).get(metric)
                       for j in members]
             e = estimate([v for v in values if v is not None and math.isfinite(v)], positive=bool(info and info.positive))
@@ -312,6 +345,99 @@ def stage_table(keys: list[str], jobs: list[Job], metric: str = M.HEADLINE) -> s
                          + (f" ± {scale * (e.high - e.low) / 2:.2g}" if math.isfinite(e.low) else ""))
         lines.append(f"| {label} | {' | '.join(cells)} |")
     return "\n".join(lines) + "\n"
+
+
+def _value(v: Any) -> float:
+    """A record's number as a float, NaN for null (a non-finite value) or a missing one."""
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
+
+
+def common_generator(jobs: list[Job]) -> str:
+    """The ``eval.generator`` of the finished runs (``raw`` unless all say ``ema``)."""
+    found = {j.generator for j in jobs if j.finished}
+    return found.pop() if len(found) == 1 else "raw"
+
+
+def generators_table(keys: list[str], jobs: list[Job]) -> str:
+    """The trained generator beside its weight average, per group (runs that logged both, train.ema > 0):
+    the headline and SWD (mean ± 95% half-width over seeds) and how many runs converged by each."""
+    both = [j for j in jobs if j.finished and M.of_generator(M.HEADLINE, "ema") in j.last_record]
+    if not both:
+        return ""
+    lines = ["The trained generator (raw) and its exponential moving average (ema), per group: the headline, SWD, "
+             "and the runs that converged by each one's numbers:", "",
+             "| group | depth raw | depth ema | SWD raw | SWD ema | converged raw | converged ema |",
+             "|---|---|---|---|---|---|---|"]
+    for label, members in grouped(keys, both).items():
+        cells = []
+        for metric in (M.HEADLINE, M.of_generator(M.HEADLINE, "ema"), M.SWD, M.of_generator(M.SWD, "ema")):
+            cells.append(_estimate_text(metric, [j.numbers.get(metric, math.nan) for j in members]))
+        for generator in M.GENERATORS:
+            flags = [M.converged(j.records, j.headline_window, generator) for j in members]
+            cells.append(f"{sum(f is True for f in flags)}/{len(flags)}")
+        lines.append(f"| {label} | {' | '.join(cells)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _estimate_text(metric: str, values: list[float]) -> str:
+    """``12% ± 1.5`` (depths in %) or ``91.6 ± 12``: mean and 95% half-width over the finite values."""
+    info = M.find(metric)
+    e = estimate([v for v in values if math.isfinite(v)], positive=bool(info and info.positive))
+    if math.isnan(e.center):
+        return "n/a"
+    scale, unit = (100, "%") if info is not None and info.percent else (1, "")
+    return f"{scale * e.center:.3g}{unit}" + (f" ± {scale * e.half_width:.2g}" if math.isfinite(e.low) else "")
+
+
+def stage_depth_names(jobs: list[Job], generator: str = "raw") -> list[tuple[int, int]]:
+    """The (stage, period) pairs whose total depth the runs logged (``stageI/checkerboard_depth/pP``)."""
+    logged = {k for j in jobs for r in j.records[:1] for k in r}
+    found = {(int(m.group(1)), int(m.group(2))) for k in logged
+             if (m := re.fullmatch(re.escape(M.GENERATORS[generator]) + r"stage(\d+)/" + re.escape(M.DEPTH).replace(
+                 r"\{p\}", r"(\d+)"), k))}
+    return sorted(found)
+
+
+def generator_stage_tables(keys: list[str], jobs: list[Job], generator: str = "raw") -> str:
+    """Per group, the depth of each generator stage's output at step 0 and at the end (the headline
+    window): at P = 2 (what that stage's own x2 leaves) and at the stage's whole upsampling factor
+    (everything upsampled so far: a pattern born earlier is at a longer period)."""
+    pairs = stage_depth_names(jobs, generator)
+    stages = sorted({s for s, _ in pairs})
+    if not stages:
+        return ""
+    out = []
+    for title, period_of in (("P = 2 (the stage's own x2)", lambda s: 2),
+                             ("P = 2^(stage + 1) (every x2 so far)", lambda s: 2 ** (s + 1))):
+        columns = [(s, period_of(s)) for s in stages if (s, period_of(s)) in pairs]
+        if title.startswith("P = 2^") and all(p == 2 for _, p in columns[1:]):
+            continue
+        lines = [f"Depth of each generator stage's output, {title}: at step 0 → at the end (headline window), "
+                 "mean ± 95% half-width over seeds:", "",
+                 "| group | " + " | ".join(f"stage {s} (P={p})" for s, p in columns) + " |",
+                 "|---|" + "---|" * len(columns)]
+        for label, members in grouped(keys, jobs).items():
+            cells = []
+            for s, p in columns:
+                name = M.of_generator(M.stage_name(s, M.DEPTH.format(p=p)), generator)
+                first = [_value(j.first_evaluation.get(name)) for j in members]
+                end = [j.numbers.get(name, math.nan) for j in members]
+                cells.append(f"{_estimate_text(name, first)} → {_estimate_text(name, end)}")
+            lines.append(f"| {label} | {' | '.join(cells)} |")
+        out.append("\n".join(lines) + "\n")
+    return "\n".join(out)
+
+
+def plot_generator_stages(path: Path, keys: list[str], jobs: list[Job], generator: str = "raw") -> None:
+    """Each group's depth of every generator stage against the training step (mean over seeds)."""
+    pairs = stage_depth_names(jobs, generator)
+    if not pairs:
+        return
+    groups = grouped(keys, jobs)
+    curves = {label: {(s, p): c for s, p in pairs
+                      if (c := curve(members, M.of_generator(M.stage_name(s, M.DEPTH.format(p=p)), generator)))}
+              for label, members in groups.items()}
+    save_figure(generator_stages_figure(curves), path, dpi=110)
 
 
 def movement_table(keys: list[str], jobs: list[Job]) -> str:
@@ -342,7 +468,10 @@ def movement_table(keys: list[str], jobs: list[Job]) -> str:
 
 def comparisons(keys: list[str], jobs: list[Job], reference: str, metrics: list[str]) -> list[Comparison]:
     """Every group against the group whose upsampler is ``reference`` (and whose other varying keys
-    match), per metric, Holm-adjusted per metric. Empty when no group has that upsampler."""
+    match), per metric, Holm-adjusted per metric; empty when no group has that upsampler. A
+    difference is settled when its Holm-adjusted p is below 0.05 and its interval stays clear of 0
+    after the groups' means move by as much as their runs still move (``Job.movement`` over one
+    more window, summed over each group's runs and divided by its size, toward each other)."""
     lead = next((k for k in keys if k in ("choice.upsampler", "upsampler._target_")), None)
     rest = [k for k in keys if k != lead]
     values: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -367,10 +496,24 @@ def comparisons(keys: list[str], jobs: list[Job], reference: str, metrics: list[
             groups = {labels[g]: values[g][m] for g in members if len(values[g][m]) > 0}
             if labels[base] in groups:
                 out += compare(groups, labels[base], m, higher_is_worse=bool(info and info.higher_is_worse))
-    moving = {labels[g] for g in values if any(j.converged is False for j in jobs if j.finished
-                                               and tuple(str(j.config.get(k)) for k in keys) == g)}
-    return [replace(c, verdict=NOT_CONVERGED) if c.verdict != "not settled" and ({c.group, c.reference} & moving)
-            else c for c in out]
+    members: dict[str, list[Job]] = defaultdict(list)
+    for j in jobs:
+        if j.finished:
+            members[labels[tuple(str(j.config.get(k)) for k in keys)]].append(j)
+
+    def shift(label: str, metric: str) -> float:
+        runs = members[label]
+        return sum(j.movement(metric) for j in runs) / len(runs) if runs else 0.0
+
+    return [settle(c, shift(c.group, c.metric) + shift(c.reference, c.metric)) for c in out]
+
+
+def settle(c: Comparison, movement: float) -> Comparison:
+    """``c`` with the movement its verdict survives: a settled verdict whose interval, moved toward 0
+    by ``movement``, reaches 0 becomes ``STILL_MOVING``."""
+    if c.verdict in ("lower", "higher") and (c.low - movement <= 0 <= c.high + movement):
+        return replace(c, verdict=STILL_MOVING, movement=movement)
+    return replace(c, movement=movement)
 
 
 def write_comparison(out: Path, rows: list[Comparison]) -> str:
@@ -380,14 +523,19 @@ def write_comparison(out: Path, rows: list[Comparison]) -> str:
         w.writeheader()
         w.writerows(r.__dict__ for r in rows)
     lines = [f"Against `{rows[0].reference}` (difference of the means over seeds, group - reference; Welch's 95% "
-             "interval; p-values Holm-adjusted over the groups, per metric):", "",
-             "| group | metric | n | difference | 95% interval | p (Holm) | verdict | seeds needed |",
-             "|---|---|---|---|---|---|---|---|"]
+             "interval; p-values Holm-adjusted over the groups, per metric; movement: how far the two groups' "
+             "means may still move toward each other in one more headline window, from their runs' trends; "
+             "a verdict is settled when it survives that movement; depths in points of %):", "",
+             "| group | metric | n | difference | 95% interval | p (Holm) | movement | verdict | seeds needed |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         need = ("" if r.verdict != "not settled" else "no difference seen" if r.seeds_needed is None
                 else "> 1000" if r.seeds_needed > 1000 else str(r.seeds_needed))
-        lines.append(f"| {r.group} | {r.metric} | {r.n} vs {r.n_reference} | {r.difference:+.3g} | "
-                     f"[{r.low:.3g}, {r.high:.3g}] | {r.p_holm:.2g} | {r.verdict} | {need} |")
+        info = M.find(r.metric)
+        k = 100 if info is not None and info.percent else 1
+        lines.append(f"| {r.group} | {r.metric} | {r.n} vs {r.n_reference} | {k * r.difference:+.3g} | "
+                     f"[{k * r.low:.3g}, {k * r.high:.3g}] | {r.p_holm:.2g} | {k * r.movement:.2g} | {r.verdict} | "
+                     f"{need} |")
     return "\n".join(lines) + "\n"
 
 
@@ -401,8 +549,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="output folder (default: SWEEP_DIR)")
     ap.add_argument("--metrics", nargs="*", help="metrics in summary.md and the bar chart")
     ap.add_argument("--reference", default="transposed", help="the upsampler every other is compared with")
-    ap.add_argument("--compare", nargs="*", default=list(M.COMPARED), help="metrics of the comparison")
+    ap.add_argument("--compare", nargs="*", help="metrics of the comparison (default: the depths of the runs' "
+                    "eval.generator, gan.metrics.COMPARED)")
     ap.add_argument("--last", action="store_true", help="the last evaluation of each run, not the headline window")
+    ap.add_argument("--generator", choices=list(M.GENERATORS),
+                    help="whose numbers are the headline: raw or ema (default: the runs' eval.generator)")
     args = ap.parse_args(argv)
     try:
         if not args.sweep_dir.is_dir():
@@ -412,26 +563,32 @@ def main(argv: list[str] | None = None) -> int:
             raise SummaryError(f"{args.sweep_dir}: no job directories (no config.yaml or .hydra/config.yaml below it)")
         for j in jobs:
             j.last_only = args.last
+            if args.generator:
+                j.generator = args.generator
         keys, rows = summarize(jobs)
         out = args.out or args.sweep_dir
         out.mkdir(parents=True, exist_ok=True)
+        generator = common_generator(jobs)
         available = [m for m in rows[0] if m in {k for j in jobs for k in j.final}]
-        shown = args.metrics or [m for m in M.SUMMARY if m in available]
+        shown = args.metrics or [m for m in M.of_generator(M.SUMMARY, generator) if m in available]
+        compare_names = args.compare or list(M.of_generator(M.COMPARED, generator))
         write_csv(out / "summary.csv", rows)
-        write_markdown(out / "summary.md", keys, rows, shown)
-        compared = comparisons(keys, jobs, args.reference, [m for m in args.compare if m in available])
+        write_markdown(out / "summary.md", keys, rows, shown, generator)
+        compared = comparisons(keys, jobs, args.reference, [m for m in compare_names if m in available])
+        sections = [write_comparison(out, compared) if compared else "",
+                    generators_table(keys, jobs),
+                    progress_table(keys, jobs, M.of_generator(M.HEADLINE, generator))
+                    if M.of_generator(M.HEADLINE, generator) in available else "",
+                    movement_table(keys, jobs), generator_stage_tables(keys, jobs, generator)]
+        with (out / "summary.md").open("a") as f:
+            f.writelines("\n" + section for section in sections if section)
         if compared:
-            with (out / "summary.md").open("a") as f:
-                f.write("\n" + write_comparison(out, compared))
             plot_comparison(out / "summary_comparison.png", compared)
-        stages = stage_table(keys, jobs) if M.HEADLINE in available else ""
-        for section in (stages, movement_table(keys, jobs)):
-            if section:
-                with (out / "summary.md").open("a") as f:
-                    f.write("\n" + section)
         if any(r["n"] > 0 for r in rows) and shown:
             plot_bars(out / "summary_bars.png", keys, rows, shown)
-            plot_curves(out / "summary_curves.png", keys, jobs)
+            plot_curves(out / "summary_curves.png", keys, jobs, M.of_generator(M.COMPARED + (M.SWD,), generator),
+                        M.of_generator(M.SUMMARY, generator))
+            plot_generator_stages(out / "summary_stages.png", keys, jobs, generator)
         print((out / "summary.md").read_text())
         unfinished = [j for j in jobs if not j.finished]
         print(f"{len(jobs)} run(s): {len(jobs) - len(unfinished)} finished, {len(unfinished)} not "

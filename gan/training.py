@@ -70,35 +70,38 @@ def train_step(state: State, real: torch.Tensor, loss: str, amp: str = "none") -
 
 
 @torch.no_grad()
-def sample(G: Replicas, z: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """Images of every replica from its noise ``z`` ``(K, N, z_dim)`` -> ``(K, N, C, S, S)`` float32 on
-    the noise's device. BatchNorm uses batch statistics (train mode, as DCGAN samples); the running
-    statistics are restored afterwards, so sampling never changes the model."""
+def sample(G: Replicas, z: torch.Tensor, batch_size: int = 256) -> list[torch.Tensor]:
+    """Every stage's output of every replica from its noise ``z`` ``(K, N, z_dim)``, first to last:
+    ``[(K, N, C_1, 8, 8), ..., (K, N, C, S, S)]`` float32 on the noise's device (the last are the
+    images). BatchNorm uses batch statistics (train mode, as DCGAN samples); the running statistics
+    are restored afterwards, so sampling never changes the model."""
     saved = {k: v.clone() for k, v in G.buffers.items()}
-    out = torch.cat([G.eager(zb).float() for zb in z.split(batch_size, dim=1)], dim=1)
+    batches = [G.eager(zb, stages=True) for zb in z.split(batch_size, dim=1)]
+    out = [torch.cat([b[i] for b in batches], dim=1).float() for i in range(len(batches[0]))]
     for k, v in G.buffers.items():
         v.copy_(saved[k])
     return out
 
 
 def evaluate(state: State, evaluator: Evaluator, replicas: list[Replica], cfg: DictConfig) -> None:
-    """Sample every replica's fixed noise; log its sample grid, every metric and (``eval.figures``)
-    the figures into its own run directory."""
-    fakes = sample(state.G, state.fixed_z)
-    averaged = sample(state.G_ema, state.fixed_z) if state.G_ema is not None else None
+    """Sample every replica's fixed noise; log its sample grid, every metric, the depths of every
+    generator stage and (``eval.figures``) the figures into its own run directory; the same numbers
+    for the weight average (``train.ema``) under ``ema/``."""
+    generators = {"": state.G, **({M.EMA_PREFIX: state.G_ema} if state.G_ema is not None else {})}
+    stages = {prefix: sample(G, state.fixed_z) for prefix, G in generators.items()}
     for r in replicas:
         if state.diverged[r.index]:
             continue
-        fake = fakes[r.index]
-        r.logger.images(state.step, "samples", fake[: cfg.eval.grid_size], save=True)
-        evaluation = evaluator(fake)
-        r.last = evaluation.metrics | M.layer_checkerboard(state.G.replica(r.index))
-        if averaged is not None:  # the same numbers for the weight average, under ema/NAME
-            r.last |= {f"{M.EMA_PREFIX}{k}": v for k, v in evaluator(averaged[r.index]).metrics.items()}
-            r.logger.images(state.step, "samples_ema", averaged[r.index][: cfg.eval.grid_size])
-        if cfg.eval.figures and (state.step % (cfg.eval.every * cfg.eval.figures_every) == 0
-                                 or state.step == cfg.train.steps):
-            r.logger.spectra(state.step, evaluation.fake, evaluation.real)
+        r.last = M.layer_checkerboard(state.G.replica(r.index))
+        for prefix, outputs in stages.items():
+            fake = outputs[-1][r.index]
+            r.logger.images(state.step, f"{prefix}samples", fake[: cfg.eval.grid_size], save=not prefix)
+            evaluation = evaluator(fake)
+            stage_depths = M.stage_depths([o[r.index] for o in outputs]) if cfg.eval.stages else {}
+            r.last |= {f"{prefix}{k}": v for k, v in (evaluation.metrics | stage_depths).items()}
+            if not prefix and cfg.eval.figures and (state.step % (cfg.eval.every * cfg.eval.figures_every) == 0
+                                                    or state.step == cfg.train.steps):
+                r.logger.spectra(state.step, evaluation.fake, evaluation.real)
         r.logger.metrics(state.step, r.last)
         r.logger.flush()
 

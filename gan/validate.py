@@ -130,7 +130,8 @@ RULES: dict[str, Rule] = {
     "train.compile": choice(COMPILE_MODES),
     "eval.every": integer(1),
     "eval.headline_window": number(0, 1, low_open=False, high_open=False),
-    "eval.num_samples": integer(1),
+    "eval.generator": choice(metrics.GENERATORS),
+    "eval.num_samples": integer(8),
     "eval.grid_size": integer(1),
     "eval.num_real": integer(1),
     "eval.window": choice(WINDOWS),
@@ -140,6 +141,7 @@ RULES: dict[str, Rule] = {
     "eval.saturation": choice(SATURATION_TREATMENTS),
     "eval.f_min": number(0, 0.5, low_open=False),
     "eval.figures": boolean,
+    "eval.stages": boolean,
     "eval.figures_every": integer(1),
     "eval.swd": boolean,
     "eval.swd_patches": integer(1),
@@ -205,6 +207,8 @@ def validate(cfg: DictConfig) -> None:
               "use bf16, or num_seeds=1")
     if values["num_seeds"] > 1 and values["train.channels_last"]:
         _fail("train.channels_last", True, "applies to num_seeds=1 (packed seeds are 5-D tensors)")
+    if values["eval.generator"] == "ema" and not values["train.ema"] > 0:
+        _fail("eval.generator", "ema", "needs the weight average: set train.ema (e.g. 0.998)")
     if values["eval.grid_size"] > values["eval.num_samples"]:
         _fail("eval.grid_size", values["eval.grid_size"], f"must be <= eval.num_samples={values['eval.num_samples']}")
     _check_upsampler(cfg)

@@ -166,6 +166,21 @@ def test_trend_kernel_maps_periodic_maps_to_their_mean_and_keeps_ramps():
         torch.testing.assert_close(F.conv2d(ramp[None, None], k[None, None])[0, 0], ramp[r:-r, r:-r])
 
 
+def test_noise_power_is_the_u_statistic_of_differences():
+    """The closed form equals its definition: the mean over 4 (2 + 2) different rows of the squared
+    inner product of two row differences, over 4."""
+    g = torch.Generator().manual_seed(7)
+    v = torch.randn(7, 5, generator=g, dtype=torch.float64) * torch.rand(5, generator=g, dtype=torch.float64) + 0.4
+    w = torch.randn(6, 5, generator=g, dtype=torch.float64) - 0.2
+    gram, cross = v @ v.T, v @ w.T
+    within = [(gram[i, j] - gram[i, l] - gram[k, j] + gram[k, l]) ** 2 / 4
+              for i in range(7) for j in range(7) for k in range(7) for l in range(7) if len({i, j, k, l}) == 4]
+    across = [(cross[a, c] - cross[a, d] - cross[b, c] + cross[b, d]) ** 2 / 4
+              for a in range(7) for b in range(7) if a != b for c in range(6) for d in range(6) if c != d]
+    assert D.noise_power(v) == pytest.approx(float(np.mean(within)), rel=1e-10)
+    assert D.noise_power(v, w) == pytest.approx(float(np.mean(across)), rel=1e-10)
+
+
 def patterns(x: torch.Tensor) -> D.GroupPatterns:
     return D.group_patterns(x, 2)
 
@@ -303,7 +318,7 @@ def slow_squared(x: np.ndarray, period: int, groups: int) -> dict[str, float]:
         return out - out.mean(axis=(1, 2), keepdims=True)
 
     m, mr = margin(0), margin(1)
-    var_p, mean_p, rep_p, contrast, level = [], [], [], [], []
+    var_p, mean_p, rep_x, rep_y, contrast, level_x, level_y = [], [], [], [], [], [], []
     for g in range(groups):
         imgs = x[g * size:(g + 1) * size]
         free = imgs - imgs[..., m:h - m, m:w - m].mean(axis=(2, 3), keepdims=True)
@@ -315,8 +330,10 @@ def slow_squared(x: np.ndarray, period: int, groups: int) -> dict[str, float]:
         dy = np.zeros((c, h, w))
         dx[:, :, :-1] = (imgs[..., 1:] - imgs[..., :-1]).var(axis=0, ddof=1)
         dy[:, :-1, :] = (imgs[:, :, 1:, :] - imgs[:, :, :-1, :]).var(axis=0, ddof=1)
-        rep_p.append(np.concatenate([profile(dx, mr), profile(dy, mr)]))
-        level.append((dx[:, mr:h - mr, mr:w - mr].mean() + dy[:, mr:h - mr, mr:w - mr].mean()) / 2)
+        rep_x.append(profile(dx, mr))
+        rep_y.append(profile(dy, mr))
+        level_x.append(dx[:, mr:h - mr, mr:w - mr].mean())
+        level_y.append(dy[:, mr:h - mr, mr:w - mr].mean())
     pairs = [(k, l) for k in range(groups) for l in range(groups) if k != l]
     scale = period * period * c
 
@@ -326,7 +343,7 @@ def slow_squared(x: np.ndarray, period: int, groups: int) -> dict[str, float]:
 
     return {"phase": ratio(var_p, [2 * v for v in contrast], scale),
             "fixed": ratio(mean_p, [math.sqrt(v) for v in contrast], scale),
-            "replica": ratio(rep_p, level, 2 * scale)}
+            "replica": (ratio(rep_x, level_x, scale) + ratio(rep_y, level_y, scale)) / 2}
 
 
 @pytest.mark.parametrize("period,size", [(2, 16), (4, 24), (2, 24)])
@@ -342,7 +359,7 @@ def test_agrees_with_a_slow_independent_implementation(period, size):
 
 
 def test_too_few_images_or_too_small_images_are_refused():
-    with pytest.raises(ValueError, match="at least 6 images"):
-        D.phase_depths(white(5, 32, 0), 2)
+    with pytest.raises(ValueError, match="at least 8 images"):
+        D.phase_depths(white(7, 32, 0), 2)
     with pytest.raises(ValueError, match="too small"):
         D.phase_depths(white(16, 16, 0), 8)

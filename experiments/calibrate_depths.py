@@ -127,6 +127,7 @@ def compute(sources: list[str], ns: list[int], sizes: list[int], draws: int, per
             truth = truths(source, size, period, seed=10_000_000 + 100_000 * (i * 10 + j))
             for n in ns:
                 cells.append(cell(source, n, size, draws, period, seed + 100_000 * (i * 10 + j) + n, truth))
+                print(f"{source} n={n} {size}px: done", flush=True)
     return {"period": period, "draws": draws, "seed": seed, "cells": cells,
             "sd_se_range": SD_SE_RANGE, "coverage_range": COVERAGE_RANGE}
 

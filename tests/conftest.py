@@ -1,18 +1,76 @@
-"""Shared fixtures: the real Hydra config, composed and shrunk to CPU-sized toys (``conf/debug/tiny.yaml``)."""
+"""Shared fixtures: the real Hydra config, composed and shrunk to CPU-sized toys (``conf/debug/tiny.yaml``),
+and ``train.py`` run as a command, in this process or in a new one."""
 from __future__ import annotations
 
+import contextlib
 import gzip
+import io
+import logging
+import os
+import runpy
 import struct
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
 
 from gan.app import compose as compose_config
 
 TINY = ["+debug=tiny"]
+ROOT = Path(__file__).resolve().parent.parent
+TRAIN = ROOT / "train.py"
 
-__all__ = ["TINY", "compose_config"]
+__all__ = ["TINY", "ROOT", "compose_config", "cli", "cli_process"]
+
+
+@dataclass
+class Outcome:
+    """What a command did: its exit code and what it printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def cli(cwd: Path, *args: str) -> Outcome:
+    """``python train.py ARGS`` run in ``cwd`` inside this process (``runpy``, as ``__main__``): the same
+    code from argument checks to exit code, without an interpreter's and torch's start-up. Hydra's
+    global state, the logging handlers it opens, the working directory, ``sys.argv`` and the
+    environment are restored afterwards. Signals, exits of a killed process and parallel launchers
+    need ``cli_process``."""
+    saved = sys.argv, os.getcwd(), dict(os.environ), list(logging.getLogger().handlers)
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    sys.argv = [str(TRAIN), *args]
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            runpy.run_path(str(TRAIN), run_name="__main__")
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    finally:
+        sys.argv = saved[0]
+        os.chdir(saved[1])
+        os.environ.clear()
+        os.environ.update(saved[2])
+        root = logging.getLogger()
+        for handler in root.handlers[:]:
+            if handler not in saved[3]:
+                root.removeHandler(handler)
+                handler.close()
+        GlobalHydra.instance().clear()
+        HydraConfig.instance().cfg = None
+    return Outcome(code, out.getvalue(), err.getvalue())
+
+
+def cli_process(cwd: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """``python train.py ARGS`` in a new process in ``cwd``."""
+    return subprocess.run([sys.executable, str(TRAIN), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture

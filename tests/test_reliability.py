@@ -20,7 +20,7 @@ from gan.training import train
 from tests.conftest import TINY
 
 ROOT = Path(__file__).resolve().parent.parent
-LONG = [*TINY, "train.steps=200", "train.ckpt_every=5", "eval.every=50", "eval.figures=false", "deterministic=true"]
+LONG = [*TINY, "train.steps=100", "train.ckpt_every=5", "eval.every=25", "eval.figures=false", "deterministic=true"]
 
 
 def start(run_dir: Path, *extra: str) -> subprocess.Popen:
@@ -57,12 +57,12 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path):
     proc.wait()
     killed_at = torch.load(run / "checkpoints" / "last.pt", weights_only=True)["step"]
     # last.pt is refreshed just after step_0000015.pt: a kill in between leaves it at step 10
-    assert 10 <= killed_at < 200, f"killed at step {killed_at}: the run was not stopped midway"
+    assert 10 <= killed_at < 100, f"killed at step {killed_at}: the run was not stopped midway"
     run_to_the_end(run)
     a, b = weights(tmp_path / "ref"), weights(run)
     assert all(torch.equal(a[k], b[k]) for k in a)
     steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [0, 50, 100, 150, 200]  # no duplicated or missing evaluations after the resume
+    assert steps == [0, 25, 50, 75, 100]  # no duplicated or missing evaluations after the resume
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGUSR2])  # USR2: SLURM's warning without submitit
@@ -110,12 +110,12 @@ def test_submitit_preemption_requeues_and_resumes(tmp_path):
     """SIGUSR2 (submitit's preemption signal) -> checkpoint -> submitit requeues -> the job resumes."""
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     sweep = tmp_path / "sweep"
-    proc = subprocess.Popen([sys.executable, "train.py", "-m", *LONG, "train.steps=1500", "train.ckpt_every=100",
-                             "eval.every=250", "hydra/launcher=submitit_local",
+    proc = subprocess.Popen([sys.executable, "train.py", "-m", *LONG, "train.steps=400", "train.ckpt_every=50",
+                             "eval.every=100", "hydra/launcher=submitit_local",
                              f"hydra.sweep.dir={sweep}"],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     t0 = time.time()
-    while not list(sweep.glob("*/checkpoints/step_0000100.pt")):
+    while not list(sweep.glob("*/checkpoints/step_0000050.pt")):
         assert proc.poll() is None, proc.stderr.read()[-2000:]
         assert time.time() - t0 < 300, "the job did not start"
         time.sleep(0.05)
@@ -125,13 +125,13 @@ def test_submitit_preemption_requeues_and_resumes(tmp_path):
     assert proc.returncode == 0, err[-3000:]
     status = RunDir(job).read_status()
     assert {"pid", "host"} <= set(status) and status.get("converged") in (True, False, None)
-    assert {k: v for k, v in status.items() if k not in ("pid", "host", "converged")} == {"status": "finished", "step": 1500}
+    assert {k: v for k, v in status.items() if k not in ("pid", "host", "converged")} == {"status": "finished", "step": 400}
     log = (job / "train.log").read_text()
     stopped = re.search(r"SIGUSR2 at step (\d+): checkpoint saved", log)
     resumed = re.search(r"resumed from .*last\.pt at step (\d+)", log)
     assert stopped and resumed and stopped[1] == resumed[1], log[-3000:]  # no step lost or redone
     steps = [json.loads(x)["step"] for x in (job / "metrics.jsonl").read_text().splitlines()]
-    assert steps == list(range(0, 1501, 250))  # evaluations continue without gaps or repeats
+    assert steps == list(range(0, 401, 100))  # evaluations continue without gaps or repeats
 
 
 def test_nan_stops_with_message_and_keeps_last_good_checkpoint(tiny_cfg, monkeypatch):

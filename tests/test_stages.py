@@ -4,7 +4,6 @@ way, and where ``gan.summarize`` reports them."""
 import csv
 import json
 
-import pytest
 import torch
 
 from gan import metrics as M

@@ -8,15 +8,19 @@ from pathlib import Path
 import pytest
 
 from gan import summarize
-from tests.conftest import TINY, compose_config
+from gan.training import train
+from tests.conftest import ROOT, TINY, cli, compose_config
 
-ROOT = Path(__file__).resolve().parent.parent
 SWEEP = [*TINY, "train.steps=2", "eval.figures=false", "data.num_images=32"]
 
 
-def multirun(sweep_dir: Path, *overrides: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "train.py", "-m", *SWEEP, f"hydra.sweep.dir={sweep_dir}", *overrides]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+def multirun(sweep_dir: Path, *overrides: str, timeout: int = 600, process: bool = False):
+    """``python train.py -m`` with the tiny sweep settings: in this process (the basic launcher runs
+    its jobs here), or in a new one (``process``: launchers that start processes of their own)."""
+    args = ["-m", *SWEEP, f"hydra.sweep.dir={sweep_dir}", *overrides]
+    if not process:
+        return cli(ROOT, *args)
+    return subprocess.run([sys.executable, "train.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
 
 def summary_rows(sweep_dir: Path) -> dict[str, dict[str, str]]:
@@ -65,7 +69,7 @@ def test_failed_job_is_listed_while_the_others_are_summarised(tmp_path):
 def test_joblib_launcher_runs_jobs_in_parallel(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
     out = multirun(tmp_path / "sweep", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
-                   "upsampler=transposed,resize_nearest", "seed=0,1")
+                   "upsampler=transposed,resize_nearest", "seed=0,1", process=True)
     assert out.returncode == 0, out.stderr[-3000:]
     check_two_by_two(tmp_path / "sweep")
 
@@ -74,7 +78,7 @@ def test_joblib_launcher_runs_jobs_in_parallel(tmp_path):
 def test_submitit_local_launcher(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     out = multirun(tmp_path / "sweep", "hydra/launcher=submitit_local", "upsampler=transposed,resize_nearest",
-                   "seed=0,1", timeout=900)
+                   "seed=0,1", timeout=900, process=True)
     assert out.returncode == 0, out.stderr[-3000:]
     check_two_by_two(tmp_path / "sweep")
 
@@ -138,13 +142,38 @@ def test_names_say_what_varies_in_folders_tensorboard_and_hparams(tmp_path):
         assert steps == {2}  # final numbers at the final step, not at step 0
 
 
-@pytest.mark.parametrize("data", ["deadleaves", "mnist", "folder", "strokes"])
-@pytest.mark.parametrize("preset", sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml")))
-def test_every_preset_runs_on_every_kind_of_data(tmp_path, preset, data, mnist_root, png_folder):
-    roots = {"mnist": [f"data.root={mnist_root}", "eval.saturation=atanh"], "folder": [f"data.root={png_folder}"]}
-    one_job = ["upsampler=transposed", "seed=0"] + (["upsampler.kernel_size=4"] if preset == "kernel_stride" else [])
-    cmd = [sys.executable, "train.py", "-m", f"+experiment={preset}", f"data={data}", *roots.get(data, []),
-           "+debug=tiny", "train.steps=2", "eval.figures=false", *one_job, f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+DATA = ["deadleaves", "mnist", "folder", "strokes"]
+EXPERIMENTS = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))
+
+
+def one_job(preset: str, data: str, roots: dict[str, list[str]]) -> list[str]:
+    """The overrides that make ``preset`` on ``data`` one tiny job."""
+    return ([f"data={data}", *roots.get(data, []), "upsampler=transposed", "seed=0"]
+            + (["upsampler.kernel_size=4"] if preset == "kernel_stride" else []))
+
+
+@pytest.fixture(scope="module")
+def data_roots(mnist_root, png_folder) -> dict[str, list[str]]:
+    return {"mnist": [f"data.root={mnist_root}", "eval.saturation=atanh"], "folder": [f"data.root={png_folder}"]}
+
+
+@pytest.mark.parametrize("data", DATA)
+@pytest.mark.parametrize("preset", EXPERIMENTS)
+def test_every_preset_trains_on_every_kind_of_data(tmp_path, preset, data, data_roots):
+    """The preset's config on each kind of data, made tiny, trains a job to its end (in this process)."""
+    cfg = compose_config(f"+experiment={preset}", *one_job(preset, data, data_roots), "+debug=tiny", "train.steps=2",
+                         "eval.figures=false", f"run_dir={tmp_path / 'job'}")
+    assert train(cfg)["step"] == 2
+    assert (tmp_path / "job" / "checkpoints" / "last.pt").is_file()
+
+
+@pytest.mark.parametrize("preset", EXPERIMENTS)
+def test_every_preset_sweeps_with_its_own_launcher(tmp_path, preset, data_roots):
+    """``python train.py -m experiment=PRESET`` as a user types it, with the preset's own launcher
+    (joblib for most), one tiny job on one kind of data (each kind in turn), then summarised."""
+    data = DATA[EXPERIMENTS.index(preset) % len(DATA)]
+    cmd = [sys.executable, "train.py", "-m", f"+experiment={preset}", *one_job(preset, data, data_roots),
+           "+debug=tiny", "train.steps=2", "eval.figures=false", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     (job,) = [p for p in (tmp_path / "sweep").iterdir() if p.is_dir()]

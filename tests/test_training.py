@@ -1,6 +1,4 @@
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -8,8 +6,8 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from gan.training import train
+from tests.conftest import ROOT, TINY, cli
 
-ROOT = Path(__file__).resolve().parent.parent
 TRAIN_TAGS = {"train/loss_D", "train/loss_G", "train/D_real", "train/D_fake"}
 
 
@@ -75,10 +73,8 @@ def test_train_other_upsamplers_and_losses(tiny_cfg, upsampler, loss):
 
 
 def test_cli_train_writes_the_same_run_dir(tmp_path):
-    from tests.conftest import TINY
     run_dir = tmp_path / "cli_run"
-    cmd = [sys.executable, "train.py", *TINY, f"hydra.run.dir={run_dir}"]
-    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    out = cli(ROOT, *TINY, f"hydra.run.dir={run_dir}")
     assert out.returncode == 0, out.stderr[-3000:]
     check_run_dir(run_dir, 4)
     assert (run_dir / ".hydra" / "config.yaml").is_file()
@@ -95,20 +91,19 @@ def test_rerun_resumes_instead_of_starting_over(tiny_cfg):
 
 
 def test_run_directory_is_named_from_the_overrides_and_a_rerun_continues_it(tmp_path):
-    cmd = [sys.executable, str(ROOT / "train.py"), "+debug=tiny", "upsampler=resize_nearest", "seed=3"]
-    first = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    cmd = ["+debug=tiny", "upsampler=resize_nearest", "seed=3"]
+    first = cli(tmp_path, *cmd)
     assert first.returncode == 0, first.stderr[-3000:]
     (run,) = (tmp_path / "outputs").iterdir()
     assert run.name == "resize_nearest,debug=tiny,seed=3"  # the upsampler first, then what was set
     assert f"finished outputs/{run.name} at step 4" in first.stdout  # the closing summary ...
     assert f"tensorboard --logdir outputs/{run.name}" in first.stdout and "checkerboard_excess_db/p2" in first.stdout
     records = (run / "metrics.jsonl").read_text()
-    again = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    again = cli(tmp_path, *cmd)
     assert again.returncode == 0 and "at step 4 (before)" in again.stdout  # found, nothing retrained
     assert (run / "metrics.jsonl").read_text() == records
     assert list((tmp_path / "outputs").iterdir()) == [run]
-    other = subprocess.run([sys.executable, str(ROOT / "train.py"), "debug=tiny", "generator.ngf=8", "train.steps=1",
-                            "eval.every=1"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    other = cli(tmp_path, "debug=tiny", "generator.ngf=8", "train.steps=1", "eval.every=1")
     # dotted keys shortened to their last part; train.steps and eval.* do not name a run
     assert other.returncode == 0 and (tmp_path / "outputs" / "transposed,debug=tiny,ngf=8").is_dir()
 

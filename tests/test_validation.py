@@ -1,16 +1,10 @@
 """Bad input gets one clear line naming the key, and exit code 2 from the CLI."""
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
 from gan.errors import ConfigError
 from gan.validate import validate
-from tests.conftest import TINY, compose_config
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT, TINY, cli, cli_process, compose_config
 
 BAD = [  # (override, key named in the message)
     ("image_size=48", "image_size"),
@@ -81,20 +75,20 @@ def test_default_and_every_preset_validate(group):
             assert G(torch.randn(2, cfg.generator.z_dim)).shape == (2, 3, 16, 16), name
 
 
-def run_cli(*overrides: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "train.py", *overrides], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
-
-
-def _check_cli(tmp_path, override, key):
-    out = run_cli(*tiny_with(override), f"hydra.run.dir={tmp_path / 'run'}")
+def _check_cli(tmp_path, override, key, run=cli):
+    out = run(ROOT, *tiny_with(override), f"hydra.run.dir={tmp_path / 'run'}")
     assert out.returncode == 2, out.stderr[-2000:]
-    assert key in out.stderr and "Traceback" not in out.stderr
+    assert key in out.stderr and "Traceback" not in out.stderr and not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("override,key", [BAD[0], BAD[8], BAD[18], BAD[22]])
 def test_cli_exit_code_2_without_traceback(tmp_path, override, key):
     _check_cli(tmp_path, override, key)
+
+
+def test_a_refused_process_exits_with_code_2(tmp_path):
+    """The same refusal from a new process: its exit code is 2 and it prints one line."""
+    _check_cli(tmp_path, *BAD[0], run=cli_process)
 
 
 @pytest.mark.slow
@@ -104,12 +98,12 @@ def test_cli_table(tmp_path, override, key):
 
 
 def test_unknown_upsampler_lists_the_choices(tmp_path):
-    out = run_cli(*tiny_with("upsampler=deconv"), f"hydra.run.dir={tmp_path / 'run'}")
+    out = cli(ROOT, *tiny_with("upsampler=deconv"), f"hydra.run.dir={tmp_path / 'run'}")
     assert out.returncode != 0 and "transposed_k3" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_missing_dataset_says_where_and_how(tmp_path):
-    out = run_cli(*tiny_with(f"data=mnist data.root={tmp_path / 'nowhere'}"), f"hydra.run.dir={tmp_path / 'run'}")
+    out = cli(ROOT, *tiny_with(f"data=mnist data.root={tmp_path / 'nowhere'}"), f"hydra.run.dir={tmp_path / 'run'}")
     assert out.returncode == 2
     assert "data.download=true" in out.stderr and str(tmp_path / "nowhere") in out.stderr
     assert "Traceback" not in out.stderr

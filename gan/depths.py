@@ -26,13 +26,15 @@ so its expectation is 0 for every stationary set, and for every set whose statis
 smoothly with position, at any N and size. Reported depths are signed square roots (negative:
 below the sampling noise).
 
-**Uncertainty.** The leave-one-group-out jackknife of the squared depth, with every random quantity
-(profiles and contrasts) recomputed in each replicate, gives its standard error ``se2``; the 95%
-interval is ``[g(u - t se2), g(u + t se2)]`` with ``g`` the signed square root and t Student's
-quantile with K - 1 degrees of freedom, and the reported standard error of the depth is the
-half-width of the mapped one-SE interval, ``(g(u + se2) - g(u - se2)) / 2`` (the delta method far
-from 0, and the SD of the estimate near 0). ``experiments/calibrate_depths.py`` measures both over
-independent sets.
+**Uncertainty.** The leave-one-group-out jackknife of the squared depth u, with every random
+quantity (profiles and contrasts) recomputed in each replicate, less the jackknife's known excess
+on pure sampling noise (``jackknife_excess_within``, ``noise_power``), gives its standard error
+``se2``; the reported standard error of the depth is the half-width of the mapped one-SE interval,
+``(g(u + se2) - g(u - se2)) / 2`` with ``g`` the signed square root (the delta method far from 0,
+about the SD of the estimate near 0). The 95% interval inverts the skewed distribution of the
+squared norm of the groups' mean profile (``_below``: a scaled chi-square matched to its mean and
+its variance, the variance along the pattern included), so it holds near 0 as well, and never
+goes below 0. ``experiments/calibrate_depths.py`` measures both over independent sets.
 
 **Two sets.** ``distance(g, r)`` estimates the distance between the P-periodic patterns of two sets
 (generated and data): ``|g - r|^2 = <g, g> + <r, r> - 2 <g, r>``, the first two from pairs of

@@ -10,6 +10,7 @@ periods from here, so a number means the same everywhere. Image quality (SWD, FI
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -337,6 +338,7 @@ REGISTRY: tuple[Metric, ...] = (
 )
 
 
+@functools.lru_cache(maxsize=None)
 def find(name: str) -> Metric | None:
     """The registry entry of a concrete name (``checkerboard/p4`` -> the ``checkerboard/p{p}`` entry;
     ``last/NAME``, ``ema/NAME`` and ``stageI/NAME`` are NAME's)."""

@@ -82,9 +82,13 @@ class Job:
     @property
     def numbers(self) -> dict[str, float]:
         """Every metric of the last record: the run's headline value (``gan.metrics.run_headline``),
-        NaN where it has no finite one."""
-        headline = M.run_headline(self.records, self.window)
-        return {k: headline.get(k, math.nan) for k, v in self.last_record.items() if not isinstance(v, bool)}
+        NaN where it has no finite one (computed once per window)."""
+        cache = self.__dict__.setdefault("_numbers", {})
+        if self.window not in cache:
+            headline = M.run_headline(self.records, self.window)
+            cache[self.window] = {k: headline.get(k, math.nan) for k, v in self.last_record.items()
+                                  if not isinstance(v, bool)}
+        return cache[self.window]
 
     @cached_property
     def headline_window(self) -> float:

@@ -198,6 +198,8 @@ def summarize(jobs: list[Job], metrics: list[str] | None = None) -> tuple[list[s
         groups[tuple(str(j.config.get(k)) for k in keys)].append(j)
     finished = [j for j in jobs if j.finished]
     all_metrics = metrics or sorted({k for j in finished for k in j.last_record})
+    # a metric no run has a finite value of (a period an image size has no room for) is not a number here
+    all_metrics = [m for m in all_metrics if any(math.isfinite(j.numbers.get(m, math.nan)) for j in finished)]
     rows = []
     for label, members in sorted(groups.items()):
         done = [j for j in members if j.finished]

@@ -1,9 +1,10 @@
 """Do the depths' standard errors and intervals hold? Coverage over independent sets.
 
-    python experiments/calibrate_depths.py [--draws 200] [--sources "white noise" "dead leaves" strokes]
-        [--n 64 256 1024] [--sizes 16 32 64] [--period 2] [--seed 0] [--out figures/uncertainty] [--plot-only]
+    python experiments/calibrate_depths.py [--draws 200] [--images 61440] [--sources "white noise" "dead leaves"
+        strokes] [--n 64 256 1024] [--sizes 16 32 64] [--period 2] [--seed 0] [--out figures/uncertainty] [--plot-only]
 
-For every source, sample count n and image size: ``--draws`` independent clean sets of n images,
+For every source, sample count n and image size: ``--draws`` independent clean sets of n images
+(fewer where ``--images`` caps the images a cell samples: 60 sets of 1024 by default),
 and the same sets with a pattern put in at a known strength: one that follows the content,
 ``x + a (x - mean x) c`` (a = 1, 3, 10%), and one of fixed amplitude, ``x + b s c`` with s the
 population's RMS contrast (b = 1, 3%: a generator bias, the same in every sample whatever the
@@ -15,7 +16,8 @@ the same estimator on an independent set of ``TRUTH_IMAGES`` images (16 groups o
 standard error is reported beside it; for white noise and dead leaves it is also known in closed
 form (clean: 0; content: a / (1 + a^2) phase and total; fixed: b fixed and total).
 
-Writes ``uncertainty.json`` (every cell) and ``uncertainty.png``; ``markdown_table`` gives the
+Writes ``uncertainty.json`` (every cell, after each one: an interrupted run goes on from the cells
+it has) and ``uncertainty.png``; ``markdown_table`` gives the
 summary table of docs/metrics.md (per condition and part, the range over the cells).
 """
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -118,18 +121,34 @@ def cell(source: str, n: int, size: int, draws: int, period: int, seed: int, tru
     return out
 
 
-def compute(sources: list[str], ns: list[int], sizes: list[int], draws: int, period: int, seed: int) -> dict:
-    cells = []
+def draws_for(n: int, draws: int, images: int) -> int:
+    """Sets per cell of ``n`` images: ``draws``, or as many as ``images`` images allow (at least 20)."""
+    return max(20, min(draws, images // n))
+
+
+def compute(sources: list[str], ns: list[int], sizes: list[int], draws: int, period: int, seed: int,
+            images: int = 10 ** 9, save: Callable[[dict], None] | None = None, done: dict | None = None) -> dict:
+    """Every cell of the grid; ``save`` is called with the grid so far after each cell, and the cells of
+    ``done`` (a partial grid of the same settings) are kept, not recomputed."""
+    info = {"period": period, "draws": draws, "images": images, "seed": seed, "cells": [],
+            "sd_se_range": SD_SE_RANGE, "coverage_range": COVERAGE_RANGE}
+    kept = {(c["source"], c["n"], c["size"]): c for c in (done or {}).get("cells", [])
+            if all(done.get(k) == info[k] for k in ("period", "draws", "images", "seed"))}
     for i, source in enumerate(sources):
         for j, size in enumerate(sizes):
             if not D.fits(period, size, size):
                 continue
-            truth = truths(source, size, period, seed=10_000_000 + 100_000 * (i * 10 + j))
+            truth = None
             for n in ns:
-                cells.append(cell(source, n, size, draws, period, seed + 100_000 * (i * 10 + j) + n, truth))
-                print(f"{source} n={n} {size}px: done", flush=True)
-    return {"period": period, "draws": draws, "seed": seed, "cells": cells,
-            "sd_se_range": SD_SE_RANGE, "coverage_range": COVERAGE_RANGE}
+                if (source, n, size) not in kept:
+                    truth = truth or truths(source, size, period, seed=10_000_000 + 100_000 * (i * 10 + j))
+                    kept[source, n, size] = cell(source, n, size, draws_for(n, draws, images), period,
+                                                 seed + 100_000 * (i * 10 + j) + n, truth)
+                    print(f"{source} n={n} {size}px: done", flush=True)
+                info["cells"].append(kept[source, n, size])
+                if save is not None:
+                    save(info)
+    return info
 
 
 def failures(info: dict) -> list[str]:
@@ -180,14 +199,16 @@ def plot(out: Path) -> Path:
         ax.set_xlabel("SD of the estimate / mean SE")
     axes[0].set_ylabel("95% interval covers the truth (%)")
     axes[-1].legend(fontsize=7, loc="lower right")
-    fig.suptitle(f"over {info['draws']} independent sets per cell (sources x n x size), period {info['period']}; "
-                 "grey: SD/SE 0.8-1.25, coverage 90-98%", fontsize=10)
+    draws = sorted({c["draws"] for c in info["cells"]})
+    fig.suptitle(f"over {'-'.join(map(str, draws[::max(1, len(draws) - 1)]))} independent sets per cell "
+                 f"(sources x n x size), period {info['period']}; grey: SD/SE 0.8-1.25, coverage 90-98%", fontsize=10)
     return save_figure(fig, out / "uncertainty.png", dpi=110)
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--draws", type=int, default=200, help="independent sets per cell")
+    ap.add_argument("--images", type=int, default=61440, help="most images one cell samples (fewer sets of large n)")
     ap.add_argument("--sources", nargs="*", default=list(SOURCES), choices=list(SOURCES))
     ap.add_argument("--n", nargs="*", type=int, default=[64, 256, 1024], help="images per set")
     ap.add_argument("--sizes", nargs="*", type=int, default=[16, 32, 64])
@@ -199,8 +220,9 @@ def main(argv=None) -> None:
     if args.draws < 20:
         ap.error("--draws must be >= 20 (a coverage and an SD need many sets)")
     if not args.plot_only:
-        save_figure_data(args.out, "uncertainty", {}, compute(args.sources, args.n, args.sizes, args.draws,
-                                                               args.period, args.seed))
+        done = load_figure_data(args.out, "uncertainty")[1] if (args.out / "uncertainty.json").exists() else None
+        compute(args.sources, args.n, args.sizes, args.draws, args.period, args.seed, args.images,
+                save=lambda info: save_figure_data(args.out, "uncertainty", {}, info), done=done)
     path = plot(args.out)
     _, info = load_figure_data(args.out, "uncertainty")
     print(markdown_table(info))

@@ -249,11 +249,16 @@ class Metric:
     positive: bool = True
     needs_reference: bool = False
     percent: bool = False  # a fraction shown as a percentage (the depths)
+    part: str | None = None  # the gan.depths part it reads: reported only where the images fit it
     fn: Callable[[SpectralStats, SpectralStats | None, int | None, float], float] | None = None
 
     @property
     def per_period(self) -> bool:
         return "{p}" in self.name
+
+    def applies(self, stats: SpectralStats, period: int) -> bool:
+        """Whether images of ``stats``' size have room for this metric at ``period``."""
+        return self.part is None or D.fits(period, *stats.size, self.part)
 
 
 def _family(name: str, description: str, value: Callable[[SpectralStats, int], float]) -> tuple[Metric, ...]:
@@ -284,16 +289,16 @@ def _depth_family(part: str, description: str) -> tuple[Metric, ...]:
     data, and the distance between the two sets' patterns with its standard error."""
     name = DEPTH_PARTS[part]
     excess = excess_name(name, unit="")
-    return (Metric(name, description, True, positive=False, percent=True,
+    return (Metric(name, description, True, positive=False, percent=True, part=part,
                    fn=lambda f, r, p, _: f.depths[p][part].value),
-            Metric(se_name(name), f"standard error of {name} (jackknife over groups of images)", None, percent=True,
+            Metric(se_name(name), f"standard error of {name} (jackknife over groups of images)", None, percent=True, part=part,
                    fn=lambda f, r, p, _: f.depths[p][part].se),
             Metric(real_name(name), f"{description}, on real images", None, positive=False, needs_reference=True,
-                   percent=True, fn=lambda f, r, p, _: r.depths[p][part].value),
+                   percent=True, part=part, fn=lambda f, r, p, _: r.depths[p][part].value),
             Metric(excess, f"distance between the generated and the data's patterns of {name} (the generated "
-                   "depth when the data have none)", True, positive=False, needs_reference=True, percent=True,
+                   "depth when the data have none)", True, positive=False, needs_reference=True, percent=True, part=part,
                    fn=lambda f, r, p, _: _distance(f, r, p)[part].value),
-            Metric(se_name(excess), f"standard error of {excess}", None, needs_reference=True, percent=True,
+            Metric(se_name(excess), f"standard error of {excess}", None, needs_reference=True, percent=True, part=part,
                    fn=lambda f, r, p, _: _distance(f, r, p)[part].se))
 
 
@@ -358,7 +363,7 @@ def compute(stats: SpectralStats, reference: SpectralStats | None = None, f_min:
     usable = [m for m in REGISTRY if m.fn is not None and (reference is not None or not m.needs_reference)]
     for p in stats.ce:
         for m in usable:
-            if m.per_period:
+            if m.per_period and m.applies(stats, p):
                 out[m.name.format(p=p)] = m.fn(stats, reference, p, f_min)
     for m in usable:
         if not m.per_period:
@@ -376,6 +381,8 @@ def stage_depths(outputs: list[torch.Tensor]) -> dict[str, float]:
         for p in periods_for(*x.shape[-2:]):
             found = D.phase_depths(x, p) if D.fits(p, *x.shape[-2:]) and x.shape[0] >= D.MIN_IMAGES else {}
             for part, depth in found.items():
+                if not D.fits(p, *x.shape[-2:], part):
+                    continue
                 name = DEPTH_PARTS[part].format(p=p)
                 out[stage_name(i, name)], out[stage_name(i, se_name(name))] = depth.value, depth.se
     return out

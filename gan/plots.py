@@ -31,10 +31,15 @@ def _np(a) -> np.ndarray:
 
 
 def save_figure_data(out: Path, stem: str, arrays: dict[str, np.ndarray], info: dict) -> None:
-    """Write ``out/stem.npz`` (arrays) and ``out/stem.json`` (numbers and settings)."""
+    """Write ``out/stem.npz`` (arrays) and ``out/stem.json`` (numbers and settings), each whole or not
+    at all (written aside, then renamed)."""
     out.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out / f"{stem}.npz", **arrays)
-    (out / f"{stem}.json").write_text(json.dumps(info, indent=2))
+    for path, write in ((out / f"{stem}.npz", lambda f: np.savez_compressed(f, **arrays)),
+                        (out / f"{stem}.json", lambda f: f.write(json.dumps(info, indent=2).encode()))):
+        part = path.with_name(path.name + ".part")
+        with open(part, "wb") as f:
+            write(f)
+        part.replace(path)
 
 
 def load_figure_data(out: Path, stem: str) -> tuple[np.lib.npyio.NpzFile, dict]:

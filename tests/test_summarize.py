@@ -88,7 +88,7 @@ def test_non_finite_values_are_excluded_with_their_reason_and_n_is_per_metric(tm
     records[-1]["checkerboard_excess_db/p2"] = None  # what a non-finite value is written as
     (tmp_path / "1_job" / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     records = [json.loads(x) for x in (tmp_path / "2_job" / "metrics.jsonl").read_text().splitlines()]
-    records[-1]["checkerboard_excess_db/p2"] = "-inf"  # as older versions wrote it
+    records[-1]["checkerboard_excess_db/p2"] = "-inf"  # a non-finite value written as text
     (tmp_path / "2_job" / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     _, rows = summarize.summarize(summarize.find_jobs(tmp_path))
     (row,) = rows

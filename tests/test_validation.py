@@ -97,8 +97,9 @@ def test_cli_table(tmp_path, override, key):
     _check_cli(tmp_path, override, key)
 
 
-def test_unknown_upsampler_lists_the_choices(tmp_path):
-    out = cli(ROOT, *tiny_with("upsampler=deconv"), f"hydra.run.dir={tmp_path / 'run'}")
+@pytest.mark.parametrize("name", ["deconv", "resize_nearst"])
+def test_unknown_upsampler_lists_the_choices(tmp_path, name):
+    out = cli(ROOT, *tiny_with(f"upsampler={name}"), f"hydra.run.dir={tmp_path / 'run'}")
     assert out.returncode != 0 and "transposed_k3" in out.stderr and "Traceback" not in out.stderr
 
 
@@ -154,5 +155,5 @@ def test_every_leaf_with_a_wrong_type_is_named(option):
                                           ("eval.swd_dirs=0", "eval.swd_dirs"), ("seed=1.5", "seed"),
                                           ("+train.stepz=5", "train.stepz"), ("+upsampler.kernal_size=3", "kernal_size"),
                                           ("objective=checkerboard/p3x", "objective")])
-def test_cli_rejects_the_values_that_used_to_escape(tmp_path, override, key):
+def test_cli_rejects_typos_and_malformed_values(tmp_path, override, key):
     _check_cli(tmp_path, override, key)

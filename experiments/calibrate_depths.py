@@ -12,9 +12,10 @@ set's own contrast). Each set's depths (``gan.depths.phase_depths``: phase, fixe
 come with a standard error and a 95% interval; per cell and part the script reports the SD of the
 estimate over the draws divided by the mean reported SE (1 when the SE is right) and the share of
 draws whose interval holds the truth (95% when it is right). The truth is the population value:
-the same estimator on an independent set of ``TRUTH_IMAGES`` images (16 groups of 1024), whose own
-standard error is reported beside it; for white noise and dead leaves it is also known in closed
-form (clean: 0; content: a / (1 + a^2) phase and total; fixed: b fixed and total).
+known in closed form for the stationary sources, white noise and dead leaves (clean: 0; content:
+a / (1 + a^2) phase and total; fixed: b fixed and total), and for strokes the same estimator on an
+independent set of ``TRUTH_IMAGES`` images (16 groups of 1024; its value and standard error are
+kept beside the closed form for the others: at n = 1024 its own error is a quarter of a set's).
 
 Writes ``uncertainty.json`` (every cell, after each one: an interrupted run goes on from the cells
 it has) and ``uncertainty.png``; ``markdown_table`` gives the
@@ -110,12 +111,14 @@ def cell(source: str, n: int, size: int, draws: int, period: int, seed: int, tru
         out["conditions"][name] = {}
         for p in PARTS:
             a = np.array(estimates[name][p])  # (draws, 4): value, se, low, high
-            truth = truths[name][p]["value"]
+            known = truths[name][p]["closed_form"]
+            truth = known if known is not None else truths[name][p]["value"]
             if not np.isfinite(a).all():
                 continue
             sd, se = float(a[:, 0].std(ddof=1)), float(a[:, 1].mean())
             out["conditions"][name][p] = {
-                "truth": truth, "truth_se": truths[name][p]["se"], "closed_form": truths[name][p]["closed_form"],
+                "truth": truth, "large_set": truths[name][p]["value"], "large_set_se": truths[name][p]["se"],
+                "closed_form": known,
                 "mean": float(a[:, 0].mean()), "sd": sd, "mean_se": se, "sd_over_se": sd / se if se > 0 else math.nan,
                 "coverage": float(np.mean((a[:, 2] <= truth) & (truth <= a[:, 3])))}
     return out
@@ -151,16 +154,26 @@ def compute(sources: list[str], ns: list[int], sizes: list[int], draws: int, per
     return info
 
 
-def failures(info: dict) -> list[str]:
-    """Every cell and part outside the ranges asked for."""
+def monte_carlo_error(draws: int) -> tuple[float, float]:
+    """The sampling error of a cell's own check over ``draws`` sets: the relative standard error of an
+    SD (about 1 / sqrt(2 (draws - 1)) for a normal estimate) and the binomial standard error of a
+    95% coverage."""
+    return 1 / math.sqrt(2 * (draws - 1)), math.sqrt(0.95 * 0.05 / draws)
+
+
+def failures(info: dict, tolerance: float = 2.0) -> list[str]:
+    """Every cell and part outside the ranges asked for by more than ``tolerance`` of its Monte Carlo
+    standard errors (0: the ranges as they stand). With 60 draws a right SE reads SD/SE 1 +- 0.09 and
+    a right interval 95 +- 2.8% coverage; a check should not fail on its own sampling noise."""
     out = []
     for c in info["cells"]:
+        rel, cover = (tolerance * e for e in monte_carlo_error(c["draws"]))
         for name, parts in c["conditions"].items():
             for p, r in parts.items():
-                if not (SD_SE_RANGE[0] <= r["sd_over_se"] <= SD_SE_RANGE[1]
-                        and COVERAGE_RANGE[0] <= r["coverage"] <= COVERAGE_RANGE[1]):
+                if not (SD_SE_RANGE[0] * (1 - rel) <= r["sd_over_se"] <= SD_SE_RANGE[1] * (1 + rel)
+                        and COVERAGE_RANGE[0] - cover <= r["coverage"] <= COVERAGE_RANGE[1] + cover):
                     out.append(f"{c['source']} n={c['n']} {c['size']}px {name} {p}: SD/SE {r['sd_over_se']:.2f}, "
-                               f"coverage {100 * r['coverage']:.0f}%")
+                               f"coverage {100 * r['coverage']:.0f}% ({c['draws']} sets)")
     return out
 
 
@@ -226,9 +239,10 @@ def main(argv=None) -> None:
     path = plot(args.out)
     _, info = load_figure_data(args.out, "uncertainty")
     print(markdown_table(info))
-    bad = failures(info)
-    print(f"{len(bad)} cell(s) and part(s) outside SD/SE {SD_SE_RANGE} or coverage {COVERAGE_RANGE}"
-          + "".join(f"\n  {b}" for b in bad))
+    strict, bad = failures(info, tolerance=0), failures(info)
+    print(f"{len(strict)} of {sum(len(parts) for c in info['cells'] for parts in c['conditions'].values())} cell "
+          f"parts outside SD/SE {SD_SE_RANGE} or coverage {COVERAGE_RANGE}; {len(bad)} by more than 2 Monte Carlo "
+          "standard errors" + "".join(f"\n  {b}" for b in bad))
     print(f"wrote {path}")
 
 

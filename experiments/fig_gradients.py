@@ -14,19 +14,19 @@ import argparse
 import json
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
 from gan import metrics as M
+from gan import spectral
+from gan.data import dead_leaves_images
 from gan.networks import DOWNSAMPLERS as KINDS
-from gan.plots import load_figure_data, save_figure_data
+from gan.networks import Discriminator
+from gan.plots import load_figure_data, save_figure, save_figure_data, show_spectra
 
 
 def compute(image_size: int, ndf: int, n: int, seed: int = 0) -> tuple[dict[str, np.ndarray], dict]:
-    from gan import spectral
-    from gan.data import dead_leaves_images
-    from gan.networks import Discriminator
-
     periods = M.periods_for(image_size)
     real = dead_leaves_images(n, image_size, seed=seed)
     arrays, table = {"real": real[:8].numpy()}, {}
@@ -44,10 +44,6 @@ def compute(image_size: int, ndf: int, n: int, seed: int = 0) -> tuple[dict[str,
 
 
 def plot(out: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    from gan.plots import save_figure, show_spectra
-
     a, info = load_figure_data(out, "gradients")
     fig, axes = plt.subplots(3, len(KINDS) + 1, figsize=(3.0 * (len(KINDS) + 1), 8.4), dpi=100)
     for i in range(2):

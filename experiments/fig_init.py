@@ -13,17 +13,17 @@ import argparse
 import json
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
 from gan import metrics as M
 from gan.config import presets
-from gan.plots import load_figure_data, save_figure_data
+from gan.networks import Generator, sample
+from gan.plots import image_grid, load_figure_data, save_figure, save_figure_data, show_spectra
 
 
 def compute(image_size: int, ngf: int, n: int, seed: int = 0) -> tuple[dict[str, np.ndarray], dict]:
-    from gan.networks import Generator, sample
-
     periods = M.periods_for(image_size)
     z = torch.randn(n, 100, generator=torch.Generator().manual_seed(seed))
     arrays, table = {}, {}
@@ -39,10 +39,6 @@ def compute(image_size: int, ngf: int, n: int, seed: int = 0) -> tuple[dict[str,
 
 
 def plot(out: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    from gan.plots import image_grid, save_figure, show_spectra
-
     a, info = load_figure_data(out, "init")
     names = list(info["metrics"])
     fig, axes = plt.subplots(2, len(names), figsize=(1.9 * len(names), 4.6), dpi=110)

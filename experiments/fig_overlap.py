@@ -11,15 +11,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
+
+from gan.convmath import overlap_map
+from gan.plots import save_figure
 
 KERNELS, STRIDES, LAYERS = (2, 3, 4, 5), (1, 2, 3), (1, 2, 3)
 STACKED = ((3, 2), (4, 2))
 
 
 def compute(size: int = 6) -> dict[str, np.ndarray]:
-    from gan.convmath import overlap_map
-
     arrays = {}
     for k in KERNELS:
         for s in STRIDES:
@@ -40,10 +42,6 @@ def kernel_stride_axes(fig, spec, **space):
 
 
 def plot(npz: Path, png: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    from gan.plots import save_figure
-
     a = np.load(npz)
     fig = plt.figure(figsize=(15, 11), dpi=100)
     grid = fig.add_gridspec(3, 1, height_ratios=[1.1, 2.2, 1.6], hspace=0.35)

@@ -12,22 +12,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from gan import metrics as M
-from gan.plots import frequency_axis, load_figure_data, save_figure_data
+from gan import spectral
+from gan.analyze import load_run
+from gan.build import build_dataset
+from gan.data import sample_images
+from gan.plots import frequency_axis, image_grid, load_figure_data, save_figure, save_figure_data, show_spectra
+from gan.rundir import RunDir
+from gan.summarize import find_jobs, varying_keys
 
 TAIL_FROM = 0.25  # cycles/pixel: the upper half of the band, where upsampling artifacts live
 
 
 def compute(sweep_dir: Path, n: int) -> tuple[dict[str, np.ndarray], dict]:
-    from gan import spectral
-    from gan.analyze import load_run
-    from gan.build import build_dataset
-    from gan.data import sample_images
-    from gan.rundir import RunDir
-    from gan.summarize import find_jobs, varying_keys
-
     jobs = [j for j in find_jobs(sweep_dir) if j.finished]
     if not jobs:
         raise SystemExit(f"error: no finished jobs under {sweep_dir}")
@@ -58,10 +58,6 @@ def compute(sweep_dir: Path, n: int) -> tuple[dict[str, np.ndarray], dict]:
 
 
 def plot(out: Path) -> list[Path]:
-    import matplotlib.pyplot as plt
-
-    from gan.plots import image_grid, save_figure, show_spectra
-
     a, info = load_figure_data(out, "sweep")
     names = ["real", *info["groups"]]
     ncol = min(len(names), 6)

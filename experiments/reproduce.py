@@ -27,6 +27,7 @@ import fig_overlap  # noqa: E402
 import fig_sweep  # noqa: E402
 
 from gan import metrics as M  # noqa: E402
+from gan.summarize import main as summarize_main  # noqa: E402
 
 
 TINY = ["+debug=tiny"]  # conf/debug/tiny.yaml; given after +experiment=..., so it wins
@@ -105,7 +106,6 @@ def main(argv=None) -> None:
         sweep = args.sweep or out / "study_sweep"
         if args.sweep is None:
             run_sweep("study", sweep, TINY + ["upsampler=transposed,resize_nearest", "seed=0,1"] if args.tiny else [])
-        from gan.summarize import main as summarize_main
 
         summarize_main([str(sweep), "--out", str(out / "sweep")])
         fig_sweep.main([str(sweep), "--out", str(out / "sweep"), "--n", str(n)])

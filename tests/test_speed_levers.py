@@ -6,8 +6,10 @@ import pytest
 import torch
 
 from gan import runtime
+from gan.build import build_dataset
+from gan.data import batches
 from gan.state import new_state
-from gan.training import train, train_step
+from gan.training import next_batches, train, train_step
 
 CPU = torch.device("cpu")
 
@@ -94,9 +96,6 @@ def test_threads_setting(tiny_cfg):
 
 def packed_vs_single(tiny_cfg, device: str, *overrides: str, steps: int = 3):
     """Replica 1 of a 2-seed job and the single run with its seed, after ``steps`` steps on ``device``."""
-    from gan.data import batches
-    from gan.build import build_dataset
-    from gan.training import next_batches
     out = []
     for extra in (["seed=0", "num_seeds=2"], ["seed=1"]):
         cfg = tiny_cfg(f"device={device}", *extra, *overrides)
@@ -113,9 +112,6 @@ def packed_vs_single(tiny_cfg, device: str, *overrides: str, steps: int = 3):
 @pytest.mark.parametrize("seeds", [1, 2])
 def test_compiled_step_equals_eager_on_cpu(tiny_cfg, seeds):
     """torch.compile (about a minute per network on 2 CPU cores) computes the same step."""
-    from gan.data import batches
-    from gan.build import build_dataset
-    from gan.training import next_batches
     weights = []
     for mode in ("off", "default"):
         cfg = tiny_cfg(f"train.compile={mode}", f"num_seeds={seeds}")

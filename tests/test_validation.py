@@ -1,9 +1,12 @@
 """Bad input gets one clear line naming the key, and exit code 2 from the CLI."""
 import pytest
 import torch
+from omegaconf import OmegaConf, open_dict
 
+from gan.build import build_generator
+from gan.config import load_preset, presets
 from gan.errors import ConfigError
-from gan.validate import validate
+from gan.validate import leaves, validate
 from tests.conftest import ROOT, TINY, cli, cli_process, compose_config
 
 BAD = [  # (override, key named in the message)
@@ -55,11 +58,6 @@ def test_validate_names_the_key(override, key):
 def test_default_and_every_preset_validate(group):
     """Every option of every group composes into a config that validates and carries that option's
     values; every upsampler preset builds a generator of the configured output size."""
-    from omegaconf import OmegaConf
-
-    from gan.build import build_generator
-    from gan.config import load_preset, presets
-
     for name in presets(group):
         small = ("image_size=16", "generator.ngf=4") if group == "upsampler" else ()
         cfg = compose_config(f"{group}={name}", *small)
@@ -122,7 +120,6 @@ def wrong_value(value):
 
 
 def group_options():
-    from gan.config import presets
     out = [[]]
     for group in ("data", "upsampler", "scale"):
         for name in presets(group):
@@ -135,8 +132,6 @@ def group_options():
 
 @pytest.mark.parametrize("option", group_options(), ids=lambda o: " ".join(o) or "default")
 def test_every_leaf_with_a_wrong_type_is_named(option):
-    from omegaconf import OmegaConf, open_dict
-    from gan.validate import leaves
     base = compose_config(*TINY, *option)
     validate(base)  # the option itself is fine
     keys = [k for k in leaves(OmegaConf.to_container(base, resolve=False)) if not k.startswith("hydra")]

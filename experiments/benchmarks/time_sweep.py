@@ -20,14 +20,13 @@ import sys
 import time
 from pathlib import Path
 
+from gan.app import compose
 from gan.sweeps import quote
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def preset(experiment: str, overrides: list[str]):
-    from gan.app import compose
-
     return compose(f"+experiment={experiment}", *overrides)
 
 

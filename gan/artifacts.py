@@ -151,9 +151,16 @@ def blur(x: torch.Tensor) -> torch.Tensor:
     return Blur([1.0, 2.0, 1.0]).to(x.device)(x)
 
 
-def white_noise(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
-    """Gaussian noise as strong as the image's contrast (its per-channel std): stationary, no grid."""
-    g = torch.Generator(device=x.device).manual_seed(seed)
+def content_seed(x: torch.Tensor) -> int:
+    """A seed drawn from the images' values: a new draw for every input set, the same for the same set
+    (independent sets get independent controls, as a repeated experiment needs)."""
+    return int(hashlib.sha1(x.detach().cpu().numpy().tobytes()).hexdigest()[:8], 16)
+
+
+def white_noise(x: torch.Tensor, seed: int | None = None) -> torch.Tensor:
+    """Gaussian noise as strong as the image's contrast (its per-channel std): stationary, no grid;
+    a new draw for every input set unless ``seed`` is given."""
+    g = torch.Generator(device=x.device).manual_seed(content_seed(x) if seed is None else seed)
     return x + _stats(x)[1] * torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
 
 
@@ -222,8 +229,7 @@ def other_texture(x: torch.Tensor) -> torch.Tensor:
     (a generator that gets the texture wrong), stationary like the data; a new draw for every
     input set (seeded by its content)."""
     n, c, h, _ = x.shape
-    seed = int(hashlib.sha1(x.detach().cpu().numpy().tobytes()).hexdigest()[:8], 16)
-    return dead_leaves_images(n, h, channels=c, seed=seed, r_min=0.25, r_max=0.9).to(x)
+    return dead_leaves_images(n, h, channels=c, seed=content_seed(x), r_min=0.25, r_max=0.9).to(x)
 
 
 #: Changes that are not upsampling artifacts, to see which metrics respond to anything.

@@ -20,6 +20,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 
 from gan.app import compose as compose_config
+from gan.data import dead_leaves_images, stroke_images
 
 TINY = ["+debug=tiny"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,7 +107,6 @@ def write_mnist(root: Path, images: np.ndarray, test_images: int = 2) -> Path:
 @pytest.fixture(scope="session")
 def mnist_root(tmp_path_factory) -> Path:
     """Tiny MNIST-format data: 64 stroke images of 28 x 28 as IDX files."""
-    from gan.data import stroke_images
     strokes = ((stroke_images(64, 28, seed=3)[:, 0].numpy() + 1) * 127.5).round()
     return write_mnist(tmp_path_factory.mktemp("mnist"), strokes)
 
@@ -115,7 +115,6 @@ def mnist_root(tmp_path_factory) -> Path:
 def png_folder(tmp_path_factory) -> Path:
     """A folder of 64 tiny RGB PNGs (dead leaves, 20 x 20) in two subfolders."""
     from PIL import Image
-    from gan.data import dead_leaves_images
     root = tmp_path_factory.mktemp("pngs")
     images = ((dead_leaves_images(64, 20, seed=4).permute(0, 2, 3, 1).numpy() + 1) * 127.5).round().astype(np.uint8)
     for i, a in enumerate(images):

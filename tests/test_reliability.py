@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from gan import checkpoint as ckpt
-from gan.rundir import RunDir
-from gan import training
+from gan import summarize, training
 from gan.errors import TrainingDiverged
+from gan.rundir import RunDir, RunDirInUse
 from gan.training import train
 from tests.conftest import TINY
 
@@ -230,7 +230,6 @@ def test_second_writer_is_refused_and_touches_nothing(tmp_path):
 
 
 def test_lock_is_reentrant_in_one_process_and_released(tmp_path):
-    from gan.rundir import RunDirInUse
     run = RunDir(tmp_path / "r")
     assert run.lock() is True and run.lock() is False  # this process already holds it
     holder = json.loads(run.lock_file.read_text())
@@ -295,7 +294,6 @@ def test_sigint_then_the_printed_command_resumes_the_sweep(tmp_path):
 
 
 def test_a_killed_job_shows_as_stale(tmp_path, capsys):
-    from gan import summarize
     run = tmp_path / "sweep" / "0_job"
     proc = start(run, "train.steps=100000")
     wait_for(run / "checkpoints" / "step_0000005.pt", proc)

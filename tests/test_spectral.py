@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from gan import build, spectral
+from gan import build, metrics, spectral
 from gan.data import dead_leaves_images
 
 
@@ -168,7 +168,6 @@ def test_radial_profile_reaches_the_nyquist_corner(n):
 
 
 def test_spectral_distance_on_non_square_images():
-    from gan import metrics
     torch.manual_seed(0)
     a, b = torch.randn(8, 3, 16, 24), torch.randn(8, 3, 16, 24) * 2
     periods = metrics.periods_for(16, 24)
@@ -272,7 +271,6 @@ def test_excess_db_is_finite_with_a_floor():
 
 
 def test_every_metric_is_finite_for_blocky_constant_and_zero_inserted_images():
-    from gan import metrics
     real = dead_leaves_images(64, 32, seed=0)
     half = dead_leaves_images(64, 16, seed=1)
     nearest = torch.nn.functional.interpolate(half, scale_factor=2, mode="nearest")  # CE_2 exactly 0
@@ -293,7 +291,6 @@ def test_every_metric_is_finite_for_blocky_constant_and_zero_inserted_images():
 
 
 def test_pooled_ce_is_not_moved_by_one_near_blank_image():
-    from gan import metrics
     x = dead_leaves_images(256, 32, seed=0)
     blank = x.clone()
     blank[0] = 0.1 + 1e-4 * checkerboard(32, 32, 2)[0].float()  # nearly flat, and what is left is periodic
@@ -305,7 +302,6 @@ def test_pooled_ce_is_not_moved_by_one_near_blank_image():
 
 
 def test_fixed_pattern_ce_over_groups_of_the_compared_size():
-    from gan import metrics
     x = dead_leaves_images(512, 16, seed=0)
     whole = metrics.image_stats(x, [2])
     assert whole.ce_fixed[2] == pytest.approx(float(spectral.fixed_pattern_energy(x, 2)), rel=1e-5)
@@ -316,7 +312,6 @@ def test_fixed_pattern_ce_over_groups_of_the_compared_size():
 
 def test_image_stats_in_chunks_equals_each_definition_on_the_whole_set():
     """The batched, chunked, shared-work path gives what each metric's own function gives."""
-    from gan import metrics
     periods = [2, 4, 8]
     x = dead_leaves_images(96, 16, seed=1) * (1 + 0.3 * checkerboard(16, 16, 2).float())
     stats = metrics.image_stats(x, periods, batch_size=40)  # chunks of 40, 40, 16

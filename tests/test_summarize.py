@@ -7,8 +7,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from gan import summarize
+from gan.logging import RunLogger
 from gan.rundir import RunDir
-from gan.stats import t_interval
+from gan.stats import holm, seeds_needed, t_interval, welch
 
 
 def fake_job(root, name, upsampler, seed, status="finished", ce=0.01, steps=(0, 10)):
@@ -103,7 +104,6 @@ def test_non_finite_values_are_excluded_with_their_reason_and_n_is_per_metric(tm
 
 
 def test_metrics_jsonl_never_holds_inf_strings(tmp_path):
-    from gan.logging import RunLogger
     logger = RunLogger(tmp_path)
     logger.metrics(3, {"a": float("-inf"), "b": float("nan"), "c": 1.5})
     logger.close()
@@ -113,7 +113,6 @@ def test_metrics_jsonl_never_holds_inf_strings(tmp_path):
 
 def test_welch_holm_and_seeds_needed_from_independent_formulas():
     from scipy import stats as st
-    from gan.stats import holm, seeds_needed, welch
     a, b = [10.1, 12.3, 9.5, 11.0], [2.0, 3.1, 1.2, 2.5, 2.2]
     diff, lo, hi, p = welch(a, b)
     va, vb = np.var(a, ddof=1) / 4, np.var(b, ddof=1) / 5

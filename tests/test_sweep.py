@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 from gan import summarize
+from gan.app import register_plugins
+from gan.config import CONF_DIR, flatten, plain_optional
 from gan.training import train
+from gan.validate import validate
 from tests.conftest import ROOT, TINY, cli, compose_config
 
 SWEEP = [*TINY, "train.steps=2", "eval.figures=false", "data.num_images=32"]
@@ -90,9 +93,6 @@ def test_experiment_presets_compose(name):
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from gan.config import CONF_DIR, flatten, plain_optional
-    from gan.app import register_plugins
-    from gan.validate import validate
 
     register_plugins()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

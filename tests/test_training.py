@@ -5,7 +5,10 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from gan.training import train
+from gan.build import build_generator
+from gan.errors import UserError
+from gan.state import new_state
+from gan.training import train, train_step
 from tests.conftest import ROOT, TINY, cli
 
 TRAIN_TAGS = {"train/loss_D", "train/loss_G", "train/D_real", "train/D_fake"}
@@ -54,7 +57,6 @@ def test_train_other_upsamplers_and_losses(tiny_cfg, upsampler, loss):
     and the last logged losses are finite."""
     from omegaconf import OmegaConf
 
-    from gan.build import build_generator
 
     cfg = tiny_cfg(f"upsampler={upsampler}", f"train.loss={loss}", "train.steps=2", "eval.figures=false")
     final = train(cfg)
@@ -109,7 +111,6 @@ def test_run_directory_is_named_from_the_overrides_and_a_rerun_continues_it(tmp_
 
 
 def test_resume_false_never_mixes_two_runs_in_one_record(tiny_cfg):
-    from gan.errors import UserError
     cfg = tiny_cfg("train.steps=2", "eval.figures=false")
     train(cfg)
     cfg.train.resume = False
@@ -127,8 +128,6 @@ def test_final_numbers_at_the_final_step(tiny_cfg):
 
 
 def test_ema_follows_the_generator_by_its_decay(tiny_cfg):
-    from gan.state import new_state
-    from gan.training import train_step
     cfg = tiny_cfg("train.ema=0.9", "num_seeds=2")
     state = new_state(cfg, 3, torch.device("cpu"))
     before = {k: v.clone() for k, v in state.G.params.items()}

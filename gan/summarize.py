@@ -336,7 +336,6 @@ def progress_table(keys: list[str], jobs: list[Job], metric: str) -> str:
     end = last_step(jobs)
     if end == 0:
         return ""
-    info = M.find(metric)
     head = f"| group | {' | '.join(f'{round(100 * s)}% (step {round(s * end)})' for s in PROGRESS)} |"
     lines = [f"`{metric}` at points of training (each run's headline up to that step):", "", head,
              "|---" * (len(PROGRESS) + 1) + "|"]
@@ -345,10 +344,7 @@ def progress_table(keys: list[str], jobs: list[Job], metric: str) -> str:
         for share in PROGRESS:
             values = [M.run_headline([r for r in j.records if r.get("step", 0) <= share * end], j.window).get(metric)
                       for j in members]
-            e = estimate([v for v in values if v is not None and math.isfinite(v)], positive=bool(info and info.positive))
-            scale, unit = (100, "%") if info is not None and info.percent else (1, "")
-            cells.append("n/a" if math.isnan(e.center) else f"{scale * e.center:.3g}{unit}"
-                         + (f" ± {scale * (e.high - e.low) / 2:.2g}" if math.isfinite(e.low) else ""))
+            cells.append(_estimate_text(metric, [v for v in values if v is not None]))
         lines.append(f"| {label} | {' | '.join(cells)} |")
     return "\n".join(lines) + "\n"
 

@@ -73,15 +73,12 @@ def plain_optional(override: str) -> str:
     return override
 
 
-def flatten(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested mapping -> ``{"a.b.c": value}``; values other than bool/int/float/str become strings."""
+def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a.b.c": value}`` for every leaf of a nested mapping (a plain container, e.g. from
+    ``OmegaConf.to_container``); lists and every other value are leaves, kept as they are."""
+    if not isinstance(node, Mapping):
+        return {prefix: node}
     out: dict[str, Any] = {}
-    for k, v in cfg.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, Mapping):
-            out.update(flatten(v, key + "."))
-        elif isinstance(v, (bool, int, float, str)):
-            out[key] = v
-        else:
-            out[key] = str(v)
+    for k, v in node.items():
+        out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
     return out

@@ -22,14 +22,16 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from gan import checkpoint as ckpt
 from gan import dashboard
 from gan import metrics as M
 from gan.errors import TrainingDiverged, TrainingInterrupted, UserError
+from gan.config import flatten
 from gan.logging import RunLogger
+from gan.naming import CONTINUABLE_KEYS, PATH_KEYS
 from gan.networks import num_stages
 from gan.rundir import RunDir, Status
 from gan.validate import validate
@@ -59,11 +61,52 @@ def note_command(history: Path, overrides: Sequence[str]) -> None:
 
 
 def accept(cfg: DictConfig, run: RunDir) -> None:
-    """Raise ``UserError`` if the run ``cfg`` in ``run`` cannot start; write nothing either way."""
+    """Raise ``UserError`` if the run ``cfg`` in ``run`` cannot start; write nothing either way. A
+    folder that holds a run is continued only by a command of the same run: every setting but
+    ``gan.naming.CONTINUABLE_KEYS`` equal to the run's saved config (``differences``)."""
     validate(cfg)
-    if not cfg.train.resume and run.holds_run():
+    if not run.holds_run():
+        return
+    if not cfg.train.resume:
         raise UserError(f"{run.path} already holds a run; train.resume=false would mix two runs in one record: "
                         f"give this run another directory (run_dir=...) or delete that one")
+    saved = saved_config(run)
+    changed = differences(saved, cfg) if saved is not None else []
+    if changed:
+        shown = "; ".join(f"{k}: {a!r} there, {b!r} here" for k, a, b in changed[:4])
+        more = f" and {len(changed) - 4} more" if len(changed) > 4 else ""
+        raise UserError(f"{run.path} holds a run of other settings ({shown}{more}): give this command a folder of "
+                        f"its own (hydra.run.dir=DIR, or hydra.sweep.dir=DIR for a sweep) or delete that one")
+
+
+def saved_config(run: RunDir) -> DictConfig | None:
+    """The config a run in ``run`` was started with: its own (``RunDir.config``), or for a packed job
+    that has none yet, its first seed's with the job's ``num_seeds``; None when no config is there."""
+    if run.has_config():
+        return run.config()
+    seeds = run.replica_dirs()
+    if not seeds:
+        return None
+    saved = seeds[0].config()
+    saved.num_seeds = len(seeds)
+    return saved
+
+
+def differences(saved: DictConfig, cfg: DictConfig) -> list[tuple[str, Any, Any]]:
+    """``(key, saved value, value of cfg)`` for every setting in which ``cfg`` is not the run ``saved``
+    describes: every leaf of either config but ``CONTINUABLE_KEYS``, paths (``PATH_KEYS``) compared as
+    absolute paths, a setting one of them lacks as ``None``."""
+    def leaves(c: DictConfig) -> dict[str, Any]:
+        values = flatten(OmegaConf.to_container(c, resolve=True, throw_on_missing=False))
+        return {k: _absolute(v) if k in PATH_KEYS else v for k, v in values.items()
+                if not any(k == u or k.startswith(u + ".") for u in CONTINUABLE_KEYS)}
+
+    old, new = leaves(saved), leaves(cfg)
+    return [(k, old.get(k), new.get(k)) for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)]
+
+
+def _absolute(path: Any) -> Any:
+    return str(Path(path).expanduser().resolve()) if isinstance(path, str) and path != MISSING else path
 
 
 def resume_point(job: RunDir, cfg: DictConfig, device: torch.device) -> tuple[dict[str, Any], Path] | None:

@@ -39,10 +39,6 @@ class RunLogger:
             self.run.write_metrics([r for r in self.run.read_metrics() if r.get("step", -1) <= resume_step])
         self.writer = SummaryWriter(str(self.run.path), purge_step=resume_step + 1 if resume_step is not None else None)
 
-    @property
-    def run_dir(self) -> Path:
-        return self.run.path
-
     def scalars(self, step: int, values: Mapping[str, float]) -> None:
         """TensorBoard scalars only (training curves)."""
         for tag, v in values.items():
@@ -61,10 +57,6 @@ class RunLogger:
             path = self.run.sample_file(step)
             path.parent.mkdir(parents=True, exist_ok=True)
             save_image(grid, path)
-
-    def image(self, step: int, tag: str, image: torch.Tensor) -> None:
-        """One image ``(C, H, W)`` already in [0, 1]."""
-        self.writer.add_image(tag, image.detach().float().cpu().clamp(0, 1), step)
 
     def figure(self, step: int, tag: str, fig) -> None:
         self.writer.add_figure(tag, fig, step, close=True)

@@ -28,7 +28,6 @@ from gan.convmath import dc_checkerboard, dc_response
 # of positive quantities is reported three ways: NAME/pP (generated), NAME_real/pP (the data) and
 # NAME_excess_db/pP = 10 log10((generated + floor) / (real + floor)).
 CE = "checkerboard/p{p}"
-CE_REAL = "checkerboard_real/p{p}"
 CE_EXCESS_DB = "checkerboard_excess_db/p{p}"
 CE_FIXED = "checkerboard_fixed/p{p}"
 PHASE_SPREAD = "phase_spread/p{p}"

@@ -5,9 +5,11 @@
 * A sweep job: ``3_upsampler=resize_nearest,seed=1`` (``job_name``): the job number, then what
   varies between the jobs.
 
-Settings that do not change what a run computes (``UNNAMED_KEYS``) never appear in a name, so
-rerunning a command with more steps or other evaluation settings finds the same folder and
-continues its run. Where those folders are is ``gan.rundir.RunDir``'s business.
+Settings that do not name a run (``UNNAMED_KEYS``) never appear in a name, so rerunning a command
+with more steps or other evaluation settings finds the same folder and continues its run. Of
+those, only ``CONTINUABLE_KEYS`` may differ from the run's saved config; the data folder may not
+(``gan.lifecycle.accept`` refuses a command that finds a run of other data). Where those folders
+are is ``gan.rundir.RunDir``'s business.
 """
 from __future__ import annotations
 
@@ -18,11 +20,19 @@ from omegaconf import OmegaConf
 
 from gan.config import override_key, override_value, value_of
 
-#: Overrides that do not change what a run computes; they never appear in run or sweep names.
-#: Raising ``train.steps`` or changing how a run is evaluated, logged or checkpointed continues it.
+#: Overrides that never appear in run or sweep names. Raising ``train.steps`` or changing how a run is
+#: evaluated, logged or checkpointed continues it; a data folder is not named (paths make poor folder
+#: names) but is compared with the run's saved one (``CONTINUABLE_KEYS``).
 UNNAMED_KEYS = ("hydra", "paths", "run_dir", "device", "threads", "train.steps", "train.progress", "train.log_every",
                 "train.ckpt_every", "train.num_workers", "train.resume", "eval", "data.root", "data.download",
                 "resume")
+#: Of the unnamed settings, those a command may change when it continues a run: how long it trains and
+#: how it is evaluated, logged, checkpointed, where and on what hardware. Every other setting, the
+#: data folder (``data.root``) included, is part of what the run is: it is stored with the run and a
+#: command that finds the folder with another value is refused (``gan.lifecycle.accept``).
+CONTINUABLE_KEYS = tuple(k for k in UNNAMED_KEYS if k != "data.root")
+#: Settings that hold a path: compared as the absolute path they point to.
+PATH_KEYS = ("data.root",)
 #: A packed job's seeds in its name: ``seeds=0-3``.
 SEEDS_KEY = "seeds"
 

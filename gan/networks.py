@@ -140,13 +140,21 @@ class Discriminator(nn.Module):
 
 
 @torch.no_grad()
-def sample(G: Generator, z: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """Images from noise ``z`` ``(N, z_dim)`` -> ``(N, C, S, S)`` float32 on the CPU.
+def sample(G: Any, z: torch.Tensor, batch_size: int = 256, stages: bool = False) -> torch.Tensor | list[torch.Tensor]:
+    """Images of a generator from noise, ``batch_size`` at a time, float32 on the noise's device.
 
+    ``G``: a ``Generator`` and ``z`` ``(N, z_dim)`` -> ``(N, C, S, S)``; or ``gan.replicas.Replicas``
+    of generators and ``z`` ``(K, N, z_dim)`` -> ``(K, N, C, S, S)``. ``stages=True``: every stage's
+    output, first to last (the last are the images), ``[(..., C_1, 8, 8), ..., (..., C, S, S)]``.
     BatchNorm uses batch statistics (train mode, as DCGAN samples), and the running statistics
     are restored afterwards, so sampling never changes the model.
     """
-    saved = {k: v.clone() for k, v in G.state_dict().items() if "running" in k or "num_batches" in k}
-    out = torch.cat([G(zb).float().cpu() for zb in z.split(batch_size)])
-    G.load_state_dict(saved, strict=False)
-    return out
+    replicated = hasattr(G, "eager")  # Replicas: the uncompiled forward over (K, B, ...)
+    forward, buffers = (G.eager, G.buffers) if replicated else (G, dict(G.named_buffers()))
+    saved = {k: v.clone() for k, v in buffers.items()}
+    dim = 1 if replicated else 0
+    chunks = [forward(zb, stages=True) if stages else [forward(zb)] for zb in z.split(batch_size, dim=dim)]
+    out = [torch.cat([c[i] for c in chunks], dim=dim).float() for i in range(len(chunks[0]))]
+    for k, v in buffers.items():
+        v.copy_(saved[k])
+    return out if stages else out[0]

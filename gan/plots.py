@@ -85,13 +85,6 @@ def show_spectra(axes, spectra: Sequence, titles: Sequence[str] | None = None, f
     return im
 
 
-def colorize(image, vmin: float, vmax: float, cmap: str = "inferno", scale: int = 1) -> torch.Tensor:
-    """A 2-D array ``(H, W)`` -> RGB tensor ``(3, H*scale, W*scale)`` in [0, 1] via a colormap."""
-    a = np.clip((_np(image) - vmin) / max(vmax - vmin, 1e-12), 0, 1)
-    rgb = torch.from_numpy(plt.get_cmap(cmap)(a)[..., :3]).permute(2, 0, 1).float()
-    return rgb.repeat_interleave(scale, 1).repeat_interleave(scale, 2)
-
-
 # ---------------------------------------------------------------------------------------------
 # Spectra of one image set against another (training, gan.analyze)
 

@@ -23,8 +23,8 @@ from gan.data import batches, describe
 from gan.errors import TrainingDiverged
 from gan.evaluation import Evaluator
 from gan.lifecycle import Replica
+from gan.networks import sample
 from gan.losses import d_loss, g_loss
-from gan.replicas import Replicas
 from gan.rundir import RunDir
 from gan.runtime import autocast, memory_format, resolve_device, seed_everything, set_threads
 from gan.signals import act_on_signals, deferred_signals
@@ -69,27 +69,13 @@ def train_step(state: State, real: torch.Tensor, loss: str, amp: str = "none") -
 # One evaluation
 
 
-@torch.no_grad()
-def sample(G: Replicas, z: torch.Tensor, batch_size: int = 256, stages: bool = True) -> list[torch.Tensor]:
-    """Every stage's output of every replica from its noise ``z`` ``(K, N, z_dim)``, first to last:
-    ``[(K, N, C_1, 8, 8), ..., (K, N, C, S, S)]`` float32 on the noise's device (the last are the
-    images; ``stages=False``: the images alone, ``[(K, N, C, S, S)]``). BatchNorm uses batch
-    statistics (train mode, as DCGAN samples); the running statistics are restored afterwards, so
-    sampling never changes the model."""
-    saved = {k: v.clone() for k, v in G.buffers.items()}
-    batches = [G.eager(zb, stages=True) if stages else [G.eager(zb)] for zb in z.split(batch_size, dim=1)]
-    out = [torch.cat([b[i] for b in batches], dim=1).float() for i in range(len(batches[0]))]
-    for k, v in G.buffers.items():
-        v.copy_(saved[k])
-    return out
-
-
 def evaluate(state: State, evaluator: Evaluator, replicas: list[Replica], cfg: DictConfig) -> None:
     """Sample every replica's fixed noise; log its sample grid, every metric, the depths of every
     generator stage and (``eval.figures``) the figures into its own run directory; the same numbers
     for the weight average (``train.ema``) under ``ema/``."""
     generators = {"": state.G, **({M.EMA_PREFIX: state.G_ema} if state.G_ema is not None else {})}
-    stages = {prefix: sample(G, state.fixed_z, stages=cfg.eval.stages) for prefix, G in generators.items()}
+    stages = {prefix: sample(G, state.fixed_z, stages=True) if cfg.eval.stages else [sample(G, state.fixed_z)]
+              for prefix, G in generators.items()}
     for r in replicas:
         if state.diverged[r.index]:
             continue

@@ -21,13 +21,14 @@ from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
 from gan import build, data, metrics
+from gan.config import flatten
 from gan.errors import ConfigError
 from gan.losses import LOSSES
 from gan.networks import DOWNSAMPLERS, UPSAMPLE_LAYERS
 from gan.runtime import AMP_CHOICES, COMPILE_MODES
 from gan.spectral import BOUNDARIES, CHANNEL_MODES, SATURATION_TREATMENTS, WINDOWS
 
-__all__ = ["ConfigError", "RULES", "GROUPS", "validate", "leaves"]
+__all__ = ["ConfigError", "RULES", "GROUPS", "validate"]
 
 #: A rule returns None for a good value, else what is allowed.
 Rule = Callable[[Any], "str | None"]
@@ -164,16 +165,6 @@ GROUPS = ("data", "upsampler", "generator", "discriminator")
 RUNTIME_ARGUMENTS = ("image_size", "in_channels", "out_channels", "upsampler")
 
 
-def leaves(node: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"a.b": value}`` for every leaf of a container; lists are leaves."""
-    if not isinstance(node, dict):
-        return {prefix: node}
-    out: dict[str, Any] = {}
-    for k, v in node.items():
-        out.update(leaves(v, f"{prefix}.{k}" if prefix else str(k)))
-    return out
-
-
 def _fail(key: str, value: Any, allowed: str) -> None:
     raise ConfigError(f"{key}={value!r} is invalid: {allowed}")
 
@@ -181,7 +172,7 @@ def _fail(key: str, value: Any, allowed: str) -> None:
 def validate(cfg: DictConfig) -> None:
     """Raise ``ConfigError`` for the first unusable value in ``cfg``."""
     try:
-        values = leaves(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False))
+        values = flatten(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False))
     except Exception as e:  # noqa: BLE001 - an interpolation that cannot resolve
         raise ConfigError(f"the config does not resolve: {e}".splitlines()[0]) from e
     for key, value in values.items():

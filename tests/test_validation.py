@@ -4,9 +4,9 @@ import torch
 from omegaconf import OmegaConf, open_dict
 
 from gan.build import build_generator
-from gan.config import load_preset, presets
+from gan.config import flatten, load_preset, presets
 from gan.errors import ConfigError
-from gan.validate import leaves, validate
+from gan.validate import validate
 from tests.conftest import ROOT, TINY, cli, cli_process, compose_config
 
 BAD = [  # (override, key named in the message)
@@ -134,7 +134,7 @@ def group_options():
 def test_every_leaf_with_a_wrong_type_is_named(option):
     base = compose_config(*TINY, *option)
     validate(base)  # the option itself is fine
-    keys = [k for k in leaves(OmegaConf.to_container(base, resolve=False)) if not k.startswith("hydra")]
+    keys = [k for k in flatten(OmegaConf.to_container(base, resolve=False)) if not k.startswith("hydra")]
     assert len(keys) > 40
     for key in keys:
         cfg = base.copy()

@@ -74,7 +74,7 @@ def truths(source: str, size: int, period: int, seed: int, conditions=tuple(COND
     groups); a depth is a norm, so one below 0 (sampling noise) counts as 0."""
     chunks = [SOURCES[source](TRUTH_IMAGES // 4, size, seed + k) for k in range(4)]
     clean = D.GroupPatterns.merge([D.group_patterns(c.double(), period, groups=4) for c in chunks])
-    contrast = math.sqrt(float((clean.levels["fixed"] ** 2).mean()))
+    contrast = math.sqrt(float(clean.levels["fixed"].mean()))  # the fixed part's level is the contrast s^2
     out = {}
     for name in conditions:
         kind, strength = CONDITIONS[name]

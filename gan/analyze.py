@@ -7,7 +7,9 @@ run directory without one is compared with the dataset it was trained on. PATH i
 
 Writes, in ``--out`` (default ``analysis/<PATH's name>`` in the current directory): ``spectra.npz``
 (the arrays), ``metrics.json`` (numbers and options) and PNG figures drawn from ``spectra.npz``
-alone (``--plot-only DIR`` redraws them).
+alone (``--plot-only DIR`` redraws them). With a reference of at least 32 images, the published
+spectrum-based detectors (``gan.detectors``) are trained and tested on disjoint halves of both sets:
+their held-out AUC with its 95% interval is printed and saved with the numbers.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import numpy as np
 import torch
 
 from gan import checkpoint as ckpt
-from gan import config, metrics, spectral
+from gan import config, detectors, metrics, spectral
 from gan.app import compose
 from gan.build import build_dataset, build_generator
 from gan.data import ImageFolder, sample_images
@@ -179,6 +181,10 @@ def analyze(images: torch.Tensor, reference: torch.Tensor | None, out: Path, win
     ref = image_stats(reference, periods, group=len(images), **options) if reference is not None else None
     values = compute(stats, ref, f_min)
     arrays = stats_arrays("", stats) | (stats_arrays("ref_", ref) if ref is not None else {})
+    if reference is not None and min(len(images), len(reference)) >= 32:  # the published detectors, held out
+        for name, found in detectors.detectability(images, reference).items():
+            values |= metrics.detector_numbers(name, found)
+            arrays[f"detector_{name}_weights"] = found.weights  # which features give the images away
     out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out / "spectra.npz", **arrays)
     record = {"metrics": values, "options": {**options, "f_min": f_min, "periods": periods,
@@ -242,6 +248,13 @@ def main(argv: list[str] | None = None) -> int:
                              args.boundary, args.saturation, source=args.path)
             for k, v in values.items():
                 print(f"{k:32s} {v:.6g}")
+            for name in detectors.DETECTORS:
+                auc = metrics.DETECTOR_AUC.format(d=name)
+                if auc in values:
+                    acc = metrics.DETECTOR_ACCURACY.format(d=name)
+                    print(f"{name} detector: held-out AUC {values[auc]:.3f} [{values[auc + '_low']:.3f}, "
+                          f"{values[auc + '_high']:.3f}], accuracy {values[acc]:.3f} [{values[acc + '_low']:.3f}, "
+                          f"{values[acc + '_high']:.3f}] (95%; 0.5: the two sets not told apart)")
         for p in plot(out):
             print(f"wrote {p}")
     except (AnalysisError, ValueError) as e:

@@ -4,9 +4,10 @@
   comparison, under names a person reads (``Upsampler``, not ``upsampler._target_``). TensorBoard
   orders HParams columns by name, upper case first: ``Upsampler`` leads the table.
 * the HParams table shows ``metrics.SUMMARY``.
-* ``layout(periods, stages)``: a custom-scalars layout that puts the checkerboard depths per period
-  (their distance from the data's patterns), the dB detectors, the spectral distance and SWD of all
-  runs on shared charts, and each depth of every generator stage on one chart.
+* ``layout(size, stages)``: a custom-scalars layout that puts the whole grid's checkerboard depth
+  and its octaves first, then the depths per period (their distance from the data's patterns), the
+  dB detectors, the spectral distance and SWD of all runs on shared charts, and each depth of every
+  generator stage on one chart.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from gan import config, metrics as M
+from gan import depths as D
 
 #: Groups whose chosen preset names a run (in this order).
 CHOICE_GROUPS = ("upsampler", "data", "generator", "discriminator", "experiment", "scale")
@@ -53,28 +55,40 @@ def hparams(cfg: DictConfig) -> dict[str, Any]:
     return out
 
 
-def layout(periods: list[int], stages: int = 0) -> dict[str, dict[str, list]]:
-    """A TensorBoard custom-scalars layout: every run on shared charts, headline numbers first; with
-    ``stages``, one chart per depth and period with every generator stage's line."""
+def layout(size: int, stages: int = 0) -> dict[str, dict[str, list]]:
+    """A TensorBoard custom-scalars layout for ``size x size`` images: every run on shared charts, the
+    whole grid's depth and its octaves first, then each part per period where the images have room
+    for it (no empty chart); with ``stages``, one chart per depth and period with every generator
+    stage's line."""
     def chart(*patterns: str) -> list:
         return ["Multiline", list(patterns)]
 
+    periods, grid = M.periods_for(size), M.grid_period(size)
     depths = {"total": M.DEPTH, "content-following": M.PHASE_DEPTH, "fixed": M.FIXED_DEPTH, "replica": M.REPLICA_DEPTH}
+    part = dict(zip(depths, M.DEPTH_PARTS))
+    excess = {label: M.excess_name(name, "") for label, name in depths.items()}
+    whole = {} if grid is None else {
+        f"whole grid (P={grid})": chart(f"^{re.escape(M.HEADLINE)}$"),
+        **{f"octave P={p} (P-periodic, not P/2)": chart(f"^{re.escape(M.OCTAVE_HEADLINE.format(p=p))}$")
+           for p in periods if p <= grid},
+        **{f"{label}, whole grid": chart(f"^{re.escape(M.grid_name(name))}$")
+           for label, name in excess.items() if label != "total" and D.fits(grid, size, size, part[label])}}
     out = {
-        "1 checkerboard depth, distance from the data's pattern (fraction of contrast)": {
-            f"{label} P={p}": chart(f"^{re.escape(M.excess_name(name, '').format(p=p))}$")
-            for label, name in depths.items() for p in periods},
-        "2 dB detectors, spectra and quality": {
+        "1 checkerboard depth of the whole grid, distance from the data's pattern (fraction of contrast)": whole,
+        "2 checkerboard depth per period": {
+            f"{label} P={p}": chart(f"^{re.escape(name.format(p=p))}$")
+            for label, name in excess.items() for p in periods if D.fits(p, size, size, part[label])},
+        "3 dB detectors, spectra and quality": {
             **{f"CE_{p} excess (dB)": chart(f"^{re.escape(M.CE_EXCESS_DB.format(p=p))}$") for p in periods},
             **{f"PS_{p} excess (dB)": chart(f"^{re.escape(M.excess_name(M.PHASE_SPREAD).format(p=p))}$")
                for p in periods},
             "spectral distance (decades)": chart(f"^{re.escape(M.SPECTRAL_DISTANCE)}$"),
             "SWD x 1e3": chart(f"^{re.escape(M.SWD)}$"),
         },
-        "3 training": {"losses": chart(f"^{M.TRAIN_PREFIX}loss_"), "D outputs": chart(f"^{M.TRAIN_PREFIX}D_")},
+        "4 training": {"losses": chart(f"^{M.TRAIN_PREFIX}loss_"), "D outputs": chart(f"^{M.TRAIN_PREFIX}D_")},
     }
     if stages:
-        out["4 depth per generator stage (every stage on one chart)"] = {
+        out["5 depth per generator stage (every stage on one chart)"] = {
             f"{label} P={p}": chart(*(f"^{re.escape(M.stage_name(i, name.format(p=p)))}$" for i in range(stages)))
             for label, name in depths.items() for p in periods}
     return out

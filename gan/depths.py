@@ -64,6 +64,9 @@ PARTS = ("phase", "fixed", "replica", "total")
 #: the two directions of differences (each relative to its own level, so an anisotropic image does
 #: not read more than 1 when every other difference vanishes), the total the sum of phase and fixed.
 COMPOSITE = {"replica": (("replica_x", 0.5), ("replica_y", 0.5)), "total": (("phase", 1.0), ("fixed", 1.0))}
+#: Parts whose level is already in squared units (the fixed pattern's amplitude squared over s^2):
+#: their squared depth divides by the mean level, the others' by the mean product of two groups' levels.
+MEAN_LEVEL = ("fixed",)
 #: Coverage of the interval ``Depth.low`` .. ``Depth.high``.
 CONFIDENCE = 0.95
 
@@ -155,6 +158,14 @@ def margin(period: int, size: int, part: str = "phase") -> int:
     return -(-max(need, period) // period) * period
 
 
+def contrast_margin(size: int) -> int:
+    """Rows and columns left out at each border where the contrast (and each image's own mean) is
+    taken: the band a DCGAN generator's zero padding reaches (``size / 8``), the same at every
+    period, so that every period and octave reports in one unit (the region each period reads lies
+    inside this one, its trend filter included)."""
+    return size // 8
+
+
 def fits(period: int, height: int, width: int, part: str = "phase") -> bool:
     """Whether ``height x width`` images leave at least 2P rows and columns inside the margins."""
     return all(n - 2 * margin(period, n, part) >= 2 * period for n in (height, width))
@@ -193,16 +204,19 @@ def phase_profile(maps: torch.Tensor, period: int, m: int) -> torch.Tensor:
 class GroupPatterns:
     """What the depths of one image set are computed from, per group k of its images (K groups):
     ``profiles[part]`` ``(K, D)`` (the phase profiles, flattened over channels and classes) and
-    ``levels[part]`` ``(K,)``, what they are relative to (2 s^2 for phase, s for fixed, the mean
-    variance of the differences to the right and lower neighbour for ``replica_x`` and
-    ``replica_y``; s^2 the group's contrast), so a squared depth is <profile, profile'> / scale /
-    (level level'). ``scale[part]``: entries averaged over (D). A part the images are too small for
-    is absent."""
+    ``levels[part]`` ``(K,)``, what they are relative to (2 s^2 for phase, the mean variance of the
+    differences to the right and lower neighbour for ``replica_x`` and ``replica_y``, s^2 for
+    fixed; s^2 the group's contrast, over ``contrast_margin``'s region), so a squared depth is
+    <profile, profile'> / scale / (level level'), or for the parts in ``MEAN_LEVEL`` over the
+    mean level (s^2 itself: the mean of unbiased contrasts, where a mean product of their square
+    roots would read a fixed pattern too deep at small group sizes). ``scale[part]``: entries
+    averaged over (D). ``period``: P. A part the images are too small for is absent."""
 
     profiles: dict[str, torch.Tensor]
     levels: dict[str, torch.Tensor]
     scale: dict[str, int]
     groups: int
+    period: int
 
     @classmethod
     def merge(cls, patterns: list[GroupPatterns]) -> GroupPatterns:
@@ -210,11 +224,35 @@ class GroupPatterns:
         first = patterns[0]
         return cls({k: torch.cat([p.profiles[k] for p in patterns]) for k in first.profiles},
                    {k: torch.cat([p.levels[k] for p in patterns]) for k in first.levels},
-                   first.scale, sum(p.groups for p in patterns))
+                   first.scale, sum(p.groups for p in patterns), first.period)
+
+    def octave(self, period: int) -> GroupPatterns:
+        """The part of these P-periodic patterns that is ``period``-periodic and not ``period / 2``-
+        periodic (``period`` a power of two, 2 .. P): the same groups and levels, every profile
+        projected (``octave_projection``). The octaves 2, 4, .., P are orthogonal and add up to the
+        whole, so their squared depths add up to the whole's, estimate by estimate."""
+        if not (2 <= period <= self.period and self.period % period == 0 and period & (period - 1) == 0):
+            raise ValueError(f"octave {period} of a {self.period}-periodic pattern: a power of two from 2 to {self.period}")
+        return GroupPatterns({k: octave_projection(v, self.period, period) for k, v in self.profiles.items()},
+                             self.levels, self.scale, self.groups, self.period)
 
     def parts(self) -> list[str]:
         """The parts of ``PARTS`` these patterns hold."""
         return [p for p in PARTS if p in self.profiles or all(sub in self.profiles for sub, _ in COMPOSITE.get(p, ((p, 1),)))]
+
+
+def periodic_projection(profiles: torch.Tensor, period: int, q: int) -> torch.Tensor:
+    """Profiles ``(K, C * P * P)`` of period P (flattened ``(C, P, P)``) projected onto the
+    q-periodic ones (q divides P): every class replaced by the mean of the classes with the same
+    phase modulo q. Orthogonal; ``q = 1`` leaves each channel's mean, ``q = P`` the profile."""
+    k = profiles.shape[0]
+    blocks = profiles.reshape(k, -1, period // q, q, period // q, q)  # (K, C, P/q, q, P/q, q)
+    return blocks.mean(dim=(2, 4), keepdim=True).expand_as(blocks).reshape(k, -1)
+
+
+def octave_projection(profiles: torch.Tensor, period: int, octave: int) -> torch.Tensor:
+    """The octave part of profiles ``(K, C * P * P)``: q-periodic minus (q/2)-periodic, q = ``octave``."""
+    return periodic_projection(profiles, period, octave) - periodic_projection(profiles, period, octave // 2)
 
 
 def _var_over_images(t: torch.Tensor) -> torch.Tensor:
@@ -237,24 +275,29 @@ def group_patterns(x: torch.Tensor, period: int, groups: int = DEPTH_GROUPS) -> 
                          f"({margin(period, h)} px) leave fewer than {2 * period} rows or columns")
     size = n // groups
     xs = x[: groups * size].double().unflatten(0, (groups, size))  # (K, n, C, H, W)
-    mh, mw = margin(period, h), margin(period, w)
-    own_mean = xs[..., mh:h - mh, mw:w - mw].mean(dim=(-2, -1), keepdim=True)  # each image's mean over the region
+    ch, cw = contrast_margin(h), contrast_margin(w)  # the contrast's region: one for every period
+
+    def over_region(maps: torch.Tensor, extra: int = 0) -> torch.Tensor:  # (K, C, H, W) -> (K,)
+        return maps[..., ch + extra:h - ch - extra, cw + extra:w - cw - extra].mean(dim=(-3, -2, -1))
+
+    own_mean = xs[..., ch:h - ch, cw:w - cw].mean(dim=(-2, -1), keepdim=True)  # each image's mean over the region
     variance = _var_over_images(xs - own_mean)  # (K, C, H, W)
     mean = xs.mean(dim=1)
-    contrast = variance[..., mh:h - mh, mw:w - mw].mean(dim=(-3, -2, -1))  # (K,)
+    contrast = over_region(variance)  # (K,)
+    mh = margin(period, h)
     profiles = {"phase": phase_profile(variance, period, mh).flatten(1),
                 "fixed": phase_profile(mean, period, mh).flatten(1)}
-    levels = {"phase": 2 * contrast, "fixed": contrast.sqrt()}  # phase: relative to 2 s^2; fixed: to s
+    levels = {"phase": 2 * contrast, "fixed": contrast}  # phase: relative to 2 s^2; fixed: to s (MEAN_LEVEL)
     scale = {"phase": period * period * c, "fixed": period * period * c}
     if fits(period, h, w, "replica"):
         mr = margin(period, h, "replica")
         dx = F.pad(_var_over_images(xs[..., :, 1:] - xs[..., :, :-1]), (0, 1))  # to the right neighbour, (K, C, H, W)
         dy = F.pad(_var_over_images(xs[..., 1:, :] - xs[..., :-1, :]), (0, 0, 0, 1))  # to the lower neighbour
-        for part, diff_var in (("replica_x", dx), ("replica_y", dy)):  # the padded column or row is in the margin
+        for part, diff_var in (("replica_x", dx), ("replica_y", dy)):  # the padded column or row is in the margins
             profiles[part] = phase_profile(diff_var, period, mr).flatten(1)
-            levels[part] = diff_var[..., mr:h - mr, mr:w - mr].mean(dim=(-3, -2, -1))
+            levels[part] = over_region(diff_var, extra=1)  # a difference reaches one pixel further
             scale[part] = period * period * c
-    return GroupPatterns(profiles, levels, scale, groups)
+    return GroupPatterns(profiles, levels, scale, groups, period)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -300,7 +343,7 @@ def _squared(pat: GroupPatterns, part: str) -> torch.Tensor:
     if part in COMPOSITE:
         return sum(weight * _squared(pat, sub) for sub, weight in COMPOSITE[part])
     num = within_pairs(pat.profiles[part]) / pat.scale[part]
-    den = within_pairs(pat.levels[part][:, None])
+    den = leave_one_out_means(pat.levels[part]) if part in MEAN_LEVEL else within_pairs(pat.levels[part][:, None])
     return torch.where(den > 0, num / den.clamp_min(torch.finfo(den.dtype).tiny), torch.zeros_like(num))
 
 
@@ -311,7 +354,7 @@ def _normalised(pat: GroupPatterns, part: str) -> torch.Tensor:
     the depth, the contrast's variation included."""
     if part in COMPOSITE:
         return torch.cat([math.sqrt(weight) * _normalised(pat, sub) for sub, weight in COMPOSITE[part]], dim=1)
-    level = pat.levels[part][:, None]
+    level = pat.levels[part][:, None].sqrt() if part in MEAN_LEVEL else pat.levels[part][:, None]
     return pat.profiles[part] / math.sqrt(pat.scale[part]) / torch.where(level > 0, level, torch.ones_like(level))
 
 
@@ -380,6 +423,8 @@ def _cross(g: GroupPatterns, r: GroupPatterns, part: str) -> tuple[torch.Tensor,
         return sum(w * c[0] for w, c in crosses), sum(w * c[1] for w, c in crosses)
     num_g, num_r = across_pairs(g.profiles[part], r.profiles[part])
     lg, lr = leave_one_out_means(g.levels[part]), leave_one_out_means(r.levels[part])
+    if part in MEAN_LEVEL:  # s_g s_r from the mean contrasts
+        lg, lr = lg.sqrt(), lr.sqrt()
     den_g, den_r = lg * lr[0], lg[0] * lr
     tiny = torch.finfo(den_g.dtype).tiny
     return (torch.where(den_g > 0, num_g / g.scale[part] / den_g.clamp_min(tiny), torch.zeros_like(num_g)),

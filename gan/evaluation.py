@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gan import fid, metrics
+from gan import detectors, fid, metrics
 from gan.data import sample_images
 from gan.metrics import SpectralStats, image_stats
 from gan.swd import SlicedWasserstein
@@ -51,6 +51,7 @@ class Evaluator:
         self.swd = (SlicedWasserstein(real[: self.swd_count], REFERENCE_SEED, e.swd_patches, e.swd_dirs)
                     if e.swd and cfg.image_size >= 16 else None)
         self.real_images = real.cpu() if e.fid else None
+        self.detector_real = real[: e.detector_images].cpu() if e.detectors else None
         self.fid_weights = None
         if e.fid:
             reason = fid.unavailable_reason(e.fid_weights)
@@ -67,3 +68,9 @@ class Evaluator:
         if self.fid_weights is not None:
             values |= fid.fid_kid(self.real_images, fake.cpu(), self.fid_weights, str(self.device))
         return Evaluation(values, stats, self.real)
+
+    def detectability(self, fake: torch.Tensor) -> dict[str, float]:
+        """The held-out results of every detector of ``gan.detectors`` on ``fake`` ``(N, C, S, S)``
+        against the cached real images (``eval.detector_images`` of them), as flat named numbers."""
+        found = detectors.detectability(fake.cpu(), self.detector_real, seed=REFERENCE_SEED)
+        return {k: v for name, d in found.items() for k, v in metrics.detector_numbers(name, d).items()}

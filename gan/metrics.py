@@ -23,6 +23,7 @@ from scipy.stats import t as student_t
 from gan import depths as D
 from gan import spectral
 from gan.convmath import dc_checkerboard, dc_response
+from gan.detectors import DETECTORS
 
 # Names; "{p}" is a checkerboard period, "{i}" a generator stage, "{size}" a pyramid level. A family
 # of positive quantities is reported three ways: NAME/pP (generated), NAME_real/pP (the data) and
@@ -39,6 +40,10 @@ SWD_LEVEL = "quality/swd_level_{size}"
 FID = "quality/fid"
 KID = "quality/kid"
 DC_CHECKERBOARD = "dc_checkerboard/stage{i}"
+#: A published detector's held-out result at a run's last evaluation (``gan.detectors``):
+#: ``detect/frank_auc``, its standard error and 95% interval, and the accuracy.
+DETECTOR_AUC = "detect/{d}_auc"
+DETECTOR_ACCURACY = "detect/{d}_accuracy"
 # Grid-only depths (``gan.depths``), fractions of the images' contrast (0.03 = 3%): NAME/pP
 # (generated), NAME_real/pP (the data), NAME_excess/pP (the distance between the generated and the
 # data's P-periodic patterns) and NAME_se/pP, NAME_excess_se/pP (standard errors of one evaluation).
@@ -48,6 +53,14 @@ FIXED_DEPTH = "fixed_depth/p{p}"
 REPLICA_DEPTH = "replica_depth/p{p}"
 #: The depth family of each part of ``gan.depths``.
 DEPTH_PARTS = {"total": DEPTH, "phase": PHASE_DEPTH, "fixed": FIXED_DEPTH, "replica": REPLICA_DEPTH}
+#: The whole grid: a depth family's numbers of the 2^L-periodic pattern that holds every period a
+#: generator of L x2 stages leaves (``grid_period``), by a name that is the same at any image size:
+#: ``checkerboard_depth_excess/grid``.
+GRID = "grid"
+#: One octave of the whole grid: the part of it that is P-periodic and not P/2-periodic (P = 2: the
+#: last stage's x2; P = 2^L: the first stage's), ``checkerboard_depth_excess/octave8``. The squares
+#: of the octaves add up to the square of the whole.
+OCTAVE = "octave{p}"
 
 #: Prefixes of other kinds of numbers under the same names: the generator's exponential moving
 #: average (train.ema), the last evaluation of a run (its headline is the window mean), the final
@@ -63,6 +76,16 @@ DIVERGED = "diverged"
 #: The depths of generator stage I's output feature maps: ``stage0/checkerboard_depth/p2``.
 STAGE_PREFIX = "stage{i}/"
 _STAGE = re.compile(r"stage\d+/")
+
+
+def grid_name(name: str) -> str:
+    """``checkerboard_depth/p{p}`` -> ``checkerboard_depth/grid``."""
+    return f"{name.partition('/')[0]}/{GRID}"
+
+
+def octave_name(name: str) -> str:
+    """``checkerboard_depth/p{p}`` -> ``checkerboard_depth/octave{p}``."""
+    return f"{name.partition('/')[0]}/{OCTAVE}"
 
 
 def stage_name(stage: int, name: str) -> str:
@@ -88,21 +111,27 @@ def se_name(name: str) -> str:
     return f"{family}_se/{period}"
 
 
-#: The number a sweep ranks upsamplers by, and the default Hydra ``objective``: the depth of the
-#: whole P = 2 pattern above the data's.
-HEADLINE = excess_name(DEPTH, "").format(p=2)
+#: The number a sweep ranks upsamplers by, and the default Hydra ``objective``: the distance of
+#: the whole grid's pattern (every period the generator's stages leave) from the data's.
+HEADLINE = grid_name(excess_name(DEPTH, ""))
 #: Its two parts: the pattern that follows the content and the one fixed in every sample.
-PHASE_HEADLINE = excess_name(PHASE_DEPTH, "").format(p=2)
-FIXED_HEADLINE = excess_name(FIXED_DEPTH, "").format(p=2)
-#: What resampling leaves (nearest, bilinear x2): the replica depth's distance from the data's.
+PHASE_HEADLINE = grid_name(excess_name(PHASE_DEPTH, ""))
+FIXED_HEADLINE = grid_name(excess_name(FIXED_DEPTH, ""))
+#: The P = 2 pattern alone (the last stage's grid; the headline before the whole grid).
+P2_HEADLINE = excess_name(DEPTH, "").format(p=2)
+#: What resampling leaves (nearest, bilinear x2): the replica depth's distance from the data's, at
+#: P = 2 (the whole grid's is there only where the images have room for it).
 REPLICA_HEADLINE = excess_name(REPLICA_DEPTH, "").format(p=2)
+#: The headline's octaves (``OCTAVE``), one name per period: ``octave_headline(8)``.
+OCTAVE_HEADLINE = octave_name(excess_name(DEPTH, ""))
 #: The numbers of a run's closing summary and HParams row, and the columns of ``gan.summarize``'s
-#: table: the depths first (total, content-following, fixed, replica), then the dB detectors,
-#: spectra, quality.
-SUMMARY = (HEADLINE, PHASE_HEADLINE, FIXED_HEADLINE, REPLICA_HEADLINE, CE_EXCESS_DB.format(p=2),
-           excess_name(PHASE_SPREAD).format(p=2), SPECTRAL_DISTANCE, SWD)
+#: table: the depths first (whole grid, content-following, fixed, P = 2, replica), then the dB
+#: detectors, spectra, quality, and the published detectors' AUC (at the last evaluation).
+SUMMARY = (HEADLINE, PHASE_HEADLINE, FIXED_HEADLINE, P2_HEADLINE, REPLICA_HEADLINE, CE_EXCESS_DB.format(p=2),
+           excess_name(PHASE_SPREAD).format(p=2), SPECTRAL_DISTANCE, SWD,
+           *(DETECTOR_AUC.format(d=name) for name in DETECTORS))
 #: The numbers whose differences between upsamplers ``gan.summarize`` tests (Welch, Holm).
-COMPARED = (HEADLINE, PHASE_HEADLINE, FIXED_HEADLINE, REPLICA_HEADLINE)
+COMPARED = (HEADLINE, PHASE_HEADLINE, FIXED_HEADLINE, P2_HEADLINE, REPLICA_HEADLINE)
 
 
 def periods_for(height: int, width: int | None = None) -> list[int]:
@@ -111,6 +140,14 @@ def periods_for(height: int, width: int | None = None) -> list[int]:
     generator that starts at 4x4: 2, 4, 8 for 32x32)."""
     width = height if width is None else width
     return [p for p in spectral.periods_up_to(min(height, width) // 4) if height % p == 0 and width % p == 0]
+
+
+def grid_period(height: int, width: int | None = None) -> int | None:
+    """The whole grid's period: the largest of ``periods_for`` whose depths fit the images (2^L for
+    the 4 * 2^L px images of a DCGAN generator with L x2 stages: 8 at 32 px, 16 at 64 px); None
+    where no period fits."""
+    width = height if width is None else width
+    return max((p for p in periods_for(height, width) if D.fits(p, height, width)), default=None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,11 +165,19 @@ class SpectralStats:
     phase_spread: dict[int, float]       # period -> PS_P of the pooled moments (mean over groups)
     depths: dict[int, dict[str, D.Depth]]  # period -> part (gan.depths.PARTS) -> depth with SE and interval
     patterns: dict[int, D.GroupPatterns | None]  # period -> what depths and distances are computed from
+    grid: int | None                     # the whole grid's period (grid_period), None where no depth fits
     saturation: float                    # share of values at tanh's limits (before any treatment)
     mean_power: torch.Tensor             # (H, W) batch-mean power spectrum, unshifted
     n: int
     group: int                           # images per group in the set statistics (ce_fixed, phase_spread)
     distances: dict = field(default_factory=dict, repr=False)  # (id of the reference, period) -> distances
+    octaves: dict = field(default_factory=dict, repr=False)  # octave period -> depths of that octave
+
+    def octave_depths(self, period: int) -> dict[str, D.Depth]:
+        """Per part, the depths of the whole grid's octave at ``period`` (computed once)."""
+        if period not in self.octaves:
+            self.octaves[period] = D.depths(self.patterns[self.grid].octave(period))
+        return self.octaves[period]
 
     @property
     def radial(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -217,6 +262,7 @@ def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", 
         depths={p: D.depths(pat) if pat is not None else dict.fromkeys(D.PARTS, D.NAN_DEPTH)
                 for p, pat in patterns.items()},
         patterns=patterns,
+        grid=grid_period(*images.shape[-2:]) if n >= D.MIN_IMAGES else None,
         saturation=float(host["saturation"]),
         mean_power=host["power"],
         n=n,
@@ -249,15 +295,22 @@ class Metric:
     needs_reference: bool = False
     percent: bool = False  # a fraction shown as a percentage (the depths)
     part: str | None = None  # the gan.depths part it reads: reported only where the images fit it
+    octave: bool = False  # ``{p}`` is an octave of the whole grid: reported for p up to the grid's period
     fn: Callable[[SpectralStats, SpectralStats | None, int | None, float], float] | None = None
 
     @property
     def per_period(self) -> bool:
         return "{p}" in self.name
 
-    def applies(self, stats: SpectralStats, period: int) -> bool:
-        """Whether images of ``stats``' size have room for this metric at ``period``."""
-        return self.part is None or D.fits(period, *stats.size, self.part)
+    def applies(self, stats: SpectralStats, period: int | None) -> bool:
+        """Whether images of ``stats``' size have room for this metric at ``period`` (None: at the
+        whole grid, for a depth of ``GRID``)."""
+        if self.part is None:
+            return True
+        if self.octave:
+            return stats.grid is not None and period <= stats.grid
+        period = stats.grid if period is None else period
+        return period is not None and D.fits(period, *stats.size, self.part)
 
 
 def _family(name: str, description: str, value: Callable[[SpectralStats, int], float]) -> tuple[Metric, ...]:
@@ -273,32 +326,48 @@ def _family(name: str, description: str, value: Callable[[SpectralStats, int], f
                    True, positive=False, needs_reference=True, fn=excess))
 
 
-def _distance(f: SpectralStats, r: SpectralStats, p: int) -> dict[str, D.Depth]:
-    """Per part, the distance between the generated and the data's P-periodic patterns (computed
-    once per pair of sets and period)."""
-    key = (id(r), p)
+def _distance(f: SpectralStats, r: SpectralStats, p: int, octave: bool = False) -> dict[str, D.Depth]:
+    """Per part, the distance between the generated and the data's P-periodic patterns (``octave``:
+    of the whole grid's octave at P), computed once per pair of sets and period."""
+    key = (id(r), p, octave)
     if key not in f.distances:
-        pf, pr = f.patterns.get(p), r.patterns.get(p)
-        f.distances[key] = D.distance(pf, pr) if pf is not None and pr is not None else dict.fromkeys(D.PARTS, D.NAN_DEPTH)
+        grid = f.grid if octave else p
+        pf, pr = f.patterns.get(grid), r.patterns.get(grid)
+        if pf is None or pr is None:
+            f.distances[key] = dict.fromkeys(D.PARTS, D.NAN_DEPTH)
+        else:
+            f.distances[key] = D.distance(pf.octave(p), pr.octave(p)) if octave else D.distance(pf, pr)
     return f.distances[key]
 
 
-def _depth_family(part: str, description: str) -> tuple[Metric, ...]:
+def _depth_family(part: str, description: str, scope: str = "period") -> tuple[Metric, ...]:
     """A signed depth (``gan.depths`` part ``part``) on generated images, its standard error, on the
-    data, and the distance between the two sets' patterns with its standard error."""
-    name = DEPTH_PARTS[part]
+    data, and the distance between the two sets' patterns with its standard error; ``scope``: per
+    period (``NAME/pP``), of the whole grid (``NAME/grid``) or per octave of it (``NAME/octaveP``)."""
+    name = {"period": DEPTH_PARTS[part], "grid": grid_name(DEPTH_PARTS[part]),
+            "octave": octave_name(DEPTH_PARTS[part])}[scope]
     excess = excess_name(name, unit="")
-    return (Metric(name, description, True, positive=False, percent=True, part=part,
-                   fn=lambda f, r, p, _: f.depths[p][part].value),
-            Metric(se_name(name), f"standard error of {name} (jackknife over groups of images)", None, percent=True, part=part,
-                   fn=lambda f, r, p, _: f.depths[p][part].se),
+    octave = scope == "octave"
+
+    def depth(stats: SpectralStats, p: int | None) -> D.Depth:
+        if octave:
+            return stats.octave_depths(p)[part]
+        return stats.depths[stats.grid if p is None else p][part]
+
+    def distance(f: SpectralStats, r: SpectralStats, p: int | None) -> D.Depth:
+        return _distance(f, r, f.grid if p is None else p, octave)[part]
+
+    kind = dict(percent=True, part=part, octave=octave)
+    return (Metric(name, description, True, positive=False, fn=lambda f, r, p, _: depth(f, p).value, **kind),
+            Metric(se_name(name), f"standard error of {name} (jackknife over groups of images)", None,
+                   fn=lambda f, r, p, _: depth(f, p).se, **kind),
             Metric(real_name(name), f"{description}, on real images", None, positive=False, needs_reference=True,
-                   percent=True, part=part, fn=lambda f, r, p, _: r.depths[p][part].value),
+                   fn=lambda f, r, p, _: depth(r, p).value, **kind),
             Metric(excess, f"distance between the generated and the data's patterns of {name} (the generated "
-                   "depth when the data have none)", True, positive=False, needs_reference=True, percent=True, part=part,
-                   fn=lambda f, r, p, _: _distance(f, r, p)[part].value),
-            Metric(se_name(excess), f"standard error of {excess}", None, needs_reference=True, percent=True, part=part,
-                   fn=lambda f, r, p, _: _distance(f, r, p)[part].se))
+                   "depth when the data have none)", True, positive=False, needs_reference=True,
+                   fn=lambda f, r, p, _: distance(f, r, p).value, **kind),
+            Metric(se_name(excess), f"standard error of {excess}", None, needs_reference=True,
+                   fn=lambda f, r, p, _: distance(f, r, p).se, **kind))
 
 
 def _spectral_distance(fake: SpectralStats, real: SpectralStats, _p: int | None, f_min: float) -> float:
@@ -308,6 +377,13 @@ def _spectral_distance(fake: SpectralStats, real: SpectralStats, _p: int | None,
 
 
 REGISTRY: tuple[Metric, ...] = (
+    *_depth_family("total", "depth of the whole grid's pattern: every period the generator's x2 stages leave "
+                   "(2^L-periodic), a fraction of the images' contrast", scope="grid"),
+    *_depth_family("phase", "the whole grid's pattern that follows the content", scope="grid"),
+    *_depth_family("fixed", "the whole grid's pattern at the same place in every sample", scope="grid"),
+    *_depth_family("replica", "the whole grid's replica depth", scope="grid"),
+    *_depth_family("total", "depth of one octave of the whole grid's pattern: P-periodic and not P/2-periodic "
+                   "(one generator stage's grid, seen in the image)", scope="octave"),
     *_depth_family("total", "depth of the whole P-periodic pattern, sqrt(phase_depth^2 + fixed_depth^2), "
                    "a fraction of the images' contrast"),
     *_depth_family("phase", "equivalent modulation depth of a P-periodic pattern that follows the "
@@ -339,6 +415,21 @@ REGISTRY: tuple[Metric, ...] = (
     Metric(KID, "kernel Inception distance (torch-fidelity)", True, needs_reference=True),
     Metric(DC_CHECKERBOARD, "per generator stage: spread of the polyphase DC responses relative to their mean",
            True, positive=False),
+    *(m for name in DETECTORS for m in (
+        Metric(DETECTOR_AUC.format(d=name), f"held-out AUC of the {name} detector, generated vs real (0.5: "
+               "not told apart; gan.detectors)", True, positive=False, needs_reference=True),
+        Metric(DETECTOR_AUC.format(d=name) + "_se", f"DeLong standard error of the {name} detector's AUC", None,
+               needs_reference=True),
+        Metric(DETECTOR_AUC.format(d=name) + "_low", f"lower end of the 95% interval of the {name} detector's AUC",
+               None, positive=False, needs_reference=True),
+        Metric(DETECTOR_AUC.format(d=name) + "_high", f"upper end of the 95% interval of the {name} detector's AUC",
+               None, positive=False, needs_reference=True),
+        Metric(DETECTOR_ACCURACY.format(d=name), f"held-out accuracy of the {name} detector", True, positive=False,
+               needs_reference=True),
+        Metric(DETECTOR_ACCURACY.format(d=name) + "_low", f"lower end of the exact 95% interval of the {name} "
+               "detector's accuracy", None, positive=False, needs_reference=True),
+        Metric(DETECTOR_ACCURACY.format(d=name) + "_high", f"upper end of the exact 95% interval of the {name} "
+               "detector's accuracy", None, positive=False, needs_reference=True))),
 )
 
 
@@ -365,9 +456,16 @@ def compute(stats: SpectralStats, reference: SpectralStats | None = None, f_min:
             if m.per_period and m.applies(stats, p):
                 out[m.name.format(p=p)] = m.fn(stats, reference, p, f_min)
     for m in usable:
-        if not m.per_period:
+        if not m.per_period and m.applies(stats, None):
             out[m.name] = m.fn(stats, reference, None, f_min)
     return out
+
+
+def detector_numbers(name: str, found) -> dict[str, float]:
+    """A ``gan.detectors.Detection`` of detector ``name`` as flat named numbers."""
+    auc, accuracy = DETECTOR_AUC.format(d=name), DETECTOR_ACCURACY.format(d=name)
+    return {auc: found.auc, f"{auc}_se": found.auc_se, f"{auc}_low": found.auc_low, f"{auc}_high": found.auc_high,
+            accuracy: found.accuracy, f"{accuracy}_low": found.accuracy_low, f"{accuracy}_high": found.accuracy_high}
 
 
 def stage_depths(outputs: list[torch.Tensor]) -> dict[str, float]:
@@ -438,20 +536,29 @@ def run_headline(records: list[dict], window: float) -> dict[str, float]:
     return out
 
 
-def describe(numbers: dict[str, Any], period: int = 2, generator: str = "raw") -> str:
-    """The headline in words: ``a P=2 pattern 2.1% of the contrast away from the data's (SE 0.3
-    points, the sampling of one evaluation): 1.9% following the content, 0.4% fixed, 0.1% replicas``."""
-    values = {part: numbers.get(of_generator(excess_name(name, "").format(p=period), generator), math.nan)
-              for part, name in DEPTH_PARTS.items()}
-    if not isinstance(values["total"], (int, float)) or math.isnan(values["total"]):
+def describe(numbers: dict[str, Any], generator: str = "raw") -> str:
+    """The headline in words: ``the whole grid's pattern (P=8) 30.1% of the contrast away from the
+    data's (SE 0.8 points, the sampling of one evaluation), by octave 5.2% at P=2, 10.3% at P=4,
+    28.0% at P=8; 20.1% following the content, 22.4% fixed; at P=2 alone 5.3%, 23.3% replicas``."""
+    def value(name: str) -> float:
+        v = numbers.get(of_generator(name, generator), math.nan)
+        return float(v) if isinstance(v, (int, float)) else math.nan
+
+    whole = value(HEADLINE)
+    if math.isnan(whole):
         return "no depths (no evaluation with a reference)"
-    se = numbers.get(of_generator(se_name(excess_name(DEPTH, "")).format(p=period), generator))
-    pm = f" (SE {100 * se:.2g} points, the sampling of one evaluation)" if isinstance(se, (int, float)) \
-        and math.isfinite(se) else ""
-    replica = f", {100 * values['replica']:.1f}% replicas" if math.isfinite(values["replica"]) else ""
-    whose = " (the weight average)" if generator == "ema" else ""
-    return (f"a P={period} pattern{whose} {100 * values['total']:.1f}% of the contrast away from the data's{pm}: "
-            f"{100 * values['phase']:.1f}% following the content, {100 * values['fixed']:.1f}% fixed{replica}")
+    octave = re.compile(re.escape(of_generator(OCTAVE_HEADLINE, generator)).replace(r"\{p\}", r"(\d+)") + "$")
+    octaves = sorted((int(m.group(1)), float(v)) for k, v in numbers.items() if (m := octave.match(k)))
+    se = value(se_name(HEADLINE))
+    pm = f" (SE {100 * se:.2g} points, the sampling of one evaluation)" if math.isfinite(se) else ""
+    grid = f" (P={octaves[-1][0]})" if octaves else ""
+    by = ", by octave " + ", ".join(f"{100 * v:.1f}% at P={p}" for p, v in octaves) if octaves else ""
+    replica = value(REPLICA_HEADLINE)
+    replica_text = f", {100 * replica:.1f}% replicas" if math.isfinite(replica) else ""
+    whose = " of the weight average" if generator == "ema" else ""
+    return (f"the whole grid's pattern{grid}{whose} {100 * whole:.1f}% of the contrast away from the data's{pm}{by}; "
+            f"{100 * value(PHASE_HEADLINE):.1f}% following the content, {100 * value(FIXED_HEADLINE):.1f}% fixed; "
+            f"at P=2 alone {100 * value(P2_HEADLINE):.1f}%{replica_text}")
 
 
 #: The numbers whose plateau says a run has converged: image quality and the headline.

@@ -280,13 +280,13 @@ def generator_stages_figure(curves: Mapping[str, Mapping[tuple[int, int], tuple]
     return fig
 
 
-VERDICT_COLOURS = {"lower": "tab:green", "higher": "tab:red", "not settled": "grey",
-                   "not settled (still moving)": "tab:orange"}
+VERDICT_COLOURS = {"lower": "tab:green", "higher": "tab:red", "equivalent": "tab:blue", "undecided": "grey",
+                   "undecided (still moving)": "tab:orange"}
 
 
 def comparison_figure(rows: Sequence):
-    """Each group minus the reference, per metric: the difference with its Welch interval, coloured
-    by the verdict (``gan.stats.Comparison`` rows)."""
+    """Each group minus the reference, per metric: the Hodges-Lehmann shift with its Mann-Whitney
+    95% interval, coloured by the verdict, the equivalence margin shaded (``gan.stats.Comparison`` rows)."""
     metrics = list(dict.fromkeys(r.metric for r in rows))
     groups = list(dict.fromkeys(r.group for r in rows))
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.8 * len(metrics) + 2.0, 0.38 * len(groups) + 1.6),
@@ -294,8 +294,11 @@ def comparison_figure(rows: Sequence):
     for k, (ax, m) in enumerate(zip(axes[0], metrics)):
         for r in (r for r in rows if r.metric == m):
             y = groups.index(r.group)
-            ax.errorbar([r.difference], [y], xerr=[[r.difference - r.low], [r.high - r.difference]], fmt="o",
+            ax.errorbar([r.shift], [y], xerr=[[r.shift - r.shift_low], [r.shift_high - r.shift]], fmt="o",
                         color=VERDICT_COLOURS[r.verdict], capsize=3, ms=5)
+        margin = next((r.margin for r in rows if r.metric == m), float("nan"))
+        if margin == margin:  # not NaN
+            ax.axvspan(-margin, margin, color="tab:blue", alpha=0.08, lw=0)
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(range(len(groups)), groups if k == 0 else [""] * len(groups), fontsize=8)
         ax.set_ylim(len(groups) - 0.5, -0.5)
@@ -304,6 +307,6 @@ def comparison_figure(rows: Sequence):
         ax.grid(True, axis="x", alpha=0.3)
     handles = [plt.Line2D([], [], marker="o", ls="none", color=c, label=v) for v, c in VERDICT_COLOURS.items()]
     fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8)
-    fig.suptitle("Welch 95% intervals; verdicts from Holm-adjusted p < 0.05 that survive the runs' remaining movement",
-                 fontsize=10)
+    fig.suptitle("Hodges-Lehmann shift, Mann-Whitney 95% interval; verdicts from Holm-adjusted rank p < 0.05 that "
+                 "survive the runs' remaining movement, else equivalence within the shaded margin", fontsize=10)
     return fig

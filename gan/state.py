@@ -25,6 +25,8 @@ from gan.runtime import memory_format
 NOISE_SEED_OFFSET = 1_000_003
 #: The fixed evaluation noise of the run with seed s: a generator seeded with s + this offset.
 EVAL_SEED_OFFSET = 12345
+#: ... and of the noise of the detectors' images (``detector_noise``), drawn apart from both.
+DETECTOR_SEED_OFFSET = 7_654_321
 
 
 def seeds_of(cfg: DictConfig) -> list[int]:
@@ -90,6 +92,13 @@ class State:
         self.diverged = list(s.get("diverged", self.diverged))
         self.step = int(s["step"])
         ckpt.set_rng_state(s["rng"])
+
+
+def detector_noise(seeds: list[int], n: int, z_dim: int) -> torch.Tensor:
+    """``(K, n, z_dim)`` noise of each seed's detector images (``gan.detectors``), on the CPU: drawn
+    apart from the evaluation and training noise, the same for a seed whenever it is drawn."""
+    return torch.stack([torch.randn(n, z_dim, generator=torch.Generator().manual_seed(s + DETECTOR_SEED_OFFSET))
+                        for s in seeds])
 
 
 def new_state(cfg: DictConfig, channels: int, device: torch.device) -> State:

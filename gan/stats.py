@@ -5,11 +5,14 @@ they settle nothing. All from ``scipy.stats`` (Holm's adjustment is four lines h
   the geometric mean and an interval that never crosses zero.
 * ``welch`` / ``holm``: difference of two groups' means with Welch's interval and p-value, and
   Holm's step-down adjustment over several comparisons.
+* ``hodges_lehmann``: the rank-based shift between two groups with its Mann-Whitney interval;
+  ``equivalent``: two one-sided tests within a margin; ``compare``: the verdicts of a study.
+* ``rate`` / ``rates_differ``: a failure rate with its exact interval; Fisher's exact test.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -62,11 +65,15 @@ def estimate(values: Sequence[float], positive: bool = False, confidence: float 
 
 @dataclass(frozen=True)
 class Comparison:
-    """``group`` against ``reference`` on one metric: difference of means (group - reference) with
-    Welch's 95% interval and p-value; ``p_holm`` after Holm's adjustment over the comparisons made
-    together; ``verdict``: lower, higher or not settled; ``seeds_needed``: per group, for a test at
-    the observed spread to detect the observed difference (80% power), if not settled; ``movement``:
-    how far the two means may still move toward each other, which a settled verdict survives."""
+    """``group`` against ``reference`` on one metric (differences are group - reference).
+
+    The verdict rests on ranks, chosen before any study so that a few wild runs cannot drive it:
+    the Hodges-Lehmann ``shift`` with its Mann-Whitney 95% interval and ``p_rank``, Holm-adjusted
+    over the comparisons made together (``p_holm``): ``lower`` or ``higher`` where that is below
+    0.05; else ``equivalent`` where the 90% interval (two one-sided tests) lies within +-``margin``;
+    else ``undecided``, with ``seeds_needed`` per group for either verdict at the spread seen.
+    Beside it, the difference of means with Welch's interval and p-value. ``movement``: how far
+    the two groups may still move toward each other, which a lower or higher verdict survives."""
 
     group: str
     reference: str
@@ -77,8 +84,15 @@ class Comparison:
     p: float
     n: int
     n_reference: int
+    shift: float = math.nan
+    shift_low: float = math.nan
+    shift_high: float = math.nan
+    p_rank: float = math.nan
+    equivalence_low: float = math.nan
+    equivalence_high: float = math.nan
+    margin: float = math.nan
     p_holm: float = math.nan
-    verdict: str = "not settled"
+    verdict: str = "undecided"
     seeds_needed: int | None = None
     movement: float = 0.0  # how far the two means may still move toward each other (gan.summarize.settle)
 
@@ -105,38 +119,114 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return adjusted
 
 
-def seeds_needed(a: Sequence[float], b: Sequence[float], alpha: float, power: float = 0.8,
-                 most: int = 1000) -> int | None:
-    """Seeds per group for a two-sided Welch test at level ``alpha`` to detect the difference of
-    means observed between ``a`` and ``b`` with probability ``power``, at their observed spreads
-    (noncentral t). None when there is no difference or no spread to plan with; ``most + 1`` when
-    even ``most`` seeds would not do."""
-    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    delta, var = abs(x.mean() - y.mean()), x.var(ddof=1) + y.var(ddof=1) if min(len(x), len(y)) > 1 else math.nan
-    if not delta > 0 or not var > 0:
-        return None
-    for n in range(2, most + 1):
-        se = math.sqrt(var / n)
-        df = (var / n) ** 2 / ((x.var(ddof=1) / n) ** 2 / (n - 1) + (y.var(ddof=1) / n) ** 2 / (n - 1))
-        crit = stats.t.ppf(1 - alpha / 2, df)
-        if stats.nct.sf(crit, df, delta / se) + stats.nct.cdf(-crit, df, delta / se) >= power:
-            return n
-    return most + 1
-
-
-def compare(groups: dict[str, Sequence[float]], reference: str, metric: str, alpha: float = 1 - CONFIDENCE,
-            higher_is_worse: bool = True) -> list[Comparison]:
-    """Every group against ``reference`` on one metric, Holm-adjusted over the groups; a verdict
-    where the adjusted p is below ``alpha``, else the seeds a settled comparison would need
-    (planned at the Bonferroni level alpha / number of comparisons)."""
+def compare(groups: dict[str, Sequence[float]], reference: str, metric: str, margin: float = math.nan,
+            alpha: float = 1 - CONFIDENCE) -> list[Comparison]:
+    """Every group against ``reference`` on one metric (see ``Comparison``): the rank test
+    Holm-adjusted over the groups, equivalence within +-``margin`` (none where it is NaN)."""
     others = [g for g in groups if g != reference]
-    rows = [Comparison(g, reference, metric, *welch(groups[g], groups[reference]), len(groups[g]),
-                       len(groups[reference])) for g in others]
-    adjusted = holm([r.p for r in rows])
+    rows = []
+    for g in others:
+        a, b = groups[g], groups[reference]
+        shift, low, high, p_rank = hodges_lehmann(a, b, 1 - alpha)
+        _, eq_low, eq_high, _ = hodges_lehmann(a, b, 1 - 2 * alpha)
+        rows.append(Comparison(g, reference, metric, *welch(a, b), len(a), len(b), shift, low, high, p_rank,
+                               eq_low, eq_high, margin))
+    adjusted = holm([r.p_rank for r in rows])
     out = []
     for r, p_holm in zip(rows, adjusted):
-        settled = not math.isnan(p_holm) and p_holm < alpha
-        verdict = ("lower" if r.difference < 0 else "higher") if settled else "not settled"
-        need = None if settled else seeds_needed(groups[r.group], groups[reference], alpha / max(len(rows), 1))
-        out.append(Comparison(**{**r.__dict__, "p_holm": p_holm, "verdict": verdict, "seeds_needed": need}))
+        need = None
+        if not math.isnan(p_holm) and p_holm < alpha:
+            verdict = "lower" if r.shift < 0 else "higher"
+        elif equivalent(r.equivalence_low, r.equivalence_high, margin):
+            verdict = "equivalent"
+        else:
+            verdict = "undecided"
+            need = seeds_to_decide(min(r.n, r.n_reference), r.shift, (r.shift_high - r.shift_low) / 2,
+                                   (r.equivalence_high - r.equivalence_low) / 2, margin,
+                                   floor=rank_test_seeds(len(rows), alpha))
+        out.append(replace(r, p_holm=p_holm, verdict=verdict, seeds_needed=need))
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Rank-based comparison, equivalence, failure rates
+
+
+def hodges_lehmann(a: Sequence[float], b: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float, float, float]:
+    """``(estimate, low, high, p)`` of the shift between ``a`` and ``b`` (a - b): the Hodges-Lehmann
+    estimate (the median of every difference a_i - b_j), the interval of the shifts that the
+    two-sided Mann-Whitney test (scipy.stats.mannwhitneyu) does not reject at ``1 - confidence``
+    (its ends are differences a_i - b_j), and that test's p-value for no shift. A few wild values
+    move neither: each counts by its rank."""
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(x) < 2 or len(y) < 2:
+        return (float(np.median(np.subtract.outer(x, y))) if len(x) and len(y) else math.nan), math.nan, math.nan, math.nan
+    d = np.sort(np.subtract.outer(x, y).ravel())
+    p = float(stats.mannwhitneyu(x, y, alternative="two-sided").pvalue)
+    shifts = np.concatenate([[d[0] - 1], (d[:-1] + d[1:]) / 2, [d[-1] + 1]])  # one shift between each pair of ends
+    kept = np.flatnonzero([stats.mannwhitneyu(x - s, y, alternative="two-sided").pvalue > 1 - confidence
+                           for s in shifts])
+    low = d[kept[0] - 1] if kept[0] > 0 else -math.inf
+    high = d[kept[-1]] if kept[-1] < len(d) else math.inf
+    return float(np.median(d)), float(low), float(high), p
+
+
+def equivalent(low: float, high: float, margin: float) -> bool:
+    """Two one-sided tests at level alpha: the (1 - 2 alpha) interval of a difference lies within
+    +-``margin`` (pass the 90% interval for alpha = 0.05)."""
+    return -margin < low and high < margin
+
+
+def rank_test_seeds(comparisons: int, alpha: float = 1 - CONFIDENCE) -> int:
+    """The fewest seeds per group with which the two-sided Mann-Whitney test can reach ``alpha`` after
+    Holm's adjustment over ``comparisons`` tests: its smallest p-value, 2 / C(2n, n), times the
+    number of comparisons (6 seeds for 9 comparisons, 4 for one)."""
+    n = 2
+    while 2 / math.comb(2 * n, n) * comparisons >= alpha:
+        n += 1
+    return n
+
+
+def seeds_to_decide(n: int, estimate: float, half_width: float, equivalence_half_width: float, margin: float,
+                    most: int = 1000, floor: int = 2) -> int:
+    """Seeds per group for an undecided comparison to end in a verdict, if the spread stays as seen
+    and the estimate does not move: intervals shrink as 1 / sqrt(n), so the 95% one excludes 0 from
+    ``n (half_width / |estimate|)^2`` seeds, and the 90% one fits within +-``margin`` from
+    ``n (equivalence_half_width / (margin - |estimate|))^2``; the fewer of the two, the first never
+    below ``floor`` (the seeds the rank test needs to reach its level at all: ``rank_test_seeds``;
+    ``most + 1``: more than ``most``)."""
+    routes = []
+    if abs(estimate) > 0 and math.isfinite(half_width):
+        routes.append(max(floor, n * (half_width / abs(estimate)) ** 2))
+    if abs(estimate) < margin and math.isfinite(equivalence_half_width):
+        routes.append(n * (equivalence_half_width / (margin - abs(estimate))) ** 2)
+    return min(most + 1, math.ceil(min(routes))) if routes else most + 1
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``k`` of ``n`` with the exact (Clopper-Pearson) 95% interval of the rate."""
+
+    k: int
+    n: int
+    low: float
+    high: float
+
+    @property
+    def rate(self) -> float:
+        return self.k / self.n if self.n else math.nan
+
+
+def rate(k: int, n: int, confidence: float = CONFIDENCE) -> Rate:
+    """The rate ``k / n`` with its exact interval (scipy.stats.binomtest)."""
+    if n == 0:
+        return Rate(0, 0, math.nan, math.nan)
+    ci = stats.binomtest(k, n).proportion_ci(confidence, method="exact")
+    return Rate(k, n, float(ci.low), float(ci.high))
+
+
+def rates_differ(a: Rate, b: Rate) -> float:
+    """Fisher's exact test of two rates: the two-sided p-value (scipy.stats.fisher_exact)."""
+    if a.n == 0 or b.n == 0:
+        return math.nan
+    return float(stats.fisher_exact([[a.k, a.n - a.k], [b.k, b.n - b.k]]).pvalue)

@@ -41,14 +41,21 @@ from gan.config import flatten, load_preset
 from gan.errors import report
 from gan.plots import comparison_figure, generator_stages_figure, save_figure, summary_bars, training_curves
 from gan.rundir import Liveness, RunDir, Status
-from gan.stats import Comparison, compare, estimate
+from gan.failures import failure
+from gan.stats import Comparison, compare, estimate, rate, rates_differ
 
 #: Keys that never define a group: the seed varies within a group; paths differ per job.
 IGNORED_KEYS = ("seed", "run_dir", "train.progress", "num_seeds")
 
 #: The verdict of a difference whose interval excludes 0, but not after the movement that the
 #: groups' runs still show over one more headline window.
-STILL_MOVING = "not settled (still moving)"
+STILL_MOVING = "undecided (still moving)"
+#: Equivalence margin of the depths (fractions of contrast), fixed before any study: two upsamplers
+#: whose 90% rank interval of the difference lies within +-2 points of contrast are "equivalent".
+EQUIVALENCE_MARGIN = 0.02
+#: A group's headline is precise enough when its 95% half-width over seeds is at most
+#: max(PRECISION_POINTS, PRECISION_SHARE x its mean).
+PRECISION_POINTS, PRECISION_SHARE = 0.005, 0.25
 
 
 class SummaryError(ValueError):
@@ -130,6 +137,24 @@ class Job:
         """``gan.metrics.converged``: no trend in any of ``plateaus`` (None: too few evaluations)."""
         return M.all_flat(self.plateaus)
 
+    def failure(self, generator: str | None = None) -> str | None:
+        """Why the run failed by the rule of ``gan.failures`` for ``generator`` (default: its own), or None."""
+        generator = generator or self.generator
+        cache = self.__dict__.setdefault("_failures", {})
+        if generator not in cache:
+            cache[generator] = failure(self.records, self.headline_window, generator,
+                                       diverged=self.status.status == Status.DIVERGED)
+        return cache[generator]
+
+    @property
+    def ended(self) -> bool:
+        """Finished or diverged: a run that counts in a group's failure rate."""
+        return self.status.status in (Status.FINISHED, Status.DIVERGED)
+
+    def usable(self, generator: str | None = None) -> bool:
+        """Finished and not failed (by ``generator``'s numbers): a run whose numbers enter the statistics."""
+        return self.finished and self.failure(generator) is None
+
     @property
     def final(self) -> dict[str, float]:
         """The finite headline numbers."""
@@ -202,9 +227,10 @@ def summarize(jobs: list[Job], metrics: list[str] | None = None) -> tuple[list[s
     all_metrics = [m for m in all_metrics if any(math.isfinite(j.numbers.get(m, math.nan)) for j in finished)]
     rows = []
     for label, members in sorted(groups.items()):
-        done = [j for j in members if j.finished]
+        done = [j for j in members if j.usable()]
         row: dict[str, Any] = dict(zip(keys, label))
         row["n"] = len(done)
+        row["failed"] = "; ".join(f"{j.path.name}: {j.failure()}" for j in members if j.ended and j.failure())
         row["seeds"] = " ".join(sorted(str(j.config.get("seed")) for j in done))
         others = sorted(f"{j.path.name}: {j.status}" for j in members if not j.finished)
         flags = [j.converged for j in done]
@@ -250,15 +276,16 @@ def _fmt(row: dict[str, Any], m: str) -> str:
 
 def write_markdown(path: Path, keys: list[str], rows: list[dict[str, Any]], metrics: list[str],
                    generator: str = "raw") -> None:
-    head = [*(k.removeprefix("choice.") for k in keys), "n", "converged", *metrics, "not finished", "excluded"]
+    head = [*(k.removeprefix("choice.") for k in keys), "n", "converged", *metrics, "failed", "not finished", "excluded"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [str(r[k]) for k in keys] + [str(r["n"]), r["converged"]]
         cells += [_fmt(r, m) for m in metrics]
-        cells += [r["not finished"] or "", r["excluded"] or ""]
+        cells += [r["failed"] or "", r["not finished"] or "", r["excluded"] or ""]
         lines.append("| " + " | ".join(cells) + " |")
     note = ("\nEach run's numbers: the mean over its evaluations in the last part of training (eval.headline_window; "
-            "--last: its last evaluation). n = finished seeds (a metric with fewer values says so). Positive "
+            "--last: its last evaluation). n = finished seeds that did not fail (gan.failures; failed runs are listed, "
+            "with why, and counted in the failure table; a metric with fewer values says so). Positive "
             "quantities (CE, SWD, spectral distance): geometric mean over seeds [95% t-interval on the log "
             "scale]; dB and other differences: mean ± half-width of the 95% t-interval (scipy.stats). The "
             "excess in dB is the mean of per-seed dB, i.e. the same geometric aggregate as its CE column. "
@@ -300,10 +327,11 @@ def curve(members: list[Job], metric: str) -> tuple | None:
     return steps, [e.center for e in est], [e.low for e in est], [e.high for e in est], len(runs)
 
 
-def grouped(keys: list[str], jobs: list[Job]) -> dict[str, list[Job]]:
+def grouped(keys: list[str], jobs: list[Job], generator: str | None = None) -> dict[str, list[Job]]:
+    """The runs that did not fail (by ``generator``'s numbers; default: each run's own), by group."""
     groups: dict[str, list[Job]] = defaultdict(list)
     for j in jobs:
-        if j.finished:
+        if j.usable(generator):
             groups[", ".join(str(j.config.get(k)) for k in keys)].append(j)
     return dict(sorted(groups.items()))
 
@@ -468,7 +496,8 @@ def movement_table(keys: list[str], jobs: list[Job]) -> str:
     return "\n".join(head + lines) + "\n"
 
 
-def comparisons(keys: list[str], jobs: list[Job], reference: str, metrics: list[str]) -> list[Comparison]:
+def comparisons(keys: list[str], jobs: list[Job], reference: str, metrics: list[str],
+                margin: float = math.nan, generator: str | None = None) -> list[Comparison]:
     """Every group against the group whose upsampler is ``reference`` (and whose other varying keys
     match), per metric, Holm-adjusted per metric; empty when no group has that upsampler. A
     difference is settled when its Holm-adjusted p is below 0.05 and its interval stays clear of 0
@@ -479,7 +508,7 @@ def comparisons(keys: list[str], jobs: list[Job], reference: str, metrics: list[
     values: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     labels: dict[tuple, str] = {}
     for j in jobs:
-        if not j.finished:
+        if not j.usable(generator):
             continue
         group = tuple(str(j.config.get(k)) for k in keys)
         labels[group] = ", ".join(str(j.config.get(k)) for k in keys)
@@ -497,10 +526,10 @@ def comparisons(keys: list[str], jobs: list[Job], reference: str, metrics: list[
             info = M.find(m)
             groups = {labels[g]: values[g][m] for g in members if len(values[g][m]) > 0}
             if labels[base] in groups:
-                out += compare(groups, labels[base], m, higher_is_worse=bool(info and info.higher_is_worse))
+                out += compare(groups, labels[base], m, margin if info is not None and info.percent else math.nan)
     members: dict[str, list[Job]] = defaultdict(list)
     for j in jobs:
-        if j.finished:
+        if j.usable(generator):
             members[labels[tuple(str(j.config.get(k)) for k in keys)]].append(j)
 
     def shift(label: str, metric: str) -> float:
@@ -513,32 +542,88 @@ def comparisons(keys: list[str], jobs: list[Job], reference: str, metrics: list[
 def settle(c: Comparison, movement: float) -> Comparison:
     """``c`` with the movement its verdict survives: a settled verdict whose interval, moved toward 0
     by ``movement``, reaches 0 becomes ``STILL_MOVING``."""
-    if c.verdict in ("lower", "higher") and (c.low - movement <= 0 <= c.high + movement):
+    if c.verdict in ("lower", "higher") and (c.shift_low - movement <= 0 <= c.shift_high + movement):
         return replace(c, verdict=STILL_MOVING, movement=movement)
     return replace(c, movement=movement)
 
 
-def write_comparison(out: Path, rows: list[Comparison]) -> str:
-    """``comparison.csv`` and the Markdown table of the comparisons (returned)."""
-    with (out / "comparison.csv").open("w", newline="") as f:
+def write_comparison(out: Path, rows: list[Comparison], name: str = "comparison") -> str:
+    """``NAME.csv`` and the Markdown table of the comparisons (returned)."""
+    with (out / f"{name}.csv").open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0].__dict__))
         w.writeheader()
         w.writerows(r.__dict__ for r in rows)
-    lines = [f"Against `{rows[0].reference}` (difference of the means over seeds, group - reference; Welch's 95% "
-             "interval; p-values Holm-adjusted over the groups, per metric; movement: how far the two groups' "
-             "means may still move toward each other in one more headline window, from their runs' trends; "
-             "a verdict is settled when it survives that movement; depths in points of %):", "",
-             "| group | metric | n | difference | 95% interval | p (Holm) | movement | verdict | seeds needed |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [f"Against `{rows[0].reference}`, on the runs that did not fail (group - reference; depths in points "
+             "of %). Verdict from the rank test chosen before the study (a few wild runs cannot drive it): the "
+             "Hodges-Lehmann shift with its Mann-Whitney 95% interval, p Holm-adjusted over the groups per metric: "
+             "lower or higher below 0.05 (and surviving the movement the runs still show); else equivalent when "
+             "the 90% interval lies within the margin (two one-sided tests); else undecided, with the seeds per "
+             "group either verdict would need at the spread seen. Beside it, the difference of means with "
+             "Welch's 95% interval:", "",
+             "| group | metric | n | shift (HL) | 95% interval | 90% interval | p (Holm) | margin | movement | "
+             "verdict | seeds needed | mean difference | Welch 95% |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        need = ("" if r.verdict != "not settled" else "no difference seen" if r.seeds_needed is None
-                else "> 1000" if r.seeds_needed > 1000 else str(r.seeds_needed))
+        need = "" if r.seeds_needed is None else "> 1000" if r.seeds_needed > 1000 else str(r.seeds_needed)
         info = M.find(r.metric)
         k = 100 if info is not None and info.percent else 1
-        lines.append(f"| {r.group} | {r.metric} | {r.n} vs {r.n_reference} | {k * r.difference:+.3g} | "
-                     f"[{k * r.low:.3g}, {k * r.high:.3g}] | {r.p_holm:.2g} | {k * r.movement:.2g} | {r.verdict} | "
-                     f"{need} |")
+        margin = f"±{k * r.margin:.3g}" if math.isfinite(r.margin) else "-"
+        lines.append(f"| {r.group} | {r.metric} | {r.n} vs {r.n_reference} | {k * r.shift:+.3g} | "
+                     f"[{k * r.shift_low:.3g}, {k * r.shift_high:.3g}] | "
+                     f"[{k * r.equivalence_low:.3g}, {k * r.equivalence_high:.3g}] | {r.p_holm:.2g} | {margin} | "
+                     f"{k * r.movement:.2g} | {r.verdict} | {need} | {k * r.difference:+.3g} | "
+                     f"[{k * r.low:.3g}, {k * r.high:.3g}] |")
     return "\n".join(lines) + "\n"
+
+
+def failures_table(keys: list[str], jobs: list[Job], reference: str, generator: str = "raw") -> str:
+    """Per group: the runs that failed by ``gan.failures``' rule (of those that ended), the rate with
+    its exact 95% interval, Fisher's exact test against ``reference``'s rate, and each failed run
+    with why and its headline depth (so nothing is hidden)."""
+    groups: dict[str, list[Job]] = defaultdict(list)
+    for j in jobs:
+        if j.ended:
+            groups[", ".join(str(j.config.get(k)) for k in keys)].append(j)
+    if not groups:
+        return ""
+    rates = {label: rate(sum(j.failure(generator) is not None for j in members), len(members))
+             for label, members in groups.items()}
+    base = next((label for label in rates if label.split(", ")[0] == reference), None)
+    headline = M.of_generator(M.HEADLINE, generator)
+    lines = [f"Failed runs (rule of gan.failures: diverged, or SWD over the headline window above twice its "
+             f"best before it), {generator} generator: the "
+             f"rate with its exact 95% interval, Fisher's exact test against `{reference}`, and each failed run "
+             f"with its headline ({headline}):", "",
+             "| group | failed | rate [95%] | p vs reference | failed runs |", "|---|---|---|---|---|"]
+    for label in sorted(groups):
+        r = rates[label]
+        p = rates_differ(r, rates[base]) if base is not None and label != base else math.nan
+        failed = "; ".join(f"{j.path.name}: {j.failure(generator)}, {100 * j.numbers.get(headline, math.nan):.3g}%"
+                           for j in groups[label] if j.failure(generator))
+        lines.append(f"| {label} | {r.k}/{r.n} | {100 * r.rate:.0f}% [{100 * r.low:.0f}, {100 * r.high:.0f}] | "
+                     f"{'' if math.isnan(p) else f'{p:.2g}'} | {failed} |")
+    return "\n".join(lines) + "\n"
+
+
+def precision_table(keys: list[str], jobs: list[Job], generator: str = "raw") -> str:
+    """Per group, the headline's 95% half-width over the seeds that did not fail against the target
+    max(``PRECISION_POINTS``, ``PRECISION_SHARE`` x mean), and the seeds the target needs if the
+    spread stays as seen (half-widths shrink as 1 / sqrt(n))."""
+    metric = M.of_generator(M.HEADLINE, generator)
+    lines = [f"Precision of `{metric}` on the runs that did not fail: 95% half-width over seeds against the target "
+             f"max({100 * PRECISION_POINTS:g} points, {100 * PRECISION_SHARE:g}% of the mean):", "",
+             "| group | n | mean | half-width | target | met | seeds for the target |", "|---|---|---|---|---|---|---|"]
+    found = False
+    for label, members in grouped(keys, jobs, generator).items():
+        e = estimate([v for j in members if math.isfinite(v := j.numbers.get(metric, math.nan))])
+        if e.n < 2 or not math.isfinite(e.half_width):
+            continue
+        found = True
+        target = max(PRECISION_POINTS, PRECISION_SHARE * abs(e.center))
+        need = e.n if e.half_width <= target else math.ceil(e.n * (e.half_width / target) ** 2)
+        lines.append(f"| {label} | {e.n} | {100 * e.center:.3g}% | {100 * e.half_width:.2g} | {100 * target:.2g} | "
+                     f"{'yes' if e.half_width <= target else 'no'} | {need} |")
+    return "\n".join(lines) + "\n" if found else ""
 
 
 def plot_comparison(path: Path, rows: list[Comparison]) -> None:
@@ -553,6 +638,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reference", default="transposed", help="the upsampler every other is compared with")
     ap.add_argument("--compare", nargs="*", help="metrics of the comparison (default: the depths of the runs' "
                     "eval.generator, gan.metrics.COMPARED)")
+    ap.add_argument("--margin", type=float, default=EQUIVALENCE_MARGIN,
+                    help="equivalence margin of the depths, a fraction of contrast (default: %(default)s)")
     ap.add_argument("--last", action="store_true", help="the last evaluation of each run, not the headline window")
     ap.add_argument("--generator", choices=list(M.GENERATORS),
                     help="whose numbers are the headline: raw or ema (default: the runs' eval.generator)")
@@ -576,9 +663,18 @@ def main(argv: list[str] | None = None) -> int:
         compare_names = args.compare or list(M.of_generator(M.COMPARED, generator))
         write_csv(out / "summary.csv", rows)
         write_markdown(out / "summary.md", keys, rows, shown, generator)
-        compared = comparisons(keys, jobs, args.reference, [m for m in compare_names if m in available])
-        sections = [write_comparison(out, compared) if compared else "",
-                    generators_table(keys, jobs),
+        compared = comparisons(keys, jobs, args.reference, [m for m in compare_names if m in available], args.margin,
+                               generator)
+        sections = [failures_table(keys, jobs, args.reference, generator), precision_table(keys, jobs, generator),
+                    write_comparison(out, compared) if compared else ""]
+        other = "ema" if generator == "raw" else "raw"
+        if not args.compare and M.of_generator(M.HEADLINE, other) in {k for j in jobs for k in j.final}:
+            names = [m for m in M.of_generator(M.COMPARED, other) if m in {k for j in jobs for k in j.final}]
+            beside = comparisons(keys, jobs, args.reference, names, args.margin, other)
+            sections += [f"### The {other} generator, side by side\n", failures_table(keys, jobs, args.reference, other),
+                         precision_table(keys, jobs, other),
+                         write_comparison(out, beside, f"comparison_{other}") if beside else ""]
+        sections += [generators_table(keys, jobs),
                     progress_table(keys, jobs, M.of_generator(M.HEADLINE, generator))
                     if M.of_generator(M.HEADLINE, generator) in available else "",
                     movement_table(keys, jobs), generator_stage_tables(keys, jobs, generator)]

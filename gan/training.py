@@ -28,7 +28,7 @@ from gan.losses import d_loss, g_loss
 from gan.rundir import RunDir
 from gan.runtime import autocast, memory_format, resolve_device, seed_everything, set_threads
 from gan.signals import act_on_signals, deferred_signals
-from gan.state import State, new_state, save_checkpoint, seeds_of
+from gan.state import State, detector_noise, new_state, save_checkpoint, seeds_of
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +76,21 @@ def evaluate(state: State, evaluator: Evaluator, replicas: list[Replica], cfg: D
     generators = {"": state.G, **({M.EMA_PREFIX: state.G_ema} if state.G_ema is not None else {})}
     stages = {prefix: sample(G, state.fixed_z, stages=True) if cfg.eval.stages else [sample(G, state.fixed_z)]
               for prefix, G in generators.items()}
+    final = cfg.eval.detectors and state.step == cfg.train.steps  # the detectors read the last evaluation
+    noise = detector_noise(state.seeds, cfg.eval.detector_images, state.fixed_z.shape[-1]).to(state.fixed_z) \
+        if final else None
+    detector_images = {prefix: sample(G, noise) for prefix, G in generators.items()} if final else {}
     for r in replicas:
         if state.diverged[r.index]:
             continue
-        r.last = M.layer_checkerboard(state.G.replica(r.index))
+        r.last = M.layer_checkerboard(state.G.replica(r.index)) | r.train_stats  # losses: what the failure rule reads
         for prefix, outputs in stages.items():
             fake = outputs[-1][r.index]
             r.logger.images(state.step, f"{prefix}samples", fake[: cfg.eval.grid_size], save=not prefix)
             evaluation = evaluator(fake)
             stage_depths = M.stage_depths([o[r.index] for o in outputs]) if cfg.eval.stages else {}
-            r.last |= {f"{prefix}{k}": v for k, v in (evaluation.metrics | stage_depths).items()}
+            detected = evaluator.detectability(detector_images[prefix][r.index]) if final else {}
+            r.last |= {f"{prefix}{k}": v for k, v in (evaluation.metrics | stage_depths | detected).items()}
             if not prefix and cfg.eval.figures and (state.step % (cfg.eval.every * cfg.eval.figures_every) == 0
                                                     or state.step == cfg.train.steps):
                 r.logger.spectra(state.step, evaluation.fake, evaluation.real)

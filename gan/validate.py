@@ -147,7 +147,9 @@ RULES: dict[str, Rule] = {
     "eval.swd": boolean,
     "eval.swd_patches": integer(1),
     "eval.swd_dirs": integer(1),
+    "eval.detector_images": integer(32),
     "eval.fid": boolean,
+    "eval.detectors": boolean,
     "eval.fid_weights": optional(text),
     # group options with limits beyond their type (the type comes from the _target_'s signature)
     "generator.ngf": integer(1),

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from gan import analyze
+from gan import checkpoint as ckpt
+from gan.rundir import RunDir
 from tests.conftest import ROOT, cli
 
 TRAIN = [sys.executable, str(ROOT / "train.py")]
@@ -129,6 +131,14 @@ def test_ctrl_c_on_a_joblib_sweep_checkpoints_every_running_job_and_the_same_com
         status = json.loads((job / "status.json").read_text())
         assert status["status"] == "interrupted"
         assert any((job / "checkpoints").glob("*.pt"))
-    out = subprocess.run([*TRAIN, *args, "train.steps=1"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    stopped_at = {job.name: ckpt.load_latest(job / "checkpoints")[0]["step"] for job in jobs}
+    target = max(stopped_at.values()) + 4  # every interrupted job trains on from its checkpoint
+    out = subprocess.run([*TRAIN, *args, f"train.steps={target}"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert sorted(json.loads(p.read_text())["status"] for p in sweep.glob("*/status.json")) == ["finished"] * 3
+    statuses = {p.parent.name: json.loads(p.read_text()) for p in sweep.glob("*/status.json")}
+    assert len(statuses) == 3 and all(s["status"] == "finished" and s["step"] == target for s in statuses.values())
+    for name, step in stopped_at.items():  # the interrupted jobs went on past where they stopped
+        assert 0 < step < target
+        steps = [r["step"] for r in RunDir(sweep / name).read_metrics()]
+        assert steps == sorted(steps) and steps[-1] == target

@@ -8,6 +8,7 @@ from omegaconf import OmegaConf
 from gan import metrics as M
 from gan.config import load_preset, presets
 from gan.rundir import SAMPLES
+from gan.sweeps import plan
 from tests.conftest import ROOT, compose_config
 from tests.test_packed import REPLICA_ATOL
 
@@ -119,3 +120,30 @@ def test_stated_lists_and_tolerances_are_the_codes():
     compares = next(line for line in reference.splitlines() if "compares every upsampler" in line)
     sentence = reference[reference.index(compares):].split("\n\n", 1)[0]
     assert all(f"`{m}`" in sentence for m in M.COMPARED), sentence
+
+
+def preset_jobs(preset: str) -> list[str]:
+    """The job folder names the sweep of an experiment preset makes: its sweeper params expanded in
+    their order (``glob(*)``: every preset of the group, sorted, as Hydra's glob; ``range(a,b)``;
+    ``a,b,c``), the last key varying fastest, named by the gan sweeper (``gan.sweeps.plan``)."""
+    import itertools
+
+    params = load_preset("experiment", preset).hydra.sweeper.params
+    axes = []
+    for key, spec in params.items():
+        spec = str(spec)
+        if spec == "glob(*)":
+            values = presets(key)
+        elif spec.startswith("range("):
+            values = [str(v) for v in range(*map(int, spec[6:-1].split(",")))]
+        else:
+            values = spec.split(",")
+        axes.append([f"{key}={v}" for v in values])
+    return [job.name for job in plan([list(combo) for combo in itertools.product(*axes)])]
+
+
+def test_every_job_name_the_docs_quote_is_one_its_sweep_makes():
+    quoted_jobs = [(f, m) for f, text in TEXT.items() for m in re.findall(r"multirun/([a-z_]+)/(\d+_[^`\s]+)", text)]
+    assert len(quoted_jobs) >= 3
+    for f, (preset, job) in quoted_jobs:
+        assert job in preset_jobs(preset), (f, preset, job)

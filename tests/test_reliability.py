@@ -15,7 +15,7 @@ import torch
 from gan import checkpoint as ckpt
 from gan import summarize, training
 from gan.errors import TrainingDiverged
-from gan.rundir import RunDir, RunDirInUse
+from gan.rundir import STALE_AFTER_S, RunDir, RunDirInUse, Status
 from gan.training import train
 from tests.conftest import TINY
 
@@ -303,3 +303,17 @@ def test_a_killed_job_shows_as_stale(tmp_path, capsys):
     assert str(RunDir(run).liveness()) == f"stale (pid {proc.pid} is gone)"
     assert summarize.main([str(tmp_path / "sweep")]) == 0
     assert "stale" in capsys.readouterr().out
+
+
+def test_a_running_run_whose_heartbeat_stopped_reads_stale_and_a_fresh_one_running(tmp_path):
+    """The staleness rule: a live process whose heartbeat is older than ``STALE_AFTER_S`` is stale;
+    one just inside it, or beating now, is running; a finished run never reads stale."""
+    run = RunDir(tmp_path)
+    now = time.time()
+    for age, expected in ((STALE_AFTER_S + 60, Status.STALE), (STALE_AFTER_S - 60, Status.RUNNING), (0, Status.RUNNING)):
+        run.write_status(Status.RUNNING, step=5, heartbeat=now - age)
+        assert json.loads(run.status_file.read_text())["pid"] == os.getpid()  # this process: alive
+        assert run.liveness().status == expected, age
+    assert "no heartbeat for" in run.liveness(stale_after=-1).detail
+    run.write_status(Status.FINISHED, step=5, heartbeat=now - 10 * STALE_AFTER_S)
+    assert run.liveness().status == Status.FINISHED

@@ -6,10 +6,13 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
+from scipy.stats import binomtest, fisher_exact, mannwhitneyu
+
+from gan import metrics as M
 from gan import summarize
 from gan.logging import RunLogger
 from gan.rundir import RunDir
-from gan.stats import holm, seeds_needed, t_interval, welch
+from gan.stats import compare, hodges_lehmann, holm, rank_test_seeds, rate, rates_differ, t_interval, welch
 
 
 def fake_job(root, name, upsampler, seed, status="finished", ce=0.01, steps=(0, 10)):
@@ -111,7 +114,7 @@ def test_metrics_jsonl_never_holds_inf_strings(tmp_path):
     assert record == {"step": 3, "a": None, "b": None, "c": 1.5}
 
 
-def test_welch_holm_and_seeds_needed_from_independent_formulas():
+def test_welch_and_holm_from_independent_formulas():
     from scipy import stats as st
     a, b = [10.1, 12.3, 9.5, 11.0], [2.0, 3.1, 1.2, 2.5, 2.2]
     diff, lo, hi, p = welch(a, b)
@@ -122,20 +125,67 @@ def test_welch_holm_and_seeds_needed_from_independent_formulas():
     assert (lo, hi) == pytest.approx((diff - half, diff + half))
     assert p == pytest.approx(2 * st.t.sf(abs(diff) / math.sqrt(va + vb), df))
     assert holm([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])  # by hand: 4p, 3p, max(.., 2p), p
-    rng = np.random.default_rng(0)
-    x, y = rng.normal(0, 2, 6), rng.normal(1, 2, 6)
-    n = seeds_needed(x, y, 0.05)
-    d, sx, sy = abs(x.mean() - y.mean()), x.std(ddof=1), y.std(ddof=1)
-    hits = np.mean([st.ttest_ind(rng.normal(0, sx, n), rng.normal(d, sy, n), equal_var=False).pvalue < 0.05
-                    for _ in range(3000)])
-    assert 0.77 < hits < 0.83  # the promised 80% power, simulated
-    assert seeds_needed([1.0, 1.0], [1.0, 1.0], 0.05) is None
+
+
+def test_hodges_lehmann_interval_is_the_classic_order_statistics():
+    """Ten against ten, no ties: the estimate is the median of the 100 differences and the 95%
+    interval runs from the 24th to the 77th of them (Mann-Whitney's two-sided 5% critical value
+    of U is 23 for n = m = 10, from its table)."""
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(1, 1, 10), rng.normal(0, 1, 10)
+    d = np.sort(np.subtract.outer(a, b).ravel())
+    shift, low, high, p = hodges_lehmann(a, b)
+    assert shift == pytest.approx(np.median(d)) and (low, high) == (d[23], d[76])
+    assert p == pytest.approx(mannwhitneyu(a, b).pvalue)
+
+
+def groups_of(seed=0, n=10, **means):
+    rng = np.random.default_rng(seed)
+    return {name: list(rng.normal(m, 0.004, n)) for name, m in means.items()}
+
+
+def test_a_planted_blow_up_moves_the_mean_but_not_the_rank_verdict():
+    groups = groups_of(transposed=0.30, blurred=0.05)
+    before = {c.group: c for c in compare(groups, "transposed", M.HEADLINE, margin=0.02)}["blurred"]
+    groups["blurred"][0] = 0.9  # one run blew up
+    after = {c.group: c for c in compare(groups, "transposed", M.HEADLINE, margin=0.02)}["blurred"]
+    assert before.verdict == after.verdict == "lower"
+    assert after.difference - before.difference > 0.08  # the mean moved by a tenth of the blow-up
+    assert after.high > 0 > before.high  # and Welch's interval no longer settles it
+    assert abs(after.shift - before.shift) < 0.005
+
+
+def test_two_groups_of_one_distribution_read_equivalent_and_a_small_gap_undecided_with_seeds():
+    groups = groups_of(transposed=0.30, same=0.30, near=0.315)
+    rows = {c.group: c for c in compare(groups, "transposed", M.HEADLINE, margin=0.02)}
+    assert rows["same"].verdict == "equivalent" and rows["same"].seeds_needed is None
+    assert rows["same"].equivalence_low > -0.02 and rows["same"].equivalence_high < 0.02
+    assert rows["near"].verdict in ("higher", "undecided")
+    wide = {c.group: c for c in compare(groups_of(transposed=0.3, near=0.3, n=3), "transposed", M.HEADLINE,
+                                        margin=0.0001)}["near"]
+    assert wide.verdict == "undecided" and wide.seeds_needed > 3  # three seeds settle nothing
+
+
+def test_the_rank_test_needs_six_seeds_to_settle_one_of_nine_comparisons():
+    assert rank_test_seeds(9) == 6 and rank_test_seeds(1) == 4
+    assert mannwhitneyu([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]).pvalue * 9 > 0.05  # the most extreme five: not enough
+    assert mannwhitneyu(list(range(6)), list(range(6, 12))).pvalue * 9 < 0.05
+    rows = compare(groups_of(transposed=0.3, **{f"g{i}": 0.05 for i in range(9)}, n=5), "transposed", M.HEADLINE)
+    assert {r.verdict for r in rows} == {"undecided"} and {r.seeds_needed for r in rows} == {6}
+
+
+def test_failure_rates_with_exact_intervals_and_fishers_test():
+    r = rate(2, 10)
+    ci = binomtest(2, 10).proportion_ci(0.95, method="exact")
+    assert (r.rate, r.low, r.high) == (0.2, pytest.approx(ci.low), pytest.approx(ci.high))
+    assert rates_differ(rate(0, 10), rate(6, 10)) == pytest.approx(fisher_exact([[0, 10], [6, 4]]).pvalue)
+    assert rates_differ(rate(0, 10), rate(6, 10)) < 0.05 < rates_differ(rate(0, 10), rate(2, 10))
 
 
 def test_comparison_table_with_verdicts(tmp_path):
-    for i, (up, seed, ce) in enumerate([("transposed", s, 0.020 + 0.0003 * s) for s in range(4)]
-                                       + [("resize", s, 0.002 + 0.00003 * s) for s in range(4)]
-                                       + [("icnr", s, 0.022 + 0.008 * (s % 2)) for s in range(4)]):
+    for i, (up, seed, ce) in enumerate([("transposed", s, 0.020 + 0.0003 * s) for s in range(6)]
+                                       + [("resize", s, 0.002 + 0.00003 * s) for s in range(6)]
+                                       + [("icnr", s, 0.019 + 0.004 * (s % 2)) for s in range(6)]):
         run = fake_job(tmp_path, f"{i}_job", up, seed, ce=ce)
         hydra = run / ".hydra"
         hydra.mkdir()
@@ -143,9 +193,9 @@ def test_comparison_table_with_verdicts(tmp_path):
     assert summarize.main([str(tmp_path), "--compare", "checkerboard_excess_db/p2"]) == 0
     rows = {r["group"]: r for r in csv.DictReader((tmp_path / "comparison.csv").open())}
     assert rows["resize"]["verdict"] == "lower" and float(rows["resize"]["difference"]) < 0
-    assert rows["icnr"]["verdict"] == "not settled" and int(rows["icnr"]["seeds_needed"]) > 4
+    assert rows["icnr"]["verdict"] == "undecided" and int(rows["icnr"]["seeds_needed"]) > 6
     md = (tmp_path / "summary.md").read_text()
-    assert "Against `transposed`" in md and "| resize | checkerboard_excess_db/p2 | 4 vs 4 |" in md
+    assert "Against `transposed`" in md and "| resize | checkerboard_excess_db/p2 | 6 vs 6 |" in md
     assert (tmp_path / "summary_comparison.png").stat().st_size > 1000
 
 

@@ -204,9 +204,10 @@ def phase_profile(maps: torch.Tensor, period: int, m: int) -> torch.Tensor:
 class GroupPatterns:
     """What the depths of one image set are computed from, per group k of its images (K groups):
     ``profiles[part]`` ``(K, D)`` (the phase profiles, flattened over channels and classes) and
-    ``levels[part]`` ``(K,)``, what they are relative to (2 s^2 for phase, the mean variance of the
-    differences to the right and lower neighbour for ``replica_x`` and ``replica_y``, s^2 for
-    fixed; s^2 the group's contrast, over ``contrast_margin``'s region), so a squared depth is
+    ``levels[part]`` ``(K,)``, what they are relative to (2 s^2 for phase, s^2 for fixed, with s^2
+    the group's contrast over ``contrast_margin``'s region, the same for every period; the mean
+    variance of the differences to the right and lower neighbour over the replica profile's own
+    region for ``replica_x`` and ``replica_y``), so a squared depth is
     <profile, profile'> / scale / (level level'), or for the parts in ``MEAN_LEVEL`` over the
     mean level (s^2 itself: the mean of unbiased contrasts, where a mean product of their square
     roots would read a fixed pattern too deep at small group sizes). ``scale[part]``: entries
@@ -277,8 +278,8 @@ def group_patterns(x: torch.Tensor, period: int, groups: int = DEPTH_GROUPS) -> 
     xs = x[: groups * size].double().unflatten(0, (groups, size))  # (K, n, C, H, W)
     ch, cw = contrast_margin(h), contrast_margin(w)  # the contrast's region: one for every period
 
-    def over_region(maps: torch.Tensor, extra: int = 0) -> torch.Tensor:  # (K, C, H, W) -> (K,)
-        return maps[..., ch + extra:h - ch - extra, cw + extra:w - cw - extra].mean(dim=(-3, -2, -1))
+    def over_region(maps: torch.Tensor) -> torch.Tensor:  # (K, C, H, W) -> (K,)
+        return maps[..., ch:h - ch, cw:w - cw].mean(dim=(-3, -2, -1))
 
     own_mean = xs[..., ch:h - ch, cw:w - cw].mean(dim=(-2, -1), keepdim=True)  # each image's mean over the region
     variance = _var_over_images(xs - own_mean)  # (K, C, H, W)
@@ -295,7 +296,9 @@ def group_patterns(x: torch.Tensor, period: int, groups: int = DEPTH_GROUPS) -> 
         dy = F.pad(_var_over_images(xs[..., 1:, :] - xs[..., :-1, :]), (0, 0, 0, 1))  # to the lower neighbour
         for part, diff_var in (("replica_x", dx), ("replica_y", dy)):  # the padded column or row is in the margins
             profiles[part] = phase_profile(diff_var, period, mr).flatten(1)
-            levels[part] = over_region(diff_var, extra=1)  # a difference reaches one pixel further
+            # over the region the profile reads: nearest x2 reads 1 there even where the level changes
+            # with position (a generator stage's zero-padded maps); the replica depth has its own unit
+            levels[part] = diff_var[..., mr:h - mr, mr:w - mr].mean(dim=(-3, -2, -1))
             scale[part] = period * period * c
     return GroupPatterns(profiles, levels, scale, groups, period)
 

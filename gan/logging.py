@@ -44,10 +44,12 @@ class RunLogger:
         for tag, v in values.items():
             self.writer.add_scalar(tag, float(v), step)
 
-    def metrics(self, step: int, values: Mapping[str, Any]) -> None:
-        """Evaluation numbers: TensorBoard scalars and one ``metrics.jsonl`` record."""
+    def metrics(self, step: int, values: Mapping[str, Any], logged: Mapping[str, Any] | None = None) -> None:
+        """Evaluation numbers: TensorBoard scalars and one ``metrics.jsonl`` record; ``logged``: numbers
+        already in TensorBoard (the training statistics) that the record keeps beside them."""
         self.scalars(step, {k: v for k, v in values.items() if isinstance(v, (int, float))})
-        self.run.append_metrics({"step": step, **{k: _json_value(v) for k, v in values.items()}})
+        record = {**(logged or {}), **values}
+        self.run.append_metrics({"step": step, **{k: _json_value(v) for k, v in record.items()}})
 
     def images(self, step: int, tag: str, images: torch.Tensor, nrow: int = 8, save: bool = False) -> None:
         """A grid of generator-range images ``(B, C, H, W)`` in [-1, 1]; ``save``: also ``samples/step_*.png``."""

@@ -83,7 +83,7 @@ def evaluate(state: State, evaluator: Evaluator, replicas: list[Replica], cfg: D
     for r in replicas:
         if state.diverged[r.index]:
             continue
-        r.last = M.layer_checkerboard(state.G.replica(r.index)) | r.train_stats  # losses: what the failure rule reads
+        r.last = M.layer_checkerboard(state.G.replica(r.index))
         for prefix, outputs in stages.items():
             fake = outputs[-1][r.index]
             r.logger.images(state.step, f"{prefix}samples", fake[: cfg.eval.grid_size], save=not prefix)
@@ -94,7 +94,7 @@ def evaluate(state: State, evaluator: Evaluator, replicas: list[Replica], cfg: D
             if not prefix and cfg.eval.figures and (state.step % (cfg.eval.every * cfg.eval.figures_every) == 0
                                                     or state.step == cfg.train.steps):
                 r.logger.spectra(state.step, evaluation.fake, evaluation.real)
-        r.logger.metrics(state.step, r.last)
+        r.logger.metrics(state.step, r.last, logged=r.train_stats)  # the record keeps the losses beside the metrics
         r.logger.flush()
 
 

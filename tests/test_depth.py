@@ -332,8 +332,8 @@ def slow_squared(x: np.ndarray, period: int, groups: int) -> dict[str, float]:
         dy[:, :-1, :] = (imgs[:, :, 1:, :] - imgs[:, :, :-1, :]).var(axis=0, ddof=1)
         rep_x.append(profile(dx, mr))
         rep_y.append(profile(dy, mr))
-        level_x.append(dx[:, cm + 1:h - cm - 1, cm + 1:w - cm - 1].mean())
-        level_y.append(dy[:, cm + 1:h - cm - 1, cm + 1:w - cm - 1].mean())
+        level_x.append(dx[:, mr:h - mr, mr:w - mr].mean())
+        level_y.append(dy[:, mr:h - mr, mr:w - mr].mean())
     pairs = [(k, l) for k in range(groups) for l in range(groups) if k != l]
     scale = period * period * c
 

@@ -31,7 +31,7 @@ from gan import metrics as M
 from gan.errors import TrainingDiverged, TrainingInterrupted, UserError
 from gan.config import flatten
 from gan.logging import RunLogger
-from gan.naming import CONTINUABLE_KEYS, PATH_KEYS
+from gan.naming import CONTINUABLE_KEYS, PATH_KEYS, among
 from gan.networks import num_stages
 from gan.rundir import RunDir, Status
 from gan.validate import validate
@@ -99,7 +99,7 @@ def differences(saved: DictConfig, cfg: DictConfig) -> list[tuple[str, Any, Any]
     def leaves(c: DictConfig) -> dict[str, Any]:
         values = flatten(OmegaConf.to_container(c, resolve=True, throw_on_missing=False))
         return {k: _absolute(v) if k in PATH_KEYS else v for k, v in values.items()
-                if not any(k == u or k.startswith(u + ".") for u in CONTINUABLE_KEYS)}
+                if not among(k, CONTINUABLE_KEYS)}
 
     old, new = leaves(saved), leaves(cfg)
     return [(k, old.get(k), new.get(k)) for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)]

@@ -376,6 +376,28 @@ def _spectral_distance(fake: SpectralStats, real: SpectralStats, _p: int | None,
     return float(spectral.spectral_distance(profile, real.radial[1], freqs, f_min, floor))
 
 
+#: A detector's numbers (``gan.detectors.Detection`` field -> name suffix, description, higher is worse,
+#: positive: a ratio-scale quantity).
+_DETECTOR_NUMBERS = {
+    "auc": ("_auc", "held-out AUC of the {d} detector, generated vs real (0.5: not told apart; gan.detectors)", True,
+            False),
+    "auc_se": ("_auc_se", "DeLong standard error of the {d} detector's AUC", None, True),
+    "auc_low": ("_auc_low", "lower end of the 95% interval of the {d} detector's AUC", None, False),
+    "auc_high": ("_auc_high", "upper end of the 95% interval of the {d} detector's AUC", None, False),
+    "accuracy": ("_accuracy", "held-out accuracy of the {d} detector", True, False),
+    "accuracy_low": ("_accuracy_low", "lower end of the exact 95% interval of the {d} detector's accuracy", None,
+                     False),
+    "accuracy_high": ("_accuracy_high", "upper end of the exact 95% interval of the {d} detector's accuracy", None,
+                      False),
+}
+
+
+def _detector_family(name: str) -> tuple[Metric, ...]:
+    """The numbers of detector ``name``, computed at a run's last evaluation (``detector_numbers``)."""
+    return tuple(Metric(f"detect/{name}{suffix}", text.format(d=name), worse, positive=positive, needs_reference=True)
+                 for suffix, text, worse, positive in _DETECTOR_NUMBERS.values())
+
+
 REGISTRY: tuple[Metric, ...] = (
     *_depth_family("total", "depth of the whole grid's pattern: every period the generator's x2 stages leave "
                    "(2^L-periodic), a fraction of the images' contrast", scope="grid"),
@@ -415,21 +437,7 @@ REGISTRY: tuple[Metric, ...] = (
     Metric(KID, "kernel Inception distance (torch-fidelity)", True, needs_reference=True),
     Metric(DC_CHECKERBOARD, "per generator stage: spread of the polyphase DC responses relative to their mean",
            True, positive=False),
-    *(m for name in DETECTORS for m in (
-        Metric(DETECTOR_AUC.format(d=name), f"held-out AUC of the {name} detector, generated vs real (0.5: "
-               "not told apart; gan.detectors)", True, positive=False, needs_reference=True),
-        Metric(DETECTOR_AUC.format(d=name) + "_se", f"DeLong standard error of the {name} detector's AUC", None,
-               needs_reference=True),
-        Metric(DETECTOR_AUC.format(d=name) + "_low", f"lower end of the 95% interval of the {name} detector's AUC",
-               None, positive=False, needs_reference=True),
-        Metric(DETECTOR_AUC.format(d=name) + "_high", f"upper end of the 95% interval of the {name} detector's AUC",
-               None, positive=False, needs_reference=True),
-        Metric(DETECTOR_ACCURACY.format(d=name), f"held-out accuracy of the {name} detector", True, positive=False,
-               needs_reference=True),
-        Metric(DETECTOR_ACCURACY.format(d=name) + "_low", f"lower end of the exact 95% interval of the {name} "
-               "detector's accuracy", None, positive=False, needs_reference=True),
-        Metric(DETECTOR_ACCURACY.format(d=name) + "_high", f"upper end of the exact 95% interval of the {name} "
-               "detector's accuracy", None, positive=False, needs_reference=True))),
+    *(m for name in DETECTORS for m in _detector_family(name)),
 )
 
 
@@ -463,9 +471,7 @@ def compute(stats: SpectralStats, reference: SpectralStats | None = None, f_min:
 
 def detector_numbers(name: str, found) -> dict[str, float]:
     """A ``gan.detectors.Detection`` of detector ``name`` as flat named numbers."""
-    auc, accuracy = DETECTOR_AUC.format(d=name), DETECTOR_ACCURACY.format(d=name)
-    return {auc: found.auc, f"{auc}_se": found.auc_se, f"{auc}_low": found.auc_low, f"{auc}_high": found.auc_high,
-            accuracy: found.accuracy, f"{accuracy}_low": found.accuracy_low, f"{accuracy}_high": found.accuracy_high}
+    return {f"detect/{name}{suffix}": getattr(found, field) for field, (suffix, *_) in _DETECTOR_NUMBERS.items()}
 
 
 def stage_depths(outputs: list[torch.Tensor]) -> dict[str, float]:

@@ -37,6 +37,11 @@ PATH_KEYS = ("data.root",)
 SEEDS_KEY = "seeds"
 
 
+def among(key: str, settings: Iterable[str]) -> bool:
+    """Whether the dotted ``key`` is one of ``settings`` or lies under one (``eval.every`` under ``eval``)."""
+    return any(key == s or key.startswith(s + ".") for s in settings)
+
+
 def short_name(text: str, limit: int = 160) -> str:
     """``text`` if it fits in ``limit`` characters, else its head plus a hash of the whole: a
     readable, unique, filesystem-safe folder name however many overrides there are."""
@@ -64,7 +69,7 @@ def short_keys(overrides: list[str]) -> list[str]:
 def named_overrides(overrides: Iterable[str]) -> list[str]:
     """The overrides that say what a run computes, ``key=value`` as typed (minus ``+``), sorted by key."""
     kept = [o.lstrip("+") for o in overrides
-            if not any(override_key(o) == k or override_key(o).startswith(k + ".") for k in UNNAMED_KEYS)]
+            if not among(override_key(o), UNNAMED_KEYS)]
     return sorted(kept, key=override_key)
 
 

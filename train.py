@@ -20,7 +20,7 @@ from gan import cli
 from gan.app import register_plugins
 from gan.errors import UserError, exit_code, report
 from gan.lifecycle import COMMAND_ENV
-from gan.metrics import HEADLINE, of_generator
+from gan.names import HEADLINE, of_generator
 from gan.training import train
 
 

@@ -32,8 +32,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from gan import artifacts, metrics as M, spectral
+from gan import artifacts, spectral
 from gan import data as D
+from gan import names as N
 from gan.app import compose
 from gan.config import presets
 from gan.data import TensorImages
@@ -41,10 +42,10 @@ from gan.evaluation import Evaluator
 from gan.plots import image_grid, load_figure_data, save_figure, save_figure_data
 
 #: (label, metric name) of the table's columns: the depths first, then the dB detectors.
-ROWS = (("depth P=2", M.HEADLINE), ("phase depth P=2", M.PHASE_HEADLINE), ("fixed depth P=2", M.FIXED_HEADLINE),
-        ("replica depth P=2", M.REPLICA_HEADLINE), ("phase depth P=4", M.excess_name(M.PHASE_DEPTH, "").format(p=4)),
-        ("CE_2 (dB)", M.CE_EXCESS_DB.format(p=2)), ("fixed CE_2 (dB)", M.excess_name(M.CE_FIXED).format(p=2)),
-        ("PS_2 (dB)", M.excess_name(M.PHASE_SPREAD).format(p=2)), ("spectral distance", M.SPECTRAL_DISTANCE))
+ROWS = (("depth P=2", N.HEADLINE), ("phase depth P=2", N.PHASE_HEADLINE), ("fixed depth P=2", N.FIXED_HEADLINE),
+        ("replica depth P=2", N.REPLICA_HEADLINE), ("phase depth P=4", N.excess_name(N.PHASE_DEPTH, "").format(p=4)),
+        ("CE_2 (dB)", N.CE_EXCESS_DB.format(p=2)), ("fixed CE_2 (dB)", N.excess_name(N.CE_FIXED).format(p=2)),
+        ("PS_2 (dB)", N.excess_name(N.PHASE_SPREAD).format(p=2)), ("spectral distance", N.SPECTRAL_DISTANCE))
 #: Strengths s of x + s (A(x) - x): a log grid from 0.3% to 100%.
 STRENGTHS = tuple(float(f"{s:.3g}") for s in np.geomspace(0.003, 1.0, 10))
 FALSE_ALARM = 0.05

@@ -17,7 +17,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from gan import metrics as M
+from gan import names as N
 from gan.detectors import DETECTORS
 from gan.plots import load_figure_data, save_figure, save_figure_data
 from gan.summarize import find_jobs
@@ -30,9 +30,9 @@ def compute(sweep: Path, generator: str) -> dict:
             continue
         numbers = job.numbers
         row = {"run": job.path.name, "upsampler": job.config.get("choice.upsampler", job.config.get("upsampler._target_")),
-               "seed": job.config.get("seed"), "depth": numbers.get(M.of_generator(M.HEADLINE, generator), math.nan)}
+               "seed": job.config.get("seed"), "depth": numbers.get(N.of_generator(N.HEADLINE, generator), math.nan)}
         for name in DETECTORS:
-            auc = M.of_generator(M.DETECTOR_AUC.format(d=name), generator)
+            auc = N.of_generator(N.DETECTOR_AUC.format(d=name), generator)
             row[name] = [numbers.get(auc + suffix, math.nan) for suffix in ("", "_low", "_high")]
         runs.append(row)
     return {"sweep": str(sweep), "generator": generator, "runs": runs}
@@ -79,7 +79,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("sweep", type=Path)
     ap.add_argument("--out", type=Path, default=Path("figures/detectability"))
-    ap.add_argument("--generator", choices=list(M.GENERATORS), default="raw")
+    ap.add_argument("--generator", choices=list(N.GENERATORS), default="raw")
     args = ap.parse_args(argv)
     save_figure_data(args.out, "detectability", {}, compute(args.sweep, args.generator))
     path = plot(args.out)

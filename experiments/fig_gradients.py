@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from gan import metrics as M
+from gan import names as N
 from gan import spectral
 from gan.data import dead_leaves_images
 from gan.networks import DOWNSAMPLERS as KINDS
@@ -27,7 +27,7 @@ from gan.plots import load_figure_data, save_figure, save_figure_data, show_spec
 
 
 def compute(image_size: int, ndf: int, n: int, seed: int = 0) -> tuple[dict[str, np.ndarray], dict]:
-    periods = M.periods_for(image_size)
+    periods = N.periods_for(image_size)
     real = dead_leaves_images(n, image_size, seed=seed)
     arrays, table = {"real": real[:8].numpy()}, {}
     for kind in KINDS:
@@ -38,8 +38,8 @@ def compute(image_size: int, ndf: int, n: int, seed: int = 0) -> tuple[dict[str,
         g = x.grad
         arrays[f"{kind}/grad"] = g[:8].numpy()
         arrays[f"{kind}/log_spectrum"] = spectral.mean_log_spectrum(spectral.power_spectrum(g)).numpy()
-        table[kind] = {M.CE.format(p=p): float(spectral.checkerboard_energy(g, p).mean()) for p in periods}
-        table[kind] |= {M.CE_FIXED.format(p=p): float(spectral.fixed_pattern_energy(g, p)) for p in periods}
+        table[kind] = {N.CE.format(p=p): float(spectral.checkerboard_energy(g, p).mean()) for p in periods}
+        table[kind] |= {N.CE_FIXED.format(p=p): float(spectral.fixed_pattern_energy(g, p)) for p in periods}
     return arrays, {"image_size": image_size, "ndf": ndf, "num_images": n, "seed": seed, "metrics": table}
 
 
@@ -58,7 +58,7 @@ def plot(out: Path) -> Path:
             lim = np.abs(g).max()
             axes[i, j].imshow(g, cmap="RdBu_r", vmin=-lim, vmax=lim)
             if i == 0:
-                ce2 = info["metrics"][kind][M.CE.format(p=2)]
+                ce2 = info["metrics"][kind][N.CE.format(p=2)]
                 axes[i, j].set_title(f"D downsample: {kind}\nCE2 = {ce2:.3g}", fontsize=9)
     for ax in axes.flat:
         ax.set_xticks([]), ax.set_yticks([])

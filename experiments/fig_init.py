@@ -17,21 +17,23 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from gan import imagestats
 from gan import metrics as M
+from gan import names as N
 from gan.config import presets
 from gan.networks import Generator, sample
 from gan.plots import image_grid, load_figure_data, save_figure, save_figure_data, show_spectra
 
 
 def compute(image_size: int, ngf: int, n: int, seed: int = 0) -> tuple[dict[str, np.ndarray], dict]:
-    periods = M.periods_for(image_size)
+    periods = N.periods_for(image_size)
     z = torch.randn(n, 100, generator=torch.Generator().manual_seed(seed))
     arrays, table = {}, {}
     for name in presets("upsampler"):
         torch.manual_seed(seed)
         G = Generator(image_size, 3, ngf=ngf, upsampler=name)
         images = sample(G, z)
-        stats = M.image_stats(images, periods)
+        stats = imagestats.image_stats(images, periods)
         arrays[f"{name}/grid"] = images[:16].numpy()
         arrays[f"{name}/log_spectrum"] = stats.log_spectrum.numpy()
         table[name] = M.compute(stats)
@@ -46,7 +48,7 @@ def plot(out: Path) -> Path:
     for j, name in enumerate(names):
         axes[0, j].imshow(image_grid(a[f"{name}/grid"]))
         axes[0, j].set_title(name.replace("_", "\n", 1), fontsize=8)
-        ce2 = info["metrics"][name][M.CE.format(p=2)]
+        ce2 = info["metrics"][name][N.CE.format(p=2)]
         axes[1, j].set_xlabel(f"CE2 = {ce2:.3g}", fontsize=8)
         for ax in axes[:, j]:
             ax.set_xticks([]), ax.set_yticks([])
@@ -61,7 +63,7 @@ def markdown_table(info: dict) -> str:
     """The numbers of ``init.json`` as a Markdown table."""
     names = list(info["metrics"])
     first = info["metrics"][names[0]]
-    family = M.CE.partition("/")[0]  # CE_P at every period, then the P=2 variants of its family
+    family = N.CE.partition("/")[0]  # CE_P at every period, then the P=2 variants of its family
     keys = [k for k in first if k.startswith(f"{family}/")]
     keys += [k for k in first if k.endswith("/p2") and k.startswith(f"{family}_")]
     lines = ["| upsampler | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]

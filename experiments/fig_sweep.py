@@ -15,8 +15,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from gan import imagestats, spectral
 from gan import metrics as M
-from gan import spectral
+from gan import names as N
 from gan.analyze import load_run
 from gan.build import build_dataset
 from gan.data import sample_images
@@ -38,16 +39,16 @@ def compute(sweep_dir: Path, n: int) -> tuple[dict[str, np.ndarray], dict]:
         groups.setdefault(label, j)
     cfg = RunDir(next(iter(groups.values())).path).config()
     size = cfg.image_size
-    periods = M.periods_for(size)
+    periods = N.periods_for(size)
     real = sample_images(build_dataset(cfg), n, seed=0)  # the sweep's own training data
-    real_stats = M.image_stats(real, periods)
+    real_stats = imagestats.image_stats(real, periods)
     freqs, real_profile = real_stats.radial
     arrays = {"freqs": freqs.numpy(), "real/profile": real_profile.numpy(),
               "real/log_spectrum": real_stats.log_spectrum.numpy(), "real/grid": real[:16].numpy()}
     table = {}
     for label, job in groups.items():
         fake = load_run(job.path, n)
-        stats = M.image_stats(fake, periods)
+        stats = imagestats.image_stats(fake, periods)
         profile = stats.radial[1]
         arrays[f"{label}/grid"] = fake[:16].numpy()
         arrays[f"{label}/log_spectrum"] = stats.log_spectrum.numpy()
@@ -68,7 +69,7 @@ def plot(out: Path) -> list[Path]:
     for ax, name in zip(axes.flat, names):
         ax.imshow(image_grid(a[f"{name}/grid"]))
         m = info["metrics"].get(name, {})
-        ce = "" if name == "real" else (f"\ndepth {100 * m[M.HEADLINE]:+.1f}%, fixed {100 * m[M.FIXED_HEADLINE]:+.1f}%")
+        ce = "" if name == "real" else (f"\ndepth {100 * m[N.HEADLINE]:+.1f}%, fixed {100 * m[N.FIXED_HEADLINE]:+.1f}%")
         ax.set_title(f"{name}{ce}", fontsize=8)
     for ax in axes.flat:
         ax.axis("off")

@@ -23,11 +23,13 @@ import torch
 
 from gan import checkpoint as ckpt
 from gan import config, detectors, metrics, spectral
+from gan import names as N
 from gan.app import compose
 from gan.build import build_dataset, build_generator
 from gan.data import ImageFolder, sample_images
 from gan.errors import report
-from gan.metrics import SpectralStats, compute, image_stats
+from gan.imagestats import SpectralStats, image_stats
+from gan.metrics import compute
 from gan.networks import sample
 from gan.plots import radial_profiles_figure, save_figure, spectra_figure
 from gan.replicas import replica_state
@@ -171,7 +173,7 @@ def analyze(images: torch.Tensor, reference: torch.Tensor | None, out: Path, win
     if reference is not None and reference.shape[-2:] != images.shape[-2:]:
         raise AnalysisError(f"{source}: images are {w}x{h} but the reference images are "
                             f"{reference.shape[-1]}x{reference.shape[-2]}: sizes must match")
-    periods = metrics.periods_for(h, w)
+    periods = N.periods_for(h, w)
     if not periods:
         raise AnalysisError(f"{source}: image size {w}x{h} is not divisible by 2 (or smaller than 8): "
                             f"no checkerboard period fits")
@@ -249,9 +251,9 @@ def main(argv: list[str] | None = None) -> int:
             for k, v in values.items():
                 print(f"{k:32s} {v:.6g}")
             for name in detectors.DETECTORS:
-                auc = metrics.DETECTOR_AUC.format(d=name)
+                auc = N.DETECTOR_AUC.format(d=name)
                 if auc in values:
-                    acc = metrics.DETECTOR_ACCURACY.format(d=name)
+                    acc = N.DETECTOR_ACCURACY.format(d=name)
                     print(f"{name} detector: held-out AUC {values[auc]:.3f} [{values[auc + '_low']:.3f}, "
                           f"{values[auc + '_high']:.3f}], accuracy {values[acc]:.3f} [{values[acc + '_low']:.3f}, "
                           f"{values[acc + '_high']:.3f}] (95%; 0.5: the two sets not told apart)")

@@ -3,7 +3,7 @@
 * ``hparams(cfg)``: the config-group choices, the seed and the settings that matter for a
   comparison, under names a person reads (``Upsampler``, not ``upsampler._target_``). TensorBoard
   orders HParams columns by name, upper case first: ``Upsampler`` leads the table.
-* the HParams table shows ``metrics.SUMMARY``.
+* the HParams table shows ``N.SUMMARY``.
 * ``layout(size, stages)``: a custom-scalars layout that puts the whole grid's checkerboard depth
   and its octaves first, then the depths per period (their distance from the data's patterns), the
   dB detectors, the spectral distance and SWD of all runs on shared charts, and each depth of every
@@ -17,8 +17,9 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from gan import config, metrics as M
+from gan import config
 from gan import depths as D
+from gan import names as N
 
 #: Groups whose chosen preset names a run (in this order).
 CHOICE_GROUPS = ("upsampler", "data", "generator", "discriminator", "experiment", "scale")
@@ -63,15 +64,15 @@ def layout(size: int, stages: int = 0) -> dict[str, dict[str, list]]:
     def chart(*patterns: str) -> list:
         return ["Multiline", list(patterns)]
 
-    periods, grid = M.periods_for(size), M.grid_period(size)
-    depths = {"total": M.DEPTH, "content-following": M.PHASE_DEPTH, "fixed": M.FIXED_DEPTH, "replica": M.REPLICA_DEPTH}
-    part = dict(zip(depths, M.DEPTH_PARTS))
-    excess = {label: M.excess_name(name, "") for label, name in depths.items()}
+    periods, grid = N.periods_for(size), N.grid_period(size)
+    depths = {"total": N.DEPTH, "content-following": N.PHASE_DEPTH, "fixed": N.FIXED_DEPTH, "replica": N.REPLICA_DEPTH}
+    part = dict(zip(depths, N.DEPTH_PARTS))
+    excess = {label: N.excess_name(name, "") for label, name in depths.items()}
     whole = {} if grid is None else {
-        f"whole grid (P={grid})": chart(f"^{re.escape(M.HEADLINE)}$"),
-        **{f"octave P={p} (P-periodic, not P/2)": chart(f"^{re.escape(M.OCTAVE_HEADLINE.format(p=p))}$")
+        f"whole grid (P={grid})": chart(f"^{re.escape(N.HEADLINE)}$"),
+        **{f"octave P={p} (P-periodic, not P/2)": chart(f"^{re.escape(N.OCTAVE_HEADLINE.format(p=p))}$")
            for p in periods if p <= grid},
-        **{f"{label}, whole grid": chart(f"^{re.escape(M.grid_name(name))}$")
+        **{f"{label}, whole grid": chart(f"^{re.escape(N.grid_name(name))}$")
            for label, name in excess.items() if label != "total" and D.fits(grid, size, size, part[label])}}
     out = {
         "1 checkerboard depth of the whole grid, distance from the data's pattern (fraction of contrast)": whole,
@@ -79,16 +80,16 @@ def layout(size: int, stages: int = 0) -> dict[str, dict[str, list]]:
             f"{label} P={p}": chart(f"^{re.escape(name.format(p=p))}$")
             for label, name in excess.items() for p in periods if D.fits(p, size, size, part[label])},
         "3 dB detectors, spectra and quality": {
-            **{f"CE_{p} excess (dB)": chart(f"^{re.escape(M.CE_EXCESS_DB.format(p=p))}$") for p in periods},
-            **{f"PS_{p} excess (dB)": chart(f"^{re.escape(M.excess_name(M.PHASE_SPREAD).format(p=p))}$")
+            **{f"CE_{p} excess (dB)": chart(f"^{re.escape(N.CE_EXCESS_DB.format(p=p))}$") for p in periods},
+            **{f"PS_{p} excess (dB)": chart(f"^{re.escape(N.excess_name(N.PHASE_SPREAD).format(p=p))}$")
                for p in periods},
-            "spectral distance (decades)": chart(f"^{re.escape(M.SPECTRAL_DISTANCE)}$"),
-            "SWD x 1e3": chart(f"^{re.escape(M.SWD)}$"),
+            "spectral distance (decades)": chart(f"^{re.escape(N.SPECTRAL_DISTANCE)}$"),
+            "SWD x 1e3": chart(f"^{re.escape(N.SWD)}$"),
         },
-        "4 training": {"losses": chart(f"^{M.TRAIN_PREFIX}loss_"), "D outputs": chart(f"^{M.TRAIN_PREFIX}D_")},
+        "4 training": {"losses": chart(f"^{N.TRAIN_PREFIX}loss_"), "D outputs": chart(f"^{N.TRAIN_PREFIX}D_")},
     }
     if stages:
         out["5 depth per generator stage (every stage on one chart)"] = {
-            f"{label} P={p}": chart(*(f"^{re.escape(M.stage_name(i, name.format(p=p)))}$" for i in range(stages)))
+            f"{label} P={p}": chart(*(f"^{re.escape(N.stage_name(i, name.format(p=p)))}$" for i in range(stages)))
             for label, name in depths.items() for p in periods}
     return out

@@ -1,9 +1,11 @@
 """One evaluation of generated images against real ones, with the real side computed once.
 
 ``Evaluator(dataset, cfg, device)`` caches the real images' statistics (and SWD's sorted
-projections); calling it on a batch of generated images returns an ``Evaluation``: every metric
-by name (``gan.metrics``) plus the statistics that figures are drawn from. It draws and logs
-nothing itself.
+projections); calling it on one generator's samples returns an ``Evaluation``: every number of the
+evaluation by its registered name (``gan.metrics``: the depths and distances, the dB detectors,
+the spectral distance, SWD/FID, with the generator's stage outputs their depths, with detector
+samples the published detectors' results) plus the statistics that figures are drawn from. This
+is the one place an evaluation's numbers are computed; it draws and logs nothing itself.
 """
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from dataclasses import dataclass
 import torch
 
 from gan import detectors, fid, metrics
+from gan import names as N
 from gan.data import sample_images
-from gan.metrics import SpectralStats, image_stats
+from gan.imagestats import SpectralStats, image_stats
 from gan.swd import SlicedWasserstein
 
 log = logging.getLogger(__name__)
@@ -39,7 +42,7 @@ class Evaluator:
         self.options = dict(window=e.window, channels=e.channels, residual=e.residual, boundary=e.boundary,
                             saturation=e.saturation)
         self.f_min = float(e.f_min)
-        self.periods = metrics.periods_for(cfg.image_size)
+        self.periods = N.periods_for(cfg.image_size)
         self.device = torch.device(device)
         real = sample_images(dataset, e.num_real, seed=REFERENCE_SEED).to(self.device)
         # set statistics (fixed-pattern CE, phase spread) of the data at the generated sample count
@@ -60,13 +63,21 @@ class Evaluator:
             else:
                 self.fid_weights = fid.inception_weights(e.fid_weights)
 
-    def __call__(self, fake: torch.Tensor) -> Evaluation:
+    def __call__(self, fake: torch.Tensor, stages: list[torch.Tensor] | None = None,
+                 detector_fake: torch.Tensor | None = None) -> Evaluation:
+        """Every number of one generator's samples ``fake`` ``(N, C, S, S)``; with ``stages`` (its
+        stage outputs ``[(N, C_i, S_i, S_i), ...]``, the last one ``fake``) their depths, with
+        ``detector_fake`` ``(M, C, S, S)`` the published detectors' results on them."""
         stats = image_stats(fake.to(self.device), self.periods, **self.options)
         values = metrics.compute(stats, self.real, self.f_min)
         if self.swd is not None:
             values |= self.swd(fake[: self.swd_count])
         if self.fid_weights is not None:
             values |= fid.fid_kid(self.real_images, fake.cpu(), self.fid_weights, str(self.device))
+        if stages is not None:
+            values |= metrics.stage_depths(stages)
+        if detector_fake is not None:
+            values |= self.detectability(detector_fake)
         return Evaluation(values, stats, self.real)
 
     def detectability(self, fake: torch.Tensor) -> dict[str, float]:

@@ -1,8 +1,8 @@
 """Which runs failed: a rule fixed before a study, read from a run's own records (divergence and
 image quality), never from the artifact metrics a study compares.
 
-A run of generator ``raw`` or ``ema`` (``gan.metrics.GENERATORS``) failed when, over its headline
-window (``gan.metrics.headline_records``):
+A run of generator ``raw`` or ``ema`` (``gan.names.GENERATORS``) failed when, over its headline
+window (``gan.records.headline_records``):
 
 * **diverged**: a NaN/Inf stopped it (its status or a ``diverged`` record);
 * **blew up**: its mean SWD is more than ``BLOWUP_RATIO`` times the best (lowest) SWD it reached at
@@ -22,7 +22,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from gan import metrics as M
+from gan import names as N
+from gan import records as R
 
 BLOWUP_RATIO = 2.0
 
@@ -34,14 +35,14 @@ def _mean(records: list[dict[str, Any]], key: str) -> float:
 
 def failure(records: list[dict[str, Any]], window: float, generator: str = "raw", diverged: bool = False) -> str | None:
     """Why the run with these metrics.jsonl ``records`` failed, in a few words, or None if it did not."""
-    if diverged or any(r.get(M.DIVERGED) for r in records):
+    if diverged or any(r.get(N.DIVERGED) for r in records):
         return "diverged (NaN/Inf)"
-    chosen = M.headline_records(records, window)
+    chosen = R.headline_records(records, window)
     if not chosen:
         return None
-    swd = M.of_generator(M.SWD, generator)
+    swd = N.of_generator(N.SWD, generator)
     start = chosen[0]["step"]
-    earlier = [float(r[swd]) for r in records if M.is_evaluation(r) and 0 < r["step"] < start
+    earlier = [float(r[swd]) for r in records if R.is_evaluation(r) and 0 < r["step"] < start
                and isinstance(r.get(swd), (int, float)) and math.isfinite(r[swd])]
     now = _mean(chosen, swd)
     if earlier and now > BLOWUP_RATIO * min(earlier):

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from gan.metrics import FID, KID
+from gan.names import FID, KID
 
 #: The file torch-fidelity stores in ``<torch hub dir>/checkpoints`` when it downloads the weights.
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"

@@ -27,9 +27,10 @@ from tqdm.auto import tqdm
 
 from gan import checkpoint as ckpt
 from gan import dashboard
-from gan import metrics as M
-from gan.errors import TrainingDiverged, TrainingInterrupted, UserError
+from gan import names as N
+from gan import records as R
 from gan.config import flatten
+from gan.errors import TrainingDiverged, TrainingInterrupted, UserError
 from gan.logging import RunLogger
 from gan.naming import CONTINUABLE_KEYS, PATH_KEYS, among
 from gan.networks import num_stages
@@ -168,7 +169,7 @@ def already_finished(replicas: list[Replica]) -> bool:
 
 def mark_diverged(replica: Replica, step: int) -> None:
     """A replica with a NaN/Inf: its records say so and it trains no further."""
-    replica.logger.metrics(step, {M.DIVERGED: True})
+    replica.logger.metrics(step, {N.DIVERGED: True})
     replica.run.write_status(Status.DIVERGED, error=f"NaN/Inf in a loss or weight by step {step}")
 
 
@@ -249,14 +250,14 @@ def finish(job: RunDir, cfg: DictConfig, replicas: list[Replica], step: int, div
     replica's own for one seed; for several, their mean, and each one's under ``replicas``."""
     finals = []
     window, generator = float(cfg.eval.headline_window), str(cfg.eval.generator)
-    summary = M.of_generator(M.SUMMARY, generator)
+    summary = N.of_generator(N.SUMMARY, generator)
     for r in replicas:
         if diverged[r.index]:
             continue
         records = r.run.read_metrics()
-        last = next((x for x in reversed(records) if M.is_evaluation(x)), {})
-        final = {"step": step, **r.train_stats, **M.run_headline(records, window),
-                 "converged": M.converged(records, window, generator), **M.last_values(last)}
+        last = next((x for x in reversed(records) if R.is_evaluation(x)), {})
+        final = {"step": step, **r.train_stats, **R.run_headline(records, window),
+                 "converged": R.converged(records, window, generator), **R.last_values(last)}
         if r.logger is not None:  # trained now (not found finished)
             r.logger.hparams(dashboard.hparams(r.cfg), {k: final[k] for k in summary if k in final}, step=step)
             r.logger.close()
@@ -273,13 +274,13 @@ def finish(job: RunDir, cfg: DictConfig, replicas: list[Replica], step: int, div
 def closing_summary(run: RunDir, final: dict[str, Any], seconds: float | None, generator: str = "raw") -> None:
     """Where the run went, what it ended at (its headline numbers), and how to look at it."""
     took = f" in {seconds / 60:.1f} min" if seconds is not None else " (before)"
-    numbers = "  ".join(f"{k} {final[k]:.4g}" for k in M.of_generator(M.SUMMARY, generator)
+    numbers = "  ".join(f"{k} {final[k]:.4g}" for k in N.of_generator(N.SUMMARY, generator)
                         if isinstance(final.get(k), (int, float)))
     shown = shlex.quote(os.path.relpath(run.path) if run.path.resolve().is_relative_to(Path.cwd()) else str(run.path))
     settled = {True: "converged (no trend", False: "NOT converged (a trend", None: "too few evaluations to tell a trend"}
-    trend = settled[final.get("converged")] + (f" in {' or '.join(M.of_generator(M.CONVERGENCE, generator))} over the "
+    trend = settled[final.get("converged")] + (f" in {' or '.join(N.of_generator(N.CONVERGENCE, generator))} over the "
                                                "headline window)" if final.get("converged") is not None else "")
-    text = (f"finished {shown} at step {final['step']}{took}\n  {M.describe(final, generator=generator)}; {trend}\n"
+    text = (f"finished {shown} at step {final['step']}{took}\n  {R.describe(final, generator=generator)}; {trend}\n"
             f"  {numbers}\n"
             f"  tensorboard --logdir {shown}")
     log.info("%s", text)  # Hydra's logging shows it on the console and keeps it in train.log

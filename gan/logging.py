@@ -15,7 +15,8 @@ from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summary
 from torchvision.utils import make_grid, save_image
 
-from gan.metrics import FINAL_PREFIX, SpectralStats
+from gan.imagestats import SpectralStats
+from gan.names import FINAL_PREFIX
 from gan.plots import radial_profiles_figure, spectra_figure
 from gan.rundir import RunDir
 

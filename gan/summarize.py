@@ -32,17 +32,19 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from omegaconf import OmegaConf
 
 from gan import metrics as M
+from gan import names as N
+from gan import records as R
 from gan.config import flatten, load_preset
 from gan.errors import report
+from gan.failures import failure
 from gan.plots import comparison_figure, generator_stages_figure, save_figure, summary_bars, training_curves
 from gan.rundir import Liveness, RunDir, Status
-from gan.failures import failure
-from gan.stats import Comparison, compare, estimate, rate, rates_differ
+from gan.stats import Comparison, Estimate, compare, estimate, rate, rates_differ
 
 #: Keys that never define a group: the seed varies within a group; paths differ per job.
 IGNORED_KEYS = ("seed", "run_dir", "train.progress", "num_seeds")
@@ -78,21 +80,21 @@ class Job:
     @property
     def last_record(self) -> dict[str, Any]:
         """The last evaluation record (values as written: numbers, or null for a non-finite one)."""
-        last = next((r for r in reversed(self.records) if M.is_evaluation(r)), {})
-        return {k: v for k, v in last.items() if k not in ("step", M.DIVERGED)}
+        last = next((r for r in reversed(self.records) if R.is_evaluation(r)), {})
+        return {k: v for k, v in last.items() if k not in ("step", N.DIVERGED)}
 
     @property
     def first_evaluation(self) -> dict[str, Any]:
         """The evaluation record at step 0 (before any training), or {}."""
-        return next((r for r in self.records if r.get("step") == 0 and M.is_evaluation(r)), {})
+        return next((r for r in self.records if r.get("step") == 0 and R.is_evaluation(r)), {})
 
     @property
     def numbers(self) -> dict[str, float]:
-        """Every metric of the last record: the run's headline value (``gan.metrics.run_headline``),
+        """Every metric of the last record: the run's headline value (``gan.records.run_headline``),
         NaN where it has no finite one (computed once per window)."""
         cache = self.__dict__.setdefault("_numbers", {})
         if self.window not in cache:
-            headline = M.run_headline(self.records, self.window)
+            headline = R.run_headline(self.records, self.window)
             cache[self.window] = {k: headline.get(k, math.nan) for k, v in self.last_record.items()
                                   if not isinstance(v, bool)}
         return cache[self.window]
@@ -114,16 +116,16 @@ class Job:
         return str(self.config.get("eval.generator", "raw"))
 
     @cached_property
-    def plateaus(self) -> list[M.Plateau]:
-        """``gan.metrics.plateaus`` over the run's headline window: computed once per job (a
+    def plateaus(self) -> list[R.Plateau]:
+        """``gan.records.plateaus`` over the run's headline window: computed once per job (a
         least-squares fit per metric), read per group, comparison and movement table."""
-        return M.plateaus(self.records, self.headline_window, self.generator)
+        return R.plateaus(self.records, self.headline_window, self.generator)
 
-    def trend(self, metric: str) -> M.Plateau | None:
-        """The change of ``metric`` over the run's headline window (``gan.metrics.plateau``), cached."""
+    def trend(self, metric: str) -> R.Plateau | None:
+        """The change of ``metric`` over the run's headline window (``gan.records.plateau``), cached."""
         cache = self.__dict__.setdefault("_trends", {})
         if metric not in cache:
-            cache[metric] = M.plateau(self.records, self.headline_window, metric)
+            cache[metric] = R.plateau(self.records, self.headline_window, metric)
         return cache[metric]
 
     def movement(self, metric: str) -> float:
@@ -134,8 +136,8 @@ class Job:
 
     @property
     def converged(self) -> bool | None:
-        """``gan.metrics.converged``: no trend in any of ``plateaus`` (None: too few evaluations)."""
-        return M.all_flat(self.plateaus)
+        """``gan.records.converged``: no trend in any of ``plateaus`` (None: too few evaluations)."""
+        return R.all_flat(self.plateaus)
 
     def failure(self, generator: str | None = None) -> str | None:
         """Why the run failed by the rule of ``gan.failures`` for ``generator`` (default: its own), or None."""
@@ -181,6 +183,20 @@ def find_jobs(sweep_dir: Path) -> list[Job]:
     return jobs
 
 
+def check_distinct(jobs: list[Job]) -> None:
+    """Raise ``SummaryError`` when two runs have the same settings (seed included): one seed counted
+    twice, e.g. a seed added again in a second sweep folder."""
+    seen: dict[str, Path] = {}
+    for j in jobs:
+        if not j.config:
+            continue
+        key = repr(sorted((k, str(v)) for k, v in j.config.items() if k != "run_dir"))
+        if key in seen:
+            raise SummaryError(f"{seen[key]} and {j.path} are the same run (the same settings and seed); "
+                               "summarize each run once")
+        seen[key] = j.path
+
+
 def varying_keys(jobs: list[Job]) -> list[str]:
     """Config keys whose values differ between jobs, minus the ignored ones and minus the keys of a
     config group that its varying choice already determines (``upsampler.kernel_size`` is implied
@@ -218,17 +234,14 @@ def summarize(jobs: list[Job], metrics: list[str] | None = None) -> tuple[list[s
     its estimate over seeds (``M``, ``M ci_low``, ``M ci_high``), the number of values behind it
     (``M n``) and whether it is a geometric mean (``M scale``: log or linear)."""
     keys = varying_keys(jobs) or ["upsampler._target_"]
-    groups: dict[tuple, list[Job]] = defaultdict(list)
-    for j in jobs:
-        groups[tuple(str(j.config.get(k)) for k in keys)].append(j)
     finished = [j for j in jobs if j.finished]
     all_metrics = metrics or sorted({k for j in finished for k in j.last_record})
     # a metric no run has a finite value of (a period an image size has no room for) is not a number here
     all_metrics = [m for m in all_metrics if any(math.isfinite(j.numbers.get(m, math.nan)) for j in finished)]
     rows = []
-    for label, members in sorted(groups.items()):
+    for members in groups(keys, jobs).values():
         done = [j for j in members if j.usable()]
-        row: dict[str, Any] = dict(zip(keys, label))
+        row: dict[str, Any] = {k: str(members[0].config.get(k)) for k in keys}
         row["n"] = len(done)
         row["failed"] = "; ".join(f"{j.path.name}: {j.failure()}" for j in members if j.ended and j.failure())
         row["seeds"] = " ".join(sorted(str(j.config.get("seed")) for j in done))
@@ -258,20 +271,9 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def _fmt(row: dict[str, Any], m: str) -> str:
-    mean, lo, hi, n = row[m], row[f"{m} ci_low"], row[f"{m} ci_high"], row[f"{m} n"]
-    if math.isnan(mean):
-        return "n/a"
-    info = M.find(m)
-    if info is not None and info.percent:  # depths: percentages of the contrast
-        half = f" ± {100 * (hi - lo) / 2:.2g}" if not math.isnan(lo) else ""
-        text = f"{100 * mean:.2g}%{half}"
-    elif math.isnan(lo):
-        text = f"{mean:.4g}"
-    elif row[f"{m} scale"] == "log":
-        text = f"{mean:.4g} [{lo:.2g}, {hi:.2g}]"
-    else:
-        text = f"{mean:.4g} ± {(hi - lo) / 2:.2g}"
-    return text if n == row["n"] else f"{text} (n={n})"
+    e = Estimate(row[m], row[f"{m} ci_low"], row[f"{m} ci_high"], row[f"{m} n"], row[f"{m} scale"] == "log")
+    text = estimate_text(m, e)
+    return text if e.n == row["n"] or text == "n/a" else f"{text} (n={e.n})"
 
 
 def write_markdown(path: Path, keys: list[str], rows: list[dict[str, Any]], metrics: list[str],
@@ -290,7 +292,7 @@ def write_markdown(path: Path, keys: list[str], rows: list[dict[str, Any]], metr
             "scale]; dB and other differences: mean ± half-width of the 95% t-interval (scipy.stats). The "
             "excess in dB is the mean of per-seed dB, i.e. the same geometric aggregate as its CE column. "
             "Depths: a percentage of the images' contrast. converged: runs in which neither "
-            f"{' nor '.join(M.of_generator(M.CONVERGENCE, generator))} shows a trend over the headline window (the "
+            f"{' nor '.join(N.of_generator(N.CONVERGENCE, generator))} shows a trend over the headline window (the "
             "95% interval of its change there holds 0); a ranking is settled only when it survives the movement "
             "the runs still show.\n")
     path.write_text("\n".join(lines) + "\n" + note)
@@ -327,21 +329,32 @@ def curve(members: list[Job], metric: str) -> tuple | None:
     return steps, [e.center for e in est], [e.low for e in est], [e.high for e in est], len(runs)
 
 
+def group_label(job: Job, keys: list[str]) -> str:
+    """A run's group: its values of the varying ``keys`` (``transposed, 0.0002``)."""
+    return ", ".join(str(job.config.get(k)) for k in keys)
+
+
+def groups(keys: list[str], jobs: list[Job], keep: Callable[[Job], bool] = lambda j: True) -> dict[str, list[Job]]:
+    """The runs that ``keep`` keeps, by group (``group_label``), in the order of the labels: the one
+    way runs are grouped here."""
+    out: dict[str, list[Job]] = defaultdict(list)
+    for j in jobs:
+        if keep(j):
+            out[group_label(j, keys)].append(j)
+    return dict(sorted(out.items()))
+
+
 def grouped(keys: list[str], jobs: list[Job], generator: str | None = None) -> dict[str, list[Job]]:
     """The runs that did not fail (by ``generator``'s numbers; default: each run's own), by group."""
-    groups: dict[str, list[Job]] = defaultdict(list)
-    for j in jobs:
-        if j.usable(generator):
-            groups[", ".join(str(j.config.get(k)) for k in keys)].append(j)
-    return dict(sorted(groups.items()))
+    return groups(keys, jobs, lambda j: j.usable(generator))
 
 
 def last_step(jobs: list[Job]) -> int:
-    return max((r["step"] for j in jobs for r in j.records if M.is_evaluation(r)), default=0)
+    return max((r["step"] for j in jobs for r in j.records if R.is_evaluation(r)), default=0)
 
 
 def plot_curves(path: Path, keys: list[str], jobs: list[Job], metrics: tuple[str, ...],
-                fallback: tuple[str, ...] = M.SUMMARY) -> None:
+                fallback: tuple[str, ...] = N.SUMMARY) -> None:
     """Each metric against the training step per group (mean over seeds, 95% band), the points of
     the progress table marked, depths in % on a symmetric log axis, the headline window zoomed; the
     first two logged ``fallback`` metrics if none of ``metrics`` was logged."""
@@ -370,7 +383,7 @@ def progress_table(keys: list[str], jobs: list[Job], metric: str) -> str:
     for label, members in grouped(keys, jobs).items():
         cells = []
         for share in PROGRESS:
-            values = [M.run_headline([r for r in j.records if r.get("step", 0) <= share * end], j.window).get(metric)
+            values = [R.run_headline([r for r in j.records if r.get("step", 0) <= share * end], j.window).get(metric)
                       for j in members]
             cells.append(_estimate_text(metric, [v for v in values if v is not None]))
         lines.append(f"| {label} | {' | '.join(cells)} |")
@@ -391,7 +404,7 @@ def common_generator(jobs: list[Job]) -> str:
 def generators_table(keys: list[str], jobs: list[Job]) -> str:
     """The trained generator beside its weight average, per group (runs that logged both, train.ema > 0):
     the headline and SWD (mean ± 95% half-width over seeds) and how many runs converged by each."""
-    both = [j for j in jobs if j.finished and M.of_generator(M.HEADLINE, "ema") in j.last_record]
+    both = [j for j in jobs if j.finished and N.of_generator(N.HEADLINE, "ema") in j.last_record]
     if not both:
         return ""
     lines = ["The trained generator (raw) and its exponential moving average (ema), per group: the headline, SWD, "
@@ -400,30 +413,46 @@ def generators_table(keys: list[str], jobs: list[Job]) -> str:
              "|---|---|---|---|---|---|---|"]
     for label, members in grouped(keys, both).items():
         cells = []
-        for metric in (M.HEADLINE, M.of_generator(M.HEADLINE, "ema"), M.SWD, M.of_generator(M.SWD, "ema")):
+        for metric in (N.HEADLINE, N.of_generator(N.HEADLINE, "ema"), N.SWD, N.of_generator(N.SWD, "ema")):
             cells.append(_estimate_text(metric, [j.numbers.get(metric, math.nan) for j in members]))
-        for generator in M.GENERATORS:
-            flags = [M.converged(j.records, j.headline_window, generator) for j in members]
+        for generator in N.GENERATORS:
+            flags = [R.converged(j.records, j.headline_window, generator) for j in members]
             cells.append(f"{sum(f is True for f in flags)}/{len(flags)}")
         lines.append(f"| {label} | {' | '.join(cells)} |")
     return "\n".join(lines) + "\n"
 
 
-def _estimate_text(metric: str, values: list[float]) -> str:
-    """``12% ± 1.5`` (depths in %) or ``91.6 ± 12``: mean and 95% half-width over the finite values."""
+def units(metric: str) -> tuple[float, str]:
+    """How ``metric``'s numbers are shown, (scale, unit): depths (fractions of the contrast) in %."""
     info = M.find(metric)
-    e = estimate([v for v in values if math.isfinite(v)], positive=bool(info and info.positive))
+    return (100.0, "%") if info is not None and info.percent else (1.0, "")
+
+
+def estimate_text(metric: str, e: Estimate) -> str:
+    """The one format of an estimate over seeds: ``12.3% ± 1.5`` (depths, in points of %), ``91.6 ± 12``
+    (mean ± 95% half-width) or ``0.21 [0.15, 0.3]`` (a geometric mean and its interval); ``n/a``."""
     if math.isnan(e.center):
         return "n/a"
-    scale, unit = (100, "%") if info is not None and info.percent else (1, "")
-    return f"{scale * e.center:.3g}{unit}" + (f" ± {scale * e.half_width:.2g}" if math.isfinite(e.low) else "")
+    scale, unit = units(metric)
+    text = f"{scale * e.center:.3g}{unit}"
+    if math.isnan(e.low):
+        return text
+    if e.log and not unit:
+        return f"{text} [{e.low:.2g}, {e.high:.2g}]"
+    return f"{text} ± {scale * e.half_width:.2g}"
+
+
+def _estimate_text(metric: str, values: list[float]) -> str:
+    """``estimate_text`` of the finite ``values`` (geometric for positive quantities)."""
+    info = M.find(metric)
+    return estimate_text(metric, estimate([v for v in values if math.isfinite(v)], positive=bool(info and info.positive)))
 
 
 def stage_depth_names(jobs: list[Job], generator: str = "raw") -> list[tuple[int, int]]:
     """The (stage, period) pairs whose total depth the runs logged (``stageI/checkerboard_depth/pP``)."""
     logged = {k for j in jobs for r in j.records[:1] for k in r}
     found = {(int(m.group(1)), int(m.group(2))) for k in logged
-             if (m := re.fullmatch(re.escape(M.GENERATORS[generator]) + r"stage(\d+)/" + re.escape(M.DEPTH).replace(
+             if (m := re.fullmatch(re.escape(N.GENERATORS[generator]) + r"stage(\d+)/" + re.escape(N.DEPTH).replace(
                  r"\{p\}", r"(\d+)"), k))}
     return sorted(found)
 
@@ -449,7 +478,7 @@ def generator_stage_tables(keys: list[str], jobs: list[Job], generator: str = "r
         for label, members in grouped(keys, jobs).items():
             cells = []
             for s, p in columns:
-                name = M.of_generator(M.stage_name(s, M.DEPTH.format(p=p)), generator)
+                name = N.of_generator(N.stage_name(s, N.DEPTH.format(p=p)), generator)
                 first = [_value(j.first_evaluation.get(name)) for j in members]
                 end = [j.numbers.get(name, math.nan) for j in members]
                 cells.append(f"{_estimate_text(name, first)} → {_estimate_text(name, end)}")
@@ -465,7 +494,7 @@ def plot_generator_stages(path: Path, keys: list[str], jobs: list[Job], generato
         return
     groups = grouped(keys, jobs)
     curves = {label: {(s, p): c for s, p in pairs
-                      if (c := curve(members, M.of_generator(M.stage_name(s, M.DEPTH.format(p=p)), generator)))}
+                      if (c := curve(members, N.of_generator(N.stage_name(s, N.DEPTH.format(p=p)), generator)))}
               for label, members in groups.items()}
     save_figure(generator_stages_figure(curves), path, dpi=110)
 
@@ -505,32 +534,25 @@ def comparisons(keys: list[str], jobs: list[Job], reference: str, metrics: list[
     more window, summed over each group's runs and divided by its size, toward each other)."""
     lead = next((k for k in keys if k in ("choice.upsampler", "upsampler._target_")), None)
     rest = [k for k in keys if k != lead]
-    values: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    labels: dict[tuple, str] = {}
-    for j in jobs:
-        if not j.usable(generator):
-            continue
-        group = tuple(str(j.config.get(k)) for k in keys)
-        labels[group] = ", ".join(str(j.config.get(k)) for k in keys)
-        for m in metrics:
-            v = j.numbers.get(m, math.nan)
-            if math.isfinite(v):
-                values[group][m].append(v)
+    members = grouped(keys, jobs, generator)
+
+    def setting(label: str, key: str) -> str:
+        return str(members[label][0].config.get(key))
+
+    def values(label: str, metric: str) -> list[float]:
+        return [v for j in members[label] if math.isfinite(v := j.numbers.get(metric, math.nan))]
+
     out = []
-    for context in sorted({tuple(str(g[keys.index(k)]) for k in rest) for g in values}):
-        members = [g for g in values if tuple(str(g[keys.index(k)]) for k in rest) == context]
-        base = next((g for g in members if lead and g[keys.index(lead)] == reference), None)
+    for context in sorted({tuple(setting(g, k) for k in rest) for g in members}):
+        labels = [g for g in members if tuple(setting(g, k) for k in rest) == context]
+        base = next((g for g in labels if lead and setting(g, lead) == reference), None)
         if base is None:
             continue
         for m in metrics:
             info = M.find(m)
-            groups = {labels[g]: values[g][m] for g in members if len(values[g][m]) > 0}
-            if labels[base] in groups:
-                out += compare(groups, labels[base], m, margin if info is not None and info.percent else math.nan)
-    members: dict[str, list[Job]] = defaultdict(list)
-    for j in jobs:
-        if j.usable(generator):
-            members[labels[tuple(str(j.config.get(k)) for k in keys)]].append(j)
+            found = {g: v for g in labels if (v := values(g, m))}
+            if base in found:
+                out += compare(found, base, m, margin if info is not None and info.percent else math.nan)
 
     def shift(label: str, metric: str) -> float:
         runs = members[label]
@@ -565,8 +587,7 @@ def write_comparison(out: Path, rows: list[Comparison], name: str = "comparison"
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         need = "" if r.seeds_needed is None else "> 1000" if r.seeds_needed > 1000 else str(r.seeds_needed)
-        info = M.find(r.metric)
-        k = 100 if info is not None and info.percent else 1
+        k, _ = units(r.metric)
         margin = f"±{k * r.margin:.3g}" if math.isfinite(r.margin) else "-"
         lines.append(f"| {r.group} | {r.metric} | {r.n} vs {r.n_reference} | {k * r.shift:+.3g} | "
                      f"[{k * r.shift_low:.3g}, {k * r.shift_high:.3g}] | "
@@ -580,26 +601,24 @@ def failures_table(keys: list[str], jobs: list[Job], reference: str, generator: 
     """Per group: the runs that failed by ``gan.failures``' rule (of those that ended), the rate with
     its exact 95% interval, Fisher's exact test against ``reference``'s rate, and each failed run
     with why and its headline depth (so nothing is hidden)."""
-    groups: dict[str, list[Job]] = defaultdict(list)
-    for j in jobs:
-        if j.ended:
-            groups[", ".join(str(j.config.get(k)) for k in keys)].append(j)
-    if not groups:
+    ended = groups(keys, jobs, lambda j: j.ended)
+    if not ended:
         return ""
     rates = {label: rate(sum(j.failure(generator) is not None for j in members), len(members))
-             for label, members in groups.items()}
+             for label, members in ended.items()}
     base = next((label for label in rates if label.split(", ")[0] == reference), None)
-    headline = M.of_generator(M.HEADLINE, generator)
+    headline = N.of_generator(N.HEADLINE, generator)
     lines = [f"Failed runs (rule of gan.failures: diverged, or SWD over the headline window above twice its "
              f"best before it), {generator} generator: the "
              f"rate with its exact 95% interval, Fisher's exact test against `{reference}`, and each failed run "
              f"with its headline ({headline}):", "",
              "| group | failed | rate [95%] | p vs reference | failed runs |", "|---|---|---|---|---|"]
-    for label in sorted(groups):
+    for label, members in ended.items():
         r = rates[label]
         p = rates_differ(r, rates[base]) if base is not None and label != base else math.nan
-        failed = "; ".join(f"{j.path.name}: {j.failure(generator)}, {100 * j.numbers.get(headline, math.nan):.3g}%"
-                           for j in groups[label] if j.failure(generator))
+        failed = "; ".join(f"{j.path.name}: {j.failure(generator)}, "
+                           f"{estimate_text(headline, estimate([j.numbers.get(headline, math.nan)]))}"
+                           for j in members if j.failure(generator))
         lines.append(f"| {label} | {r.k}/{r.n} | {100 * r.rate:.0f}% [{100 * r.low:.0f}, {100 * r.high:.0f}] | "
                      f"{'' if math.isnan(p) else f'{p:.2g}'} | {failed} |")
     return "\n".join(lines) + "\n"
@@ -609,10 +628,10 @@ def precision_table(keys: list[str], jobs: list[Job], generator: str = "raw") ->
     """Per group, the headline's 95% half-width over the seeds that did not fail against the target
     max(``PRECISION_POINTS``, ``PRECISION_SHARE`` x mean), and the seeds the target needs if the
     spread stays as seen (half-widths shrink as 1 / sqrt(n))."""
-    metric = M.of_generator(M.HEADLINE, generator)
+    metric = N.of_generator(N.HEADLINE, generator)
     lines = [f"Precision of `{metric}` on the runs that did not fail: 95% half-width over seeds against the target "
              f"max({100 * PRECISION_POINTS:g} points, {100 * PRECISION_SHARE:g}% of the mean):", "",
-             "| group | n | mean | half-width | target | met | seeds for the target |", "|---|---|---|---|---|---|---|"]
+             "| group | n | mean ± half-width | target | met | seeds for the target |", "|---|---|---|---|---|---|"]
     found = False
     for label, members in grouped(keys, jobs, generator).items():
         e = estimate([v for j in members if math.isfinite(v := j.numbers.get(metric, math.nan))])
@@ -621,7 +640,7 @@ def precision_table(keys: list[str], jobs: list[Job], generator: str = "raw") ->
         found = True
         target = max(PRECISION_POINTS, PRECISION_SHARE * abs(e.center))
         need = e.n if e.half_width <= target else math.ceil(e.n * (e.half_width / target) ** 2)
-        lines.append(f"| {label} | {e.n} | {100 * e.center:.3g}% | {100 * e.half_width:.2g} | {100 * target:.2g} | "
+        lines.append(f"| {label} | {e.n} | {estimate_text(metric, e)} | {units(metric)[0] * target:.2g} | "
                      f"{'yes' if e.half_width <= target else 'no'} | {need} |")
     return "\n".join(lines) + "\n" if found else ""
 
@@ -632,35 +651,40 @@ def plot_comparison(path: Path, rows: list[Comparison]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m gan.summarize", description=__doc__.split("\n\n")[0])
-    ap.add_argument("sweep_dir", type=Path)
-    ap.add_argument("--out", type=Path, help="output folder (default: SWEEP_DIR)")
+    ap.add_argument("sweep_dir", type=Path, nargs="+",
+                    help="sweep folder(s): runs of several (seeds added to some groups by a later sweep) are one table")
+    ap.add_argument("--out", type=Path, help="output folder (default: the first SWEEP_DIR)")
     ap.add_argument("--metrics", nargs="*", help="metrics in summary.md and the bar chart")
     ap.add_argument("--reference", default="transposed", help="the upsampler every other is compared with")
     ap.add_argument("--compare", nargs="*", help="metrics of the comparison (default: the depths of the runs' "
-                    "eval.generator, gan.metrics.COMPARED)")
+                    "eval.generator, gan.names.COMPARED)")
     ap.add_argument("--margin", type=float, default=EQUIVALENCE_MARGIN,
                     help="equivalence margin of the depths, a fraction of contrast (default: %(default)s)")
     ap.add_argument("--last", action="store_true", help="the last evaluation of each run, not the headline window")
-    ap.add_argument("--generator", choices=list(M.GENERATORS),
+    ap.add_argument("--generator", choices=list(N.GENERATORS),
                     help="whose numbers are the headline: raw or ema (default: the runs' eval.generator)")
     args = ap.parse_args(argv)
     try:
-        if not args.sweep_dir.is_dir():
-            raise SummaryError(f"{args.sweep_dir}: no such folder")
-        jobs = find_jobs(args.sweep_dir)
-        if not jobs:
-            raise SummaryError(f"{args.sweep_dir}: no job directories (no config.yaml or .hydra/config.yaml below it)")
+        jobs = []
+        for sweep_dir in args.sweep_dir:
+            if not sweep_dir.is_dir():
+                raise SummaryError(f"{sweep_dir}: no such folder")
+            found = find_jobs(sweep_dir)
+            if not found:
+                raise SummaryError(f"{sweep_dir}: no job directories (no config.yaml or .hydra/config.yaml below it)")
+            jobs += found
+        check_distinct(jobs)
         for j in jobs:
             j.last_only = args.last
             if args.generator:
                 j.generator = args.generator
         keys, rows = summarize(jobs)
-        out = args.out or args.sweep_dir
+        out = args.out or args.sweep_dir[0]
         out.mkdir(parents=True, exist_ok=True)
         generator = common_generator(jobs)
         available = [m for m in rows[0] if m in {k for j in jobs for k in j.final}]
-        shown = args.metrics or [m for m in M.of_generator(M.SUMMARY, generator) if m in available]
-        compare_names = args.compare or list(M.of_generator(M.COMPARED, generator))
+        shown = args.metrics or [m for m in N.of_generator(N.SUMMARY, generator) if m in available]
+        compare_names = args.compare or list(N.of_generator(N.COMPARED, generator))
         write_csv(out / "summary.csv", rows)
         write_markdown(out / "summary.md", keys, rows, shown, generator)
         compared = comparisons(keys, jobs, args.reference, [m for m in compare_names if m in available], args.margin,
@@ -668,15 +692,15 @@ def main(argv: list[str] | None = None) -> int:
         sections = [failures_table(keys, jobs, args.reference, generator), precision_table(keys, jobs, generator),
                     write_comparison(out, compared) if compared else ""]
         other = "ema" if generator == "raw" else "raw"
-        if not args.compare and M.of_generator(M.HEADLINE, other) in {k for j in jobs for k in j.final}:
-            names = [m for m in M.of_generator(M.COMPARED, other) if m in {k for j in jobs for k in j.final}]
+        if not args.compare and N.of_generator(N.HEADLINE, other) in {k for j in jobs for k in j.final}:
+            names = [m for m in N.of_generator(N.COMPARED, other) if m in {k for j in jobs for k in j.final}]
             beside = comparisons(keys, jobs, args.reference, names, args.margin, other)
             sections += [f"### The {other} generator, side by side\n", failures_table(keys, jobs, args.reference, other),
                          precision_table(keys, jobs, other),
                          write_comparison(out, beside, f"comparison_{other}") if beside else ""]
         sections += [generators_table(keys, jobs),
-                    progress_table(keys, jobs, M.of_generator(M.HEADLINE, generator))
-                    if M.of_generator(M.HEADLINE, generator) in available else "",
+                    progress_table(keys, jobs, N.of_generator(N.HEADLINE, generator))
+                    if N.of_generator(N.HEADLINE, generator) in available else "",
                     movement_table(keys, jobs), generator_stage_tables(keys, jobs, generator)]
         with (out / "summary.md").open("a") as f:
             f.writelines("\n" + section for section in sections if section)
@@ -684,8 +708,8 @@ def main(argv: list[str] | None = None) -> int:
             plot_comparison(out / "summary_comparison.png", compared)
         if any(r["n"] > 0 for r in rows) and shown:
             plot_bars(out / "summary_bars.png", keys, rows, shown)
-            plot_curves(out / "summary_curves.png", keys, jobs, M.of_generator(M.COMPARED + (M.SWD,), generator),
-                        M.of_generator(M.SUMMARY, generator))
+            plot_curves(out / "summary_curves.png", keys, jobs, N.of_generator(N.COMPARED + (N.SWD,), generator),
+                        N.of_generator(N.SUMMARY, generator))
             plot_generator_stages(out / "summary_stages.png", keys, jobs, generator)
         print((out / "summary.md").read_text())
         unfinished = [j for j in jobs if not j.finished]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from gan.filters import blur_kernel, fir_filter2d
-from gan.metrics import SWD, SWD_LEVEL
+from gan.names import SWD, SWD_LEVEL
 
 GAUSS_TAPS = (1.0, 4.0, 6.0, 4.0, 1.0)  # ProGAN's 5-tap binomial
 

@@ -18,13 +18,14 @@ from omegaconf import DictConfig
 
 from gan import lifecycle
 from gan import metrics as M
+from gan import names as N
 from gan.build import build_dataset
 from gan.data import batches, describe
 from gan.errors import TrainingDiverged
 from gan.evaluation import Evaluator
 from gan.lifecycle import Replica
-from gan.networks import sample
 from gan.losses import d_loss, g_loss
+from gan.networks import sample
 from gan.rundir import RunDir
 from gan.runtime import autocast, memory_format, resolve_device, seed_everything, set_threads
 from gan.signals import act_on_signals, deferred_signals
@@ -60,9 +61,9 @@ def train_step(state: State, real: torch.Tensor, loss: str, amp: str = "none") -
     scaler.update()
     if state.G_ema is not None:
         state.G_ema.follow(G, state.ema_decay)
-    return {M.LOSS_D: loss_d.detach(), M.LOSS_G: loss_g.detach(),
-            M.D_REAL: torch.sigmoid(real_logits.detach()).mean(dim=-1),
-            M.D_FAKE: torch.sigmoid(fake_logits.detach()).mean(dim=-1)}
+    return {N.LOSS_D: loss_d.detach(), N.LOSS_G: loss_g.detach(),
+            N.D_REAL: torch.sigmoid(real_logits.detach()).mean(dim=-1),
+            N.D_FAKE: torch.sigmoid(fake_logits.detach()).mean(dim=-1)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -73,7 +74,7 @@ def evaluate(state: State, evaluator: Evaluator, replicas: list[Replica], cfg: D
     """Sample every replica's fixed noise; log its sample grid, every metric, the depths of every
     generator stage and (``eval.figures``) the figures into its own run directory; the same numbers
     for the weight average (``train.ema``) under ``ema/``."""
-    generators = {"": state.G, **({M.EMA_PREFIX: state.G_ema} if state.G_ema is not None else {})}
+    generators = {"": state.G, **({N.EMA_PREFIX: state.G_ema} if state.G_ema is not None else {})}
     stages = {prefix: sample(G, state.fixed_z, stages=True) if cfg.eval.stages else [sample(G, state.fixed_z)]
               for prefix, G in generators.items()}
     final = cfg.eval.detectors and state.step == cfg.train.steps  # the detectors read the last evaluation
@@ -87,10 +88,9 @@ def evaluate(state: State, evaluator: Evaluator, replicas: list[Replica], cfg: D
         for prefix, outputs in stages.items():
             fake = outputs[-1][r.index]
             r.logger.images(state.step, f"{prefix}samples", fake[: cfg.eval.grid_size], save=not prefix)
-            evaluation = evaluator(fake)
-            stage_depths = M.stage_depths([o[r.index] for o in outputs]) if cfg.eval.stages else {}
-            detected = evaluator.detectability(detector_images[prefix][r.index]) if final else {}
-            r.last |= {f"{prefix}{k}": v for k, v in (evaluation.metrics | stage_depths | detected).items()}
+            evaluation = evaluator(fake, stages=[o[r.index] for o in outputs] if cfg.eval.stages else None,
+                                   detector_fake=detector_images[prefix][r.index] if final else None)
+            r.last |= {f"{prefix}{k}": v for k, v in evaluation.metrics.items()}
             if not prefix and cfg.eval.figures and (state.step % (cfg.eval.every * cfg.eval.figures_every) == 0
                                                     or state.step == cfg.train.steps):
                 r.logger.spectra(state.step, evaluation.fake, evaluation.real)
@@ -157,7 +157,7 @@ def run_loop(cfg: DictConfig, state: State, dataset, evaluator: Evaluator, repli
                 stats = train_step(state, next_batches(streams, device, batch_format), cfg.train.loss, cfg.train.amp)
                 if good is not None and any(state.diverged):
                     restore(state, good)
-                finite &= torch.isfinite(stats[M.LOSS_D]) & torch.isfinite(stats[M.LOSS_G])
+                finite &= torch.isfinite(stats[N.LOSS_D]) & torch.isfinite(stats[N.LOSS_G])
                 state.step += 1
                 progress.update(state.step)
                 log_now = state.step % cfg.train.log_every == 0 or state.step == steps
@@ -172,8 +172,8 @@ def run_loop(cfg: DictConfig, state: State, dataset, evaluator: Evaluator, repli
                             r.train_stats = {k: v[r.index] for k, v in zip(stats, values)}
                             r.logger.scalars(state.step, r.train_stats)
                             r.heartbeat.beat(state.step)
-                    progress.show({k.removeprefix(M.TRAIN_PREFIX): f"{v[0]:.3f}" for k, v in zip(stats, values)
-                                   if k in (M.LOSS_D, M.LOSS_G)})
+                    progress.show({k.removeprefix(N.TRAIN_PREFIX): f"{v[0]:.3f}" for k, v in zip(stats, values)
+                                   if k in (N.LOSS_D, N.LOSS_G)})
                 if eval_now:
                     evaluate(state, evaluator, replicas, cfg)
                 if ckpt_now:
@@ -199,7 +199,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     (NaN/Inf in every replica) and ``TrainingInterrupted`` (SIGTERM/SIGINT), after recording the
     outcome in ``status.json`` (and, for divergence, in ``metrics.jsonl``). A job that already
     reached ``train.steps`` returns its final metrics without training. The metrics: the headline
-    numbers (``gan.metrics.run_headline``), ``last/NAME`` for the last evaluation; with several
+    numbers (``gan.records.run_headline``), ``last/NAME`` for the last evaluation; with several
     seeds, their mean, and each seed's under ``replicas``.
     """
     job = RunDir.of(cfg)

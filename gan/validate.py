@@ -21,6 +21,7 @@ from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
 from gan import build, data, metrics
+from gan import names as N
 from gan.config import flatten
 from gan.errors import ConfigError
 from gan.losses import LOSSES
@@ -99,7 +100,7 @@ def device(v: Any) -> str | None:
 
 def metric_name(v: Any) -> str | None:
     return None if isinstance(v, str) and metrics.find(v) else "must be a metric name (see gan/metrics.py), e.g. " \
-        f"{metrics.HEADLINE}"
+        f"{N.HEADLINE}"
 
 
 #: Every root setting and what it allows.
@@ -131,7 +132,7 @@ RULES: dict[str, Rule] = {
     "train.compile": choice(COMPILE_MODES),
     "eval.every": integer(1),
     "eval.headline_window": number(0, 1, low_open=False, high_open=False),
-    "eval.generator": choice(metrics.GENERATORS),
+    "eval.generator": choice(N.GENERATORS),
     "eval.num_samples": integer(8),
     "eval.grid_size": integer(1),
     "eval.num_real": integer(1),

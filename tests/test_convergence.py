@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from gan import metrics as M
+from gan import names as N
+from gan import records as R
 from gan import summarize
 from gan.rundir import RunDir
 
@@ -19,7 +20,7 @@ PALINDROME = [0.5, -0.3, 0.1, 0.1, -0.3, 0.5]  # scatter with a least-squares sl
 
 def evaluations(swd, depth, steps=STEPS):
     """Evaluation records (what makes one: a CE_2 value) with the given SWD and headline per step."""
-    return [{"step": s, M.CE.format(p=2): 0.01, M.SWD: swd(s), M.HEADLINE: depth(s)} for s in steps]
+    return [{"step": s, N.CE.format(p=2): 0.01, N.SWD: swd(s), N.HEADLINE: depth(s)} for s in steps]
 
 
 def scatter(s):
@@ -42,33 +43,33 @@ def independent_fit(steps, values):
 def test_headline_records_are_the_last_part_of_the_evaluated_steps():
     records = evaluations(lambda s: 1.0, lambda s: 0.0) + [{"step": 310, "loss/g": 1.0}]  # a training line
     records[-2]["diverged"] = True  # step 300: left out, so the last evaluation is at 270
-    chosen = [r["step"] for r in M.headline_records(records, WINDOW)]
+    chosen = [r["step"] for r in R.headline_records(records, WINDOW)]
     assert chosen == [150, 180, 210, 240, 270]  # steps >= 270 / 2
-    assert [r["step"] for r in M.headline_records(records, 0.0)] == [270]
-    assert 0 not in [r["step"] for r in M.headline_records(records, 1.0)]  # the untrained generator never counts
+    assert [r["step"] for r in R.headline_records(records, 0.0)] == [270]
+    assert 0 not in [r["step"] for r in R.headline_records(records, 1.0)]  # the untrained generator never counts
 
 
 def test_plateau_measures_the_change_over_the_window():
     rng = np.random.default_rng(0)
     noise = {s: rng.normal(0, 1) for s in STEPS}
     records = evaluations(lambda s: 100 + 0.2 * s + noise[s], lambda s: 0.05)
-    p = M.plateau(records, WINDOW, M.SWD)
+    p = R.plateau(records, WINDOW, N.SWD)
     window_steps = list(range(150, 301, 30))
     change, half = independent_fit(window_steps, [100 + 0.2 * s + noise[s] for s in window_steps])
     assert p.n == 6 and p.change == pytest.approx(change) and p.high - p.change == pytest.approx(half)
     assert p.low > 0 and not p.flat  # 0.2 per step over 150 steps is 30, against noise of 1
-    exact = M.plateau(evaluations(lambda s: 2.0 - 0.001 * s, lambda s: 0.0), WINDOW, M.SWD)
+    exact = R.plateau(evaluations(lambda s: 2.0 - 0.001 * s, lambda s: 0.0), WINDOW, N.SWD)
     assert exact.change == pytest.approx(-0.15) and exact.low == pytest.approx(exact.high)  # a line: no doubt
 
 
 def test_converged_needs_every_convergence_metric_flat():
     flat = evaluations(lambda s: 80 + scatter(s), lambda s: 0.05 + 0.01 * scatter(s))
-    assert M.converged(flat, WINDOW) is True
+    assert R.converged(flat, WINDOW) is True
     quality_moves = evaluations(lambda s: 80 + 0.1 * s + scatter(s), lambda s: 0.05 + 0.01 * scatter(s))
-    assert M.converged(quality_moves, WINDOW) is False
+    assert R.converged(quality_moves, WINDOW) is False
     depth_moves = evaluations(lambda s: 80 + scatter(s), lambda s: 0.05 + 1e-4 * s + 0.01 * scatter(s))
-    assert M.converged(depth_moves, WINDOW) is False
-    assert M.converged(flat[-2:], WINDOW) is None  # two evaluations cannot tell a trend
+    assert R.converged(depth_moves, WINDOW) is False
+    assert R.converged(flat[-2:], WINDOW) is None  # two evaluations cannot tell a trend
 
 
 def fake_run(root, name, upsampler, seed, records):
@@ -98,7 +99,7 @@ def test_a_verdict_is_settled_when_it_survives_the_runs_remaining_movement(tmp_p
                                  lambda s, d=depth + 0.001 * seed, k=drift: d + k * max(s - 150, 0)
                                  + 0.001 * scatter(s)))
             i += 1
-    assert summarize.main([str(tmp_path), "--compare", M.HEADLINE]) == 0
+    assert summarize.main([str(tmp_path), "--compare", N.HEADLINE]) == 0
     summary = {r["upsampler._target_"]: r for r in csv.DictReader((tmp_path / "summary.csv").open())}
     assert [summary[g]["converged"] for g in runs] == ["6/6", "0/6", "0/6", "5/6"]
     rows = {r["group"]: r for r in csv.DictReader((tmp_path / "comparison.csv").open())}
@@ -106,13 +107,13 @@ def test_a_verdict_is_settled_when_it_survives_the_runs_remaining_movement(tmp_p
                                                           "resized": "lower"}
     # the drifting group's mean may still rise by each run's change over one more window: the larger end of
     # the 95% interval of 3e-4 x 150 steps (every seed has the same slope and scatter)
-    p = M.plateau(summarize.find_jobs(tmp_path / "12_job")[0].records, WINDOW, M.HEADLINE)
+    p = R.plateau(summarize.find_jobs(tmp_path / "12_job")[0].records, WINDOW, N.HEADLINE)
     assert p.low < 3e-4 * 150 < p.high
     assert float(rows["drifting"]["movement"]) == pytest.approx(p.high, rel=1e-9)
     assert float(rows["resized"]["movement"]) == 0.0 and float(rows["drifting"]["high"]) < 0
     md = (tmp_path / "summary.md").read_text()
     moving = [line for line in md.splitlines() if line.startswith("| 18_job |")]
-    assert len(moving) == 1 and M.SWD in moving[0]  # the one trend, of the one run that has it
+    assert len(moving) == 1 and N.SWD in moving[0]  # the one trend, of the one run that has it
     change = float(moving[0].split("|")[3])
     assert change == pytest.approx(0.2 * 150)  # the rise over the window, exactly: the scatter has no slope
     assert "| 0_job |" not in md
@@ -123,7 +124,7 @@ def test_progress_table_is_the_headline_as_if_training_had_stopped_there(tmp_pat
         fake_run(tmp_path, f"{seed}_job", "transposed", seed,
                  evaluations(lambda s: 80.0, lambda s, o=offset: 0.2 - 5e-4 * s + o))
     jobs = summarize.find_jobs(tmp_path)
-    table = summarize.progress_table(["upsampler._target_"], jobs, M.HEADLINE)
+    table = summarize.progress_table(["upsampler._target_"], jobs, N.HEADLINE)
     row = next(line for line in table.splitlines() if line.startswith("| transposed"))
     cells = [c.strip() for c in row.split("|")[2:-1]]
     # at 50% (step 150) each run's window is steps 75..150: 90, 120, 150; the mean over seeds adds 0.01

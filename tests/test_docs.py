@@ -6,6 +6,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from gan import metrics as M
+from gan import names as N
 from gan.config import load_preset, presets
 from gan.rundir import SAMPLES
 from gan.sweeps import plan
@@ -86,7 +87,7 @@ def test_every_default_the_docs_state_is_the_configs():
     for f, key, value in stated:
         actual = OmegaConf.select(cfg, key)
         if key == "objective":  # null: the headline of eval.generator
-            actual = M.of_generator(M.HEADLINE, cfg.eval.generator) if actual is None else actual
+            actual = N.of_generator(N.HEADLINE, cfg.eval.generator) if actual is None else actual
         if str(actual).lower() != value.lower():
             wrong.append((f, key, value, actual))
     assert wrong == []
@@ -119,7 +120,7 @@ def test_stated_lists_and_tolerances_are_the_codes():
     assert f"weights within {REPLICA_ATOL:g}" in reference  # tests/test_packed.py
     compares = next(line for line in reference.splitlines() if "compares every upsampler" in line)
     sentence = reference[reference.index(compares):].split("\n\n", 1)[0]
-    assert all(f"`{m}`" in sentence for m in M.COMPARED), sentence
+    assert all(f"`{m}`" in sentence for m in N.COMPARED), sentence
 
 
 def preset_jobs(preset: str) -> list[str]:

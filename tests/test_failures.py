@@ -3,16 +3,16 @@ found, a healthy run is not marked, and the artifact metrics never decide."""
 import pytest
 
 from gan import failures as F
-from gan import metrics as M
+from gan import names as N
 
 
 def records(swd, d_fake=0.3, saturation=0.01, depth=0.05, steps=200):
     """Evaluation records every ``steps`` with the given SWD curve (one value per evaluation)."""
     out = []
     for i, s in enumerate(swd):
-        out.append({"step": i * steps, M.CE.format(p=2): 0.01, M.SWD: s, M.D_FAKE: d_fake,
-                    M.SATURATION: saturation, M.HEADLINE: depth,
-                    M.of_generator(M.SWD, "ema"): s / 2, M.of_generator(M.SATURATION, "ema"): saturation})
+        out.append({"step": i * steps, N.CE.format(p=2): 0.01, N.SWD: s, N.D_FAKE: d_fake,
+                    N.SATURATION: saturation, N.HEADLINE: depth,
+                    N.of_generator(N.SWD, "ema"): s / 2, N.of_generator(N.SATURATION, "ema"): saturation})
     return out
 
 
@@ -38,14 +38,14 @@ def test_neither_a_confident_discriminator_nor_saturated_colour_is_a_failure():
 
 def test_a_divergence_is_a_failure():
     assert F.failure(records(HEALTHY), 0.5, diverged=True).startswith("diverged")
-    assert F.failure(records(HEALTHY) + [{"step": 3200, M.DIVERGED: True}], 0.5).startswith("diverged")
+    assert F.failure(records(HEALTHY) + [{"step": 3200, N.DIVERGED: True}], 0.5).startswith("diverged")
 
 
 def test_each_generator_is_judged_on_its_own_quality():
     """The weight average's SWD (half the raw one's here) is read for ``ema``."""
     rec = records(HEALTHY[:10] + [150] * 6)
     for r in rec[10:]:
-        r[M.of_generator(M.SWD, "ema")] = 25
+        r[N.of_generator(N.SWD, "ema")] = 25
     assert F.failure(rec, 0.5, "raw").startswith("blew up")
     assert F.failure(rec, 0.5, "ema") is None
 

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from gan import analyze, summarize
+from gan import analyze, spectral, summarize
 from gan import metrics as M
-from gan import spectral
+from gan import records as R
 from gan.rundir import RunDir
 from gan.training import train
 from tests.conftest import TINY, compose_config
@@ -32,7 +32,7 @@ def test_a_registered_metric_reaches_tensorboard_summarize_and_analyze(registere
     run = tmp_path / "sweep" / "0_run"
     train(compose_config(*TINY, f"run_dir={run}"))
     records = RunDir(run).read_metrics()
-    assert all(0 < r[NAME] < 1 for r in records if M.is_evaluation(r))
+    assert all(0 < r[NAME] < 1 for r in records if R.is_evaluation(r))
     assert summarize.main([str(tmp_path / "sweep"), "--metrics", NAME]) == 0
     assert NAME in (tmp_path / "sweep" / "summary.md").read_text()
     assert analyze.main([str(run), "--num-samples", "16", "--out", str(tmp_path / "an")]) == 0

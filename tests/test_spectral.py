@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from gan import build, metrics, spectral
+from gan import build, imagestats, metrics, spectral
+from gan import names as N
 from gan.data import dead_leaves_images
 
 
@@ -170,8 +171,8 @@ def test_radial_profile_reaches_the_nyquist_corner(n):
 def test_spectral_distance_on_non_square_images():
     torch.manual_seed(0)
     a, b = torch.randn(8, 3, 16, 24), torch.randn(8, 3, 16, 24) * 2
-    periods = metrics.periods_for(16, 24)
-    m = metrics.compute(metrics.image_stats(a, periods), metrics.image_stats(b, periods))
+    periods = N.periods_for(16, 24)
+    m = metrics.compute(imagestats.image_stats(a, periods), imagestats.image_stats(b, periods))
     assert m["spectral/distance"] == pytest.approx(math.log10(4), rel=0.1)  # 4x the power everywhere
 
 
@@ -276,13 +277,13 @@ def test_every_metric_is_finite_for_blocky_constant_and_zero_inserted_images():
     nearest = torch.nn.functional.interpolate(half, scale_factor=2, mode="nearest")  # CE_2 exactly 0
     zeros = torch.zeros(64, 3, 32, 32)
     zeros[..., ::2, ::2] = half  # zero insertion
-    periods = metrics.periods_for(32)
-    ref = metrics.image_stats(real, periods)
+    periods = N.periods_for(32)
+    ref = imagestats.image_stats(real, periods)
     for fake in (nearest, torch.full_like(real, 0.25), zeros, real):
-        m = metrics.compute(metrics.image_stats(fake, periods), ref)
+        m = metrics.compute(imagestats.image_stats(fake, periods), ref)
         bad = {k: v for k, v in m.items() if not math.isfinite(v)}
         assert not bad, bad
-    m = metrics.compute(metrics.image_stats(nearest, periods), ref)
+    m = metrics.compute(imagestats.image_stats(nearest, periods), ref)
     assert -70 < m["checkerboard_excess_db/p2"] < -40  # at the floor, not -inf (or -111 dB of rounding)
 
 
@@ -294,7 +295,7 @@ def test_pooled_ce_is_not_moved_by_one_near_blank_image():
     x = dead_leaves_images(256, 32, seed=0)
     blank = x.clone()
     blank[0] = 0.1 + 1e-4 * checkerboard(32, 32, 2)[0].float()  # nearly flat, and what is left is periodic
-    a, b = metrics.image_stats(x, [2]), metrics.image_stats(blank, [2])
+    a, b = imagestats.image_stats(x, [2]), imagestats.image_stats(blank, [2])
     assert abs(10 * math.log10(b.ce[2].mean() / a.ce[2].mean())) > 3  # the per-image mean jumps
     assert abs(10 * math.log10(b.ce_pooled[2] / a.ce_pooled[2])) < 0.1  # the energy-weighted one does not
     num, den = spectral.periodic_energies(x, [2])
@@ -303,9 +304,9 @@ def test_pooled_ce_is_not_moved_by_one_near_blank_image():
 
 def test_fixed_pattern_ce_over_groups_of_the_compared_size():
     x = dead_leaves_images(512, 16, seed=0)
-    whole = metrics.image_stats(x, [2])
+    whole = imagestats.image_stats(x, [2])
     assert whole.ce_fixed[2] == pytest.approx(float(spectral.fixed_pattern_energy(x, 2)), rel=1e-5)
-    grouped = metrics.image_stats(x, [2], group=128)
+    grouped = imagestats.image_stats(x, [2], group=128)
     by_hand = sum(float(spectral.fixed_pattern_energy(g, 2)) for g in x.split(128)) / 4
     assert grouped.ce_fixed[2] == pytest.approx(by_hand, rel=1e-5) and grouped.group == 128
 
@@ -314,7 +315,7 @@ def test_image_stats_in_chunks_equals_each_definition_on_the_whole_set():
     """The batched, chunked, shared-work path gives what each metric's own function gives."""
     periods = [2, 4, 8]
     x = dead_leaves_images(96, 16, seed=1) * (1 + 0.3 * checkerboard(16, 16, 2).float())
-    stats = metrics.image_stats(x, periods, batch_size=40)  # chunks of 40, 40, 16
+    stats = imagestats.image_stats(x, periods, batch_size=40)  # chunks of 40, 40, 16
     for p in periods:
         torch.testing.assert_close(stats.ce[p], spectral.checkerboard_energy(x, p))
         torch.testing.assert_close(stats.ce_periodic[p], spectral.checkerboard_energy(x, p, boundary="periodic"))

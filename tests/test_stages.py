@@ -7,6 +7,8 @@ import json
 import torch
 
 from gan import metrics as M
+from gan import names as N
+from gan import records as R
 from gan import summarize
 from gan.networks import Generator
 from gan.training import train
@@ -28,9 +30,9 @@ def test_icnr_at_init_is_nearest_neighbour_upsampling_at_every_stage():
     of the contrast, not 0."""
     depths = M.stage_depths(stage_outputs("pixel_shuffle_icnr"))
     for stage in (1, 2):
-        assert 0.97 < depths[M.stage_name(stage, M.REPLICA_DEPTH.format(p=2))] < 1.1, stage
-        for name in (M.PHASE_DEPTH, M.FIXED_DEPTH):
-            assert abs(depths[M.stage_name(stage, name.format(p=2))]) < 0.05, (stage, name)
+        assert 0.97 < depths[N.stage_name(stage, N.REPLICA_DEPTH.format(p=2))] < 1.1, stage
+        for name in (N.PHASE_DEPTH, N.FIXED_DEPTH):
+            assert abs(depths[N.stage_name(stage, name.format(p=2))]) < 0.05, (stage, name)
 
 
 def test_images_are_the_last_stage_and_a_transposed_stage_leaves_a_fixed_pattern():
@@ -42,8 +44,8 @@ def test_images_are_the_last_stage_and_a_transposed_stage_leaves_a_fixed_pattern
     G = Generator(32, 3, ngf=8, z_dim=16, upsampler="transposed")
     with torch.no_grad():
         torch.testing.assert_close(G(torch.randn(256, 16)), outputs[-1])
-    fixed = M.stage_depths(outputs)[M.stage_name(0, M.FIXED_DEPTH.format(p=2))]
-    resized = M.stage_depths(stage_outputs("resize_bilinear"))[M.stage_name(0, M.FIXED_DEPTH.format(p=2))]
+    fixed = M.stage_depths(outputs)[N.stage_name(0, N.FIXED_DEPTH.format(p=2))]
+    resized = M.stage_depths(stage_outputs("resize_bilinear"))[N.stage_name(0, N.FIXED_DEPTH.format(p=2))]
     assert fixed > 0.2 and abs(resized) < fixed / 10
 
 
@@ -54,21 +56,21 @@ def test_every_evaluation_logs_each_stage_for_both_generators(tiny_cfg, tmp_path
     cfg = tiny_cfg("train.ema=0.9", "eval.figures=false", run_dir=tmp_path / "sweep" / "0_job")
     train(cfg)
     records = [json.loads(line) for line in (tmp_path / "sweep" / "0_job" / "metrics.jsonl").read_text().splitlines()]
-    evaluations = [r for r in records if M.is_evaluation(r)]
+    evaluations = [r for r in records if R.is_evaluation(r)]
     assert [r["step"] for r in evaluations] == [0, 2, 4]
     for r in evaluations:
-        for prefix in ("", M.EMA_PREFIX):
+        for prefix in ("", N.EMA_PREFIX):
             for stage, period in ((0, 2), (1, 2), (1, 4)):
-                for name in (M.DEPTH, M.PHASE_DEPTH, M.FIXED_DEPTH):
-                    assert prefix + M.stage_name(stage, name.format(p=period)) in r
-            assert prefix + M.stage_name(1, M.REPLICA_DEPTH.format(p=2)) in r
-            assert prefix + M.stage_name(1, M.DEPTH.format(p=8)) not in r  # 16 px: periods up to 4
+                for name in (N.DEPTH, N.PHASE_DEPTH, N.FIXED_DEPTH):
+                    assert prefix + N.stage_name(stage, name.format(p=period)) in r
+            assert prefix + N.stage_name(1, N.REPLICA_DEPTH.format(p=2)) in r
+            assert prefix + N.stage_name(1, N.DEPTH.format(p=8)) not in r  # 16 px: periods up to 4
     assert summarize.main([str(tmp_path / "sweep"), "--generator", "ema"]) == 0
     md = (tmp_path / "sweep" / "summary.md").read_text()
     assert "Depth of each generator stage's output" in md and "stage 1 (P=4)" in md
     assert "| group | depth raw | depth ema |" in md  # both generators side by side
     rows = list(csv.DictReader((tmp_path / "sweep" / "summary.csv").open()))
-    assert M.of_generator(M.HEADLINE, "ema") in rows[0]
+    assert N.of_generator(N.HEADLINE, "ema") in rows[0]
     assert (tmp_path / "sweep" / "summary_stages.png").stat().st_size > 1000
 
 
@@ -76,4 +78,4 @@ def test_stage_depths_can_be_switched_off(tiny_cfg):
     cfg = tiny_cfg("eval.stages=false", "eval.figures=false", "train.steps=2")
     train(cfg)
     last = [json.loads(line) for line in open(f"{cfg.run_dir}/metrics.jsonl")][-1]
-    assert not any(k.startswith("stage") for k in last) and M.HEADLINE in last
+    assert not any(k.startswith("stage") for k in last) and N.HEADLINE in last

@@ -5,10 +5,9 @@ import math
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
-
 from scipy.stats import binomtest, fisher_exact, mannwhitneyu
 
-from gan import metrics as M
+from gan import names as N
 from gan import summarize
 from gan.logging import RunLogger
 from gan.rundir import RunDir
@@ -70,6 +69,19 @@ def test_cli_writes_csv_markdown_and_figures_and_lists_unfinished(tmp_path, caps
     assert "| A |" in md and "±" in md
     assert (out / "summary_bars.png").stat().st_size > 1000 and (out / "summary_curves.png").is_file()
     assert "5 run(s): 2 finished, 3 not" in capsys.readouterr().out
+
+
+def test_seeds_added_in_a_second_sweep_folder_join_their_groups_and_a_repeated_seed_is_refused(tmp_path, capsys):
+    fake_job(tmp_path / "study", "0", "A", 0)
+    fake_job(tmp_path / "study", "1", "B", 0, ce=0.02)
+    fake_job(tmp_path / "more", "0", "B", 1, ce=0.03)  # a seed added to group B only
+    out = tmp_path / "out"
+    assert summarize.main([str(tmp_path / "study"), str(tmp_path / "more"), "--out", str(out)]) == 0
+    by = {r["upsampler._target_"]: r for r in csv.DictReader((out / "summary.csv").open())}
+    assert (by["A"]["n"], by["A"]["seeds"]) == ("1", "0") and (by["B"]["n"], by["B"]["seeds"]) == ("2", "0 1")
+    fake_job(tmp_path / "again", "0", "B", 1, ce=0.03)
+    assert summarize.main([str(tmp_path / "study"), str(tmp_path / "more"), str(tmp_path / "again")]) == 2
+    assert "the same run" in capsys.readouterr().err
 
 
 def test_empty_or_missing_sweep_is_a_clear_error(tmp_path, capsys):
@@ -146,9 +158,9 @@ def groups_of(seed=0, n=10, **means):
 
 def test_a_planted_blow_up_moves_the_mean_but_not_the_rank_verdict():
     groups = groups_of(transposed=0.30, blurred=0.05)
-    before = {c.group: c for c in compare(groups, "transposed", M.HEADLINE, margin=0.02)}["blurred"]
+    before = {c.group: c for c in compare(groups, "transposed", N.HEADLINE, margin=0.02)}["blurred"]
     groups["blurred"][0] = 0.9  # one run blew up
-    after = {c.group: c for c in compare(groups, "transposed", M.HEADLINE, margin=0.02)}["blurred"]
+    after = {c.group: c for c in compare(groups, "transposed", N.HEADLINE, margin=0.02)}["blurred"]
     assert before.verdict == after.verdict == "lower"
     assert after.difference - before.difference > 0.08  # the mean moved by a tenth of the blow-up
     assert after.high > 0 > before.high  # and Welch's interval no longer settles it
@@ -157,11 +169,11 @@ def test_a_planted_blow_up_moves_the_mean_but_not_the_rank_verdict():
 
 def test_two_groups_of_one_distribution_read_equivalent_and_a_small_gap_undecided_with_seeds():
     groups = groups_of(transposed=0.30, same=0.30, near=0.315)
-    rows = {c.group: c for c in compare(groups, "transposed", M.HEADLINE, margin=0.02)}
+    rows = {c.group: c for c in compare(groups, "transposed", N.HEADLINE, margin=0.02)}
     assert rows["same"].verdict == "equivalent" and rows["same"].seeds_needed is None
     assert rows["same"].equivalence_low > -0.02 and rows["same"].equivalence_high < 0.02
     assert rows["near"].verdict in ("higher", "undecided")
-    wide = {c.group: c for c in compare(groups_of(transposed=0.3, near=0.3, n=3), "transposed", M.HEADLINE,
+    wide = {c.group: c for c in compare(groups_of(transposed=0.3, near=0.3, n=3), "transposed", N.HEADLINE,
                                         margin=0.0001)}["near"]
     assert wide.verdict == "undecided" and wide.seeds_needed > 3  # three seeds settle nothing
 
@@ -170,7 +182,7 @@ def test_the_rank_test_needs_six_seeds_to_settle_one_of_nine_comparisons():
     assert rank_test_seeds(9) == 6 and rank_test_seeds(1) == 4
     assert mannwhitneyu([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]).pvalue * 9 > 0.05  # the most extreme five: not enough
     assert mannwhitneyu(list(range(6)), list(range(6, 12))).pvalue * 9 < 0.05
-    rows = compare(groups_of(transposed=0.3, **{f"g{i}": 0.05 for i in range(9)}, n=5), "transposed", M.HEADLINE)
+    rows = compare(groups_of(transposed=0.3, **{f"g{i}": 0.05 for i in range(9)}, n=5), "transposed", N.HEADLINE)
     assert {r.verdict for r in rows} == {"undecided"} and {r.seeds_needed for r in rows} == {6}
 
 

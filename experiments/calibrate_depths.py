@@ -1,20 +1,23 @@
 """Do the depths' standard errors and intervals hold? Coverage over independent sets.
 
     python experiments/calibrate_depths.py [--draws 200] [--images 61440] [--sources "white noise" "dead leaves"
-        strokes] [--n 64 256 1024] [--sizes 16 32 64] [--period 2] [--seed 0] [--out figures/uncertainty] [--plot-only]
+        strokes] [--n 64 256 1024] [--sizes 16 32 64] [--period 2] [--octave Q] [--seed 0] [--out figures/uncertainty]
+        [--plot-only]
 
 For every source, sample count n and image size: ``--draws`` independent clean sets of n images
 (fewer where ``--images`` caps the images a cell samples: 60 sets of 1024 by default),
-and the same sets with a pattern put in at a known strength: one that follows the content,
-``x + a (x - mean x) c`` (a = 1, 3, 10%), and one of fixed amplitude, ``x + b s c`` with s the
-population's RMS contrast (b = 1, 3%: a generator bias, the same in every sample whatever the
+and the same sets with a pattern of period P (``--period``; with ``--octave Q``, of period Q, read as the
+octave Q of the P-periodic patterns, ``gan.depths.GroupPatterns.octave``) put in at a known
+strength: one that follows the content, ``x + a (x - mean x) c`` (a = 1, 3, 10%), and one of fixed
+amplitude, ``x + b s c`` with s the population's RMS contrast (b = 1, 3%: a generator bias, the same in every sample whatever the
 set's own contrast). Each set's depths (``gan.depths.phase_depths``: phase, fixed, replica, total)
 come with a standard error and a 95% interval; per cell and part the script reports the SD of the
 estimate over the draws divided by the mean reported SE (1 when the SE is right) and the share of
 draws whose interval holds the truth (95% when it is right). The truth is the population value:
-known in closed form for the stationary sources, white noise and dead leaves (clean: 0; content:
-a / (1 + a^2) phase and total; fixed: b fixed and total), and for strokes the same estimator on an
-independent set of ``TRUTH_IMAGES`` images (16 groups of 1024; its value and standard error are
+known in closed form for the stationary sources, white noise and dead leaves (clean: 0; fixed: b
+fixed and total; ``closed_form``), and otherwise (strokes; a pattern that follows the content,
+about a / (1 + a^2) phase and total) the same estimator on an independent set of ``TRUTH_IMAGES``
+images (16 groups of 1024; its value and standard error are
 kept beside the closed form for the others: at n = 1024 its own error is a quarter of a set's).
 
 Writes ``uncertainty.json`` (every cell, after each one: an interrupted run goes on from the cells
@@ -68,35 +71,47 @@ def with_pattern(x: torch.Tensor, kind: str, strength: float, contrast: float, p
     return x + strength * contrast * c
 
 
-def truths(source: str, size: int, period: int, seed: int, conditions=tuple(CONDITIONS)) -> tuple[float, dict]:
+def patterns(x: torch.Tensor, period: int, octave: int | None, groups: int = D.DEPTH_GROUPS) -> D.GroupPatterns:
+    """The P-periodic patterns of ``x`` ``(N, C, H, W)``, or their octave Q (``octave``)."""
+    found = D.group_patterns(x, period, groups)
+    return found if octave is None else found.octave(octave)
+
+
+def truths(source: str, size: int, period: int, seed: int, conditions=tuple(CONDITIONS),
+           octave: int | None = None) -> tuple[float, dict]:
     """The population's RMS contrast s and, per condition and part, the depth (with its standard
     error) of an independent set of ``TRUTH_IMAGES`` images (16 groups of 1024, in chunks of 4
     groups); a depth is a norm, so one below 0 (sampling noise) counts as 0."""
-    chunks = [SOURCES[source](TRUTH_IMAGES // 4, size, seed + k) for k in range(4)]
-    clean = D.GroupPatterns.merge([D.group_patterns(c.double(), period, groups=4) for c in chunks])
+    chunks = [SOURCES[source](TRUTH_IMAGES // 4, size, seed + k).double() for k in range(4)]
+    clean = D.GroupPatterns.merge([patterns(c, period, octave, groups=4) for c in chunks])
     contrast = math.sqrt(float(clean.levels["fixed"].mean()))  # the fixed part's level is the contrast s^2
     out = {}
     for name in conditions:
         kind, strength = CONDITIONS[name]
         pat = clean if kind == "clean" else D.GroupPatterns.merge(
-            [D.group_patterns(with_pattern(c.double(), kind, strength, contrast, period), period, groups=4) for c in chunks])
+            [patterns(with_pattern(c, kind, strength, contrast, octave or period), period, octave, groups=4)
+             for c in chunks])
         found = D.depths(pat)
         out[name] = {p: {"value": max(found[p].value, 0.0), "se": found[p].se,
-                         "closed_form": (closed_form(source, kind, strength) or {}).get(p)} for p in PARTS}
+                         "closed_form": (closed_form(source, kind, strength) or {}).get(p)} for p in PARTS if p in found}
     return contrast, out
 
 
 def closed_form(source: str, kind: str, strength: float) -> dict[str, float] | None:
-    """The known value of each part for stationary sources (None for strokes, which are not)."""
+    """The known value of each part for stationary sources (None for strokes, which are not). A
+    pattern that follows the content is put in relative to each image's whole mean, which correlates
+    more with the centre's pixels than with the border's (strongly for dead leaves' large shapes):
+    its depth changes with the region a period reads, so its truth is the large set's estimate."""
     if source == "strokes":
         return None
-    phase = strength / (1 + strength ** 2) if kind == "content" else 0.0
     fixed = strength if kind == "fixed" else 0.0
-    return {"phase": phase, "fixed": fixed, "replica": 0.0, "total": math.hypot(phase, fixed)}
+    if kind == "content":
+        return {"fixed": fixed, "replica": 0.0}
+    return {"phase": 0.0, "fixed": fixed, "replica": 0.0, "total": fixed}
 
 
 def cell(source: str, n: int, size: int, draws: int, period: int, seed: int, truth: tuple[float, dict],
-         conditions=tuple(CONDITIONS)) -> dict:
+         conditions=tuple(CONDITIONS), octave: int | None = None) -> dict:
     """Every condition's estimates over ``draws`` sets of ``n`` images against the ``truths``."""
     contrast, truths = truth
     estimates = {name: {p: [] for p in PARTS} for name in conditions}
@@ -104,13 +119,16 @@ def cell(source: str, n: int, size: int, draws: int, period: int, seed: int, tru
         x = SOURCES[source](n, size, seed + k).double()
         for name in conditions:
             kind, strength = CONDITIONS[name]
-            for p, d in D.phase_depths(with_pattern(x, kind, strength, contrast, period), period).items():
+            found = D.depths(patterns(with_pattern(x, kind, strength, contrast, octave or period), period, octave))
+            for p, d in found.items():
                 estimates[name][p].append(list(d))
     out = {"source": source, "n": n, "size": size, "draws": draws, "contrast": contrast, "conditions": {}}
     for name in conditions:
         out["conditions"][name] = {}
         for p in PARTS:
-            a = np.array(estimates[name][p])  # (draws, 4): value, se, low, high
+            a = np.array(estimates[name][p]).reshape(-1, 4)  # (draws, 4): value, se, low, high
+            if p not in truths[name] or len(a) == 0:
+                continue  # a part the images are too small for (the replica depth at P = 8 on 32 px)
             known = truths[name][p]["closed_form"]
             truth = known if known is not None else truths[name][p]["value"]
             if not np.isfinite(a).all():
@@ -130,13 +148,14 @@ def draws_for(n: int, draws: int, images: int) -> int:
 
 
 def compute(sources: list[str], ns: list[int], sizes: list[int], draws: int, period: int, seed: int,
-            images: int = 10 ** 9, save: Callable[[dict], None] | None = None, done: dict | None = None) -> dict:
+            images: int = 10 ** 9, save: Callable[[dict], None] | None = None, done: dict | None = None,
+            octave: int | None = None) -> dict:
     """Every cell of the grid; ``save`` is called with the grid so far after each cell, and the cells of
     ``done`` (a partial grid of the same settings) are kept, not recomputed."""
-    info = {"period": period, "draws": draws, "images": images, "seed": seed, "cells": [],
+    info = {"period": period, "octave": octave, "draws": draws, "images": images, "seed": seed, "cells": [],
             "sd_se_range": SD_SE_RANGE, "coverage_range": COVERAGE_RANGE}
     kept = {(c["source"], c["n"], c["size"]): c for c in (done or {}).get("cells", [])
-            if all(done.get(k) == info[k] for k in ("period", "draws", "images", "seed"))}
+            if all(done.get(k) == info[k] for k in ("period", "octave", "draws", "images", "seed"))}
     for i, source in enumerate(sources):
         for j, size in enumerate(sizes):
             if not D.fits(period, size, size):
@@ -144,9 +163,10 @@ def compute(sources: list[str], ns: list[int], sizes: list[int], draws: int, per
             truth = None
             for n in ns:
                 if (source, n, size) not in kept:
-                    truth = truth or truths(source, size, period, seed=10_000_000 + 100_000 * (i * 10 + j))
+                    truth = truth or truths(source, size, period, seed=10_000_000 + 100_000 * (i * 10 + j),
+                                            octave=octave)
                     kept[source, n, size] = cell(source, n, size, draws_for(n, draws, images), period,
-                                                 seed + 100_000 * (i * 10 + j) + n, truth)
+                                                 seed + 100_000 * (i * 10 + j) + n, truth, octave=octave)
                     print(f"{source} n={n} {size}px: done", flush=True)
                 info["cells"].append(kept[source, n, size])
                 if save is not None:
@@ -214,7 +234,9 @@ def plot(out: Path) -> Path:
     axes[-1].legend(fontsize=7, loc="lower right")
     draws = sorted({c["draws"] for c in info["cells"]})
     fig.suptitle(f"over {'-'.join(map(str, draws[::max(1, len(draws) - 1)]))} independent sets per cell "
-                 f"(sources x n x size), period {info['period']}; grey: SD/SE 0.8-1.25, coverage 90-98%", fontsize=10)
+                 f"(sources x n x size), period {info['period']}"
+                 + (f", octave {info['octave']}" if info.get("octave") else "")
+                 + "; grey: SD/SE 0.8-1.25, coverage 90-98%", fontsize=10)
     return save_figure(fig, out / "uncertainty.png", dpi=110)
 
 
@@ -225,7 +247,9 @@ def main(argv=None) -> None:
     ap.add_argument("--sources", nargs="*", default=list(SOURCES), choices=list(SOURCES))
     ap.add_argument("--n", nargs="*", type=int, default=[64, 256, 1024], help="images per set")
     ap.add_argument("--sizes", nargs="*", type=int, default=[16, 32, 64])
-    ap.add_argument("--period", type=int, default=2)
+    ap.add_argument("--period", type=int, default=2, help="the period P of the patterns read")
+    ap.add_argument("--octave", type=int, default=None,
+                    help="read the octave Q of the P-periodic patterns, with patterns of period Q put in")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="figures/uncertainty", type=Path)
     ap.add_argument("--plot-only", action="store_true")
@@ -235,7 +259,7 @@ def main(argv=None) -> None:
     if not args.plot_only:
         done = load_figure_data(args.out, "uncertainty")[1] if (args.out / "uncertainty.json").exists() else None
         compute(args.sources, args.n, args.sizes, args.draws, args.period, args.seed, args.images,
-                save=lambda info: save_figure_data(args.out, "uncertainty", {}, info), done=done)
+                save=lambda info: save_figure_data(args.out, "uncertainty", {}, info), done=done, octave=args.octave)
     path = plot(args.out)
     _, info = load_figure_data(args.out, "uncertainty")
     print(markdown_table(info))

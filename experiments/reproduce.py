@@ -20,15 +20,17 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+import calibrate_detectors  # noqa: E402
 import calibrate_metrics  # noqa: E402
+import fig_detectability  # noqa: E402
 import fig_gradients  # noqa: E402
 import fig_init  # noqa: E402
 import fig_overlap  # noqa: E402
 import fig_sweep  # noqa: E402
 
-from gan import metrics as M  # noqa: E402
+from gan import names as N  # noqa: E402
+from gan.detectors import DETECTORS  # noqa: E402
 from gan.summarize import main as summarize_main  # noqa: E402
-
 
 TINY = ["+debug=tiny"]  # conf/debug/tiny.yaml; given after +experiment=..., so it wins
 #: Section 7 compares a few last stages (one seed) to keep the whole report near 30 min on a CPU.
@@ -75,7 +77,7 @@ def main(argv=None) -> None:
     fig_gradients.main(["--out", str(out / "gradients"), "--image-size", str(size), "--ndf", str(width),
                         "--n", str(min(n, 64))])
     g = json.loads((out / "gradients" / "gradients.json").read_text())["metrics"]
-    rows = "\n".join(f"| {k} | {v[M.CE.format(p=2)]:.3g} | {v[M.CE_FIXED.format(p=2)]:.3g} |" for k, v in g.items())
+    rows = "\n".join(f"| {k} | {v[N.CE.format(p=2)]:.3g} | {v[N.CE_FIXED.format(p=2)]:.3g} |" for k, v in g.items())
     sections.append("## 3. Artifacts in gradients\n\n![gradients](gradients/gradients.png)\n\n"
                     "| discriminator downsampling | CE2 of input gradients | fixed-pattern CE2 |\n|---|---|---|\n" + rows)
     cal = ["--size", "16", "--n", "32", "--num-real", "64", "--trials", "4"] if args.tiny else []
@@ -100,6 +102,15 @@ def main(argv=None) -> None:
         "is added before a tanh, as a generator's last layer makes it. Measured on the images as they are "
         "(`eval.saturation=none`):\n\n" + calibrate_metrics.markdown_table(tables[0]) +
         "\n\nand on atanh of the images (`eval.saturation=atanh`):\n\n" + calibrate_metrics.markdown_table(tables[1]))
+    detector_args = ["--draws", "1", "--n", "64", "--size", "16"] if args.tiny else ["--draws", "2"]
+    calibrate_detectors.main([*detector_args, "--out", str(out / "detectors")])
+    info = json.loads((out / "detectors" / "detectors.json").read_text())
+    sections.append(
+        "## 5b. The published detectors against a planted pattern\n\n![detectors](detectors/detectors.png)\n\n"
+        "Held-out AUC of each spectrum-based detector (Frank et al. 2020: log DCT; Durall et al. 2020: azimuthal "
+        "power spectrum; `gan.detectors`) on dead-leaves images with a checkerboard of known depth against an "
+        "independent clean set (`detectors/detectors.json`; mean and range over the draws):\n\n"
+        + calibrate_detectors.table(info))
     print(f"sections 1-5 in {time.time() - t0:.1f} s", flush=True)
 
     if not args.no_sweep:
@@ -109,24 +120,31 @@ def main(argv=None) -> None:
 
         summarize_main([str(sweep), "--out", str(out / "sweep")])
         fig_sweep.main([str(sweep), "--out", str(out / "sweep"), "--n", str(n)])
+        fig_detectability.main([str(sweep), "--out", str(out / "detectability")])
+        detectability = fig_detectability.table(json.loads((out / "detectability" / "detectability.json").read_text()))
         table = (out / "sweep" / "summary.md").read_text()
         sections.append(f"## 6. Trained comparison (`{sweep}`)\n\n![samples](sweep/sweep_samples.png)\n\n"
                         "![spectra](sweep/sweep_spectra.png)\n\n![profiles](sweep/sweep_profiles.png)\n\n"
-                        "![bars](sweep/summary_bars.png)\n\n![curves](sweep/summary_curves.png)\n\n" + table)
+                        "![bars](sweep/summary_bars.png)\n\n![curves](sweep/summary_curves.png)\n\n" + table +
+                        "\n\n### Detectability against the whole grid's depth\n\n![detectability]"
+                        "(detectability/detectability.png)\n\n" + detectability)
         last = args.last_layer_sweep or out / "last_layer_sweep"
         if args.last_layer_sweep is None:
             run_sweep("last_layer", last, (TINY + ["upsampler=transposed,resize_nearest", "seed=0"]) if args.tiny
                       else LAST_LAYER)
         fig_sweep.main([str(last), "--out", str(out / "last_layer"), "--n", str(n)])
         info = json.loads((out / "last_layer" / "sweep.json").read_text())
-        rows = "\n".join(f"| {g} | {100 * m[M.HEADLINE]:.2g}% | {100 * m[M.PHASE_HEADLINE]:.2g}% | "
-                         f"{100 * m[M.FIXED_HEADLINE]:.2g}% | {m[M.SPECTRAL_DISTANCE]:.3g} |"
+        aucs = [N.DETECTOR_AUC.format(d=d) for d in DETECTORS]
+        rows = "\n".join(f"| {g} | {100 * m[N.HEADLINE]:.2g}% | {100 * m[N.PHASE_HEADLINE]:.2g}% | "
+                         f"{100 * m[N.FIXED_HEADLINE]:.2g}% | {m[N.SPECTRAL_DISTANCE]:.3g} | "
+                         + " | ".join(f"{m.get(a, float('nan')):.2f}" for a in aucs) + " |"
                          for g, m in info["metrics"].items())
         sections.append(f"## 7. Last layer only (`{last}`)\n\nOnly the final generator stage is swapped; the "
                         "others stay transposed k=4 (Chandrasegaran et al. 2021).\n\n"
                         "![last-layer profiles](last_layer/sweep_profiles.png)\n\n"
-                        "| last stage | depth P=2 | content-following | fixed | spectral distance (decades) |\n"
-                        "|---|---|---|---|---|\n" + rows)
+                        "| last stage | depth (whole grid) | content-following | fixed | spectral distance (decades) | "
+                        + " | ".join(f"{d} AUC" for d in DETECTORS) + " |\n|---|---|---|---|---|"
+                        + "---|" * len(DETECTORS) + "\n" + rows)
     path = report(out, sections)
     print(f"wrote {path} in {time.time() - t0:.1f} s")
 

@@ -124,8 +124,10 @@ OCTAVE_HEADLINE = octave_name(excess_name(DEPTH, ""))
 SUMMARY = (HEADLINE, PHASE_HEADLINE, FIXED_HEADLINE, P2_HEADLINE, REPLICA_HEADLINE, CE_EXCESS_DB.format(p=2),
            excess_name(PHASE_SPREAD).format(p=2), SPECTRAL_DISTANCE, SWD,
            *(DETECTOR_AUC.format(d=name) for name in DETECTORS))
-#: The numbers whose differences between upsamplers ``gan.summarize`` tests (Welch, Holm).
-COMPARED = (HEADLINE, PHASE_HEADLINE, FIXED_HEADLINE, P2_HEADLINE, REPLICA_HEADLINE)
+#: The numbers whose differences between upsamplers ``gan.summarize`` tests (rank test, Holm): the
+#: depths, and how detectable the images are to the published detectors.
+COMPARED = (HEADLINE, PHASE_HEADLINE, FIXED_HEADLINE, P2_HEADLINE, REPLICA_HEADLINE,
+            *(DETECTOR_AUC.format(d=name) for name in DETECTORS))
 
 
 def periods_for(height: int, width: int | None = None) -> list[int]:

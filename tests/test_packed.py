@@ -48,8 +48,14 @@ def assert_same_run(single: Path, packed_job: Path, seed: int, k: int, atol: flo
                 assert rb[key] == pytest.approx(value, rel=1e-2, abs=1e-4), (ra["step"], key)
 
 
-@pytest.mark.parametrize("layers", ["all", "last"])
-@pytest.mark.parametrize("upsampler", presets("upsampler"))
+def replica_cases() -> list:
+    """Every upsampler in every stage; in the last stage only (the others transposed), one upsampler
+    by default and the rest with ``pytest -m slow`` (the same modules, placed differently)."""
+    return [pytest.param(u, layers, marks=[pytest.mark.slow] if layers == "last" and u != "resize_nearest" else [])
+            for layers in ("all", "last") for u in presets("upsampler")]
+
+
+@pytest.mark.parametrize("upsampler,layers", replica_cases())
 def test_replica_k_is_the_single_run_with_seed_plus_k(tiny_cfg, tmp_path, upsampler, layers):
     overrides = [f"upsampler={upsampler}", f"generator.upsample_layers={layers}", *STEPS,
                  "eval.stages=false", "eval.swd=false"]  # the numbers compared: every spectral one
@@ -107,6 +113,7 @@ LONG = [*TINY, "num_seeds=2", "train.steps=120", "train.ckpt_every=5", "eval.eve
         "deterministic=true"]
 
 
+@pytest.mark.slow  # the single run's SIGKILL test (test_reliability) runs by default
 def test_sigkill_then_resume_of_a_packed_job_is_bit_identical(tmp_path):
     def run(job: Path) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "train.py", *LONG, f"hydra.run.dir={job}"], cwd=ROOT,

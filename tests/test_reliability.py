@@ -65,7 +65,7 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path):
     assert steps == [0, 25, 50, 75, 100]  # no duplicated or missing evaluations after the resume
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGUSR2])  # USR2: SLURM's warning without submitit
+@pytest.mark.parametrize("sig", [signal.SIGTERM, pytest.param(signal.SIGUSR2, marks=pytest.mark.slow)])  # USR2: SLURM's warning
 def test_stop_signal_saves_and_exits_cleanly(tmp_path, sig):
     run = tmp_path / "run"
     proc = start(run, "train.steps=100000")
@@ -106,6 +106,7 @@ def test_host_signal_handler_gets_the_signal_after_a_checkpoint(tiny_cfg, monkey
     assert RunDir(cfg.run_dir).read_status()["status"] == "finished"
 
 
+@pytest.mark.slow  # a full submitit round trip, about a minute; the stop-signal tests cover the checkpoint
 def test_submitit_preemption_requeues_and_resumes(tmp_path):
     """SIGUSR2 (submitit's preemption signal) -> checkpoint -> submitit requeues -> the job resumes."""
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")

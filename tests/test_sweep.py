@@ -167,7 +167,7 @@ def test_every_preset_trains_on_every_kind_of_data(tmp_path, preset, data, data_
     assert (tmp_path / "job" / "checkpoints" / "last.pt").is_file()
 
 
-@pytest.mark.parametrize("preset", EXPERIMENTS)
+@pytest.mark.parametrize("preset", [pytest.param(p, marks=[] if p == "study" else [pytest.mark.slow]) for p in EXPERIMENTS])
 def test_every_preset_sweeps_with_its_own_launcher(tmp_path, preset, data_roots):
     """``python train.py -m experiment=PRESET`` as a user types it, with the preset's own launcher
     (joblib for most), one tiny job on one kind of data (each kind in turn), then summarised."""

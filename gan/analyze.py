@@ -184,9 +184,9 @@ def analyze(images: torch.Tensor, reference: torch.Tensor | None, out: Path, win
     values = compute(stats, ref, f_min)
     arrays = stats_arrays("", stats) | (stats_arrays("ref_", ref) if ref is not None else {})
     if reference is not None and min(len(images), len(reference)) >= 32:  # the published detectors, held out
-        for name, found in detectors.detectability(images, reference).items():
-            values |= metrics.detector_numbers(name, found)
-            arrays[f"detector_{name}_weights"] = found.weights  # which features give the images away
+        found = detectors.detectability(images, reference)
+        values |= metrics.detector_numbers(found)
+        arrays |= {f"detector_{name}_weights": d.weights for name, d in found.items()}  # which features give them away
     out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out / "spectra.npz", **arrays)
     record = {"metrics": values, "options": {**options, "f_min": f_min, "periods": periods,

@@ -84,4 +84,4 @@ class Evaluator:
         """The held-out results of every detector of ``gan.detectors`` on ``fake`` ``(N, C, S, S)``
         against the cached real images (``eval.detector_images`` of them), as flat named numbers."""
         found = detectors.detectability(fake.cpu(), self.detector_real, seed=REFERENCE_SEED)
-        return {k: v for name, d in found.items() for k, v in metrics.detector_numbers(name, d).items()}
+        return metrics.detector_numbers(found)

@@ -213,9 +213,10 @@ def compute(stats: SpectralStats, reference: SpectralStats | None = None, f_min:
     return out
 
 
-def detector_numbers(name: str, found) -> dict[str, float]:
-    """A ``gan.detectors.Detection`` of detector ``name`` as flat named numbers."""
-    return {f"detect/{name}{suffix}": getattr(found, field) for field, (suffix, *_) in _DETECTOR_NUMBERS.items()}
+def detector_numbers(found: dict) -> dict[str, float]:
+    """``gan.detectors.detectability``'s results (detector name -> ``Detection``) as flat named numbers."""
+    return {f"detect/{name}{suffix}": getattr(d, field) for name, d in found.items()
+            for field, (suffix, *_) in _DETECTOR_NUMBERS.items()}
 
 
 def stage_depths(outputs: list[torch.Tensor]) -> dict[str, float]:

@@ -127,8 +127,7 @@ def compare(groups: dict[str, Sequence[float]], reference: str, metric: str, mar
     rows = []
     for g in others:
         a, b = groups[g], groups[reference]
-        shift, low, high, p_rank = hodges_lehmann(a, b, 1 - alpha)
-        _, eq_low, eq_high, _ = hodges_lehmann(a, b, 1 - 2 * alpha)
+        shift, ((low, high), (eq_low, eq_high)), p_rank = shift_intervals(a, b, (1 - alpha, 1 - 2 * alpha))
         rows.append(Comparison(g, reference, metric, *welch(a, b), len(a), len(b), shift, low, high, p_rank,
                                eq_low, eq_high, margin))
     adjusted = holm([r.p_rank for r in rows])
@@ -158,17 +157,29 @@ def hodges_lehmann(a: Sequence[float], b: Sequence[float], confidence: float = C
     two-sided Mann-Whitney test (scipy.stats.mannwhitneyu) does not reject at ``1 - confidence``
     (its ends are differences a_i - b_j), and that test's p-value for no shift. A few wild values
     move neither: each counts by its rank."""
+    estimate, ((low, high),), p = shift_intervals(a, b, (confidence,))
+    return estimate, low, high, p
+
+
+def shift_intervals(a: Sequence[float], b: Sequence[float],
+                    confidences: Sequence[float]) -> tuple[float, list[tuple[float, float]], float]:
+    """``hodges_lehmann`` at several confidences from one scan of the Mann-Whitney test over the
+    candidate shifts: ``(estimate, [(low, high) per confidence], p)``."""
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if len(x) < 2 or len(y) < 2:
-        return (float(np.median(np.subtract.outer(x, y))) if len(x) and len(y) else math.nan), math.nan, math.nan, math.nan
+        estimate = float(np.median(np.subtract.outer(x, y))) if len(x) and len(y) else math.nan
+        return estimate, [(math.nan, math.nan)] * len(confidences), math.nan
     d = np.sort(np.subtract.outer(x, y).ravel())
     p = float(stats.mannwhitneyu(x, y, alternative="two-sided").pvalue)
     shifts = np.concatenate([[d[0] - 1], (d[:-1] + d[1:]) / 2, [d[-1] + 1]])  # one shift between each pair of ends
-    kept = np.flatnonzero([stats.mannwhitneyu(x - s, y, alternative="two-sided").pvalue > 1 - confidence
-                           for s in shifts])
-    low = d[kept[0] - 1] if kept[0] > 0 else -math.inf
-    high = d[kept[-1]] if kept[-1] < len(d) else math.inf
-    return float(np.median(d)), float(low), float(high), p
+    p_shift = np.array([stats.mannwhitneyu(x - s, y, alternative="two-sided").pvalue for s in shifts])
+    intervals = []
+    for confidence in confidences:
+        kept = np.flatnonzero(p_shift > 1 - confidence)
+        low = d[kept[0] - 1] if kept[0] > 0 else -math.inf
+        high = d[kept[-1]] if kept[-1] < len(d) else math.inf
+        intervals.append((float(low), float(high)))
+    return float(np.median(d)), intervals, p
 
 
 def equivalent(low: float, high: float, margin: float) -> bool:

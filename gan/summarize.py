@@ -329,6 +329,11 @@ def curve(members: list[Job], metric: str) -> tuple | None:
     return steps, [e.center for e in est], [e.low for e in est], [e.high for e in est], len(runs)
 
 
+def upsampler_key(keys: list[str]) -> str | None:
+    """The varying key that names the upsampler (the groups a comparison's reference is found by)."""
+    return next((k for k in keys if k in ("choice.upsampler", "upsampler._target_")), None)
+
+
 def group_label(job: Job, keys: list[str]) -> str:
     """A run's group: its values of the varying ``keys`` (``transposed, 0.0002``)."""
     return ", ".join(str(job.config.get(k)) for k in keys)
@@ -532,15 +537,12 @@ def comparisons(keys: list[str], jobs: list[Job], reference: str, metrics: list[
     difference is settled when its Holm-adjusted p is below 0.05 and its interval stays clear of 0
     after the groups' means move by as much as their runs still move (``Job.movement`` over one
     more window, summed over each group's runs and divided by its size, toward each other)."""
-    lead = next((k for k in keys if k in ("choice.upsampler", "upsampler._target_")), None)
+    lead = upsampler_key(keys)
     rest = [k for k in keys if k != lead]
     members = grouped(keys, jobs, generator)
 
     def setting(label: str, key: str) -> str:
         return str(members[label][0].config.get(key))
-
-    def values(label: str, metric: str) -> list[float]:
-        return [v for j in members[label] if math.isfinite(v := j.numbers.get(metric, math.nan))]
 
     out = []
     for context in sorted({tuple(setting(g, k) for k in rest) for g in members}):
@@ -550,7 +552,7 @@ def comparisons(keys: list[str], jobs: list[Job], reference: str, metrics: list[
             continue
         for m in metrics:
             info = M.find(m)
-            found = {g: v for g in labels if (v := values(g, m))}
+            found = {g: v for g in labels if (v := metric_values(members[g], m)[0])}
             if base in found:
                 out += compare(found, base, m, margin if info is not None and info.percent else math.nan)
 
@@ -606,7 +608,9 @@ def failures_table(keys: list[str], jobs: list[Job], reference: str, generator: 
         return ""
     rates = {label: rate(sum(j.failure(generator) is not None for j in members), len(members))
              for label, members in ended.items()}
-    base = next((label for label in rates if label.split(", ")[0] == reference), None)
+    lead = upsampler_key(keys)
+    base = next((label for label, members in ended.items()
+                 if lead and str(members[0].config.get(lead)) == reference), None)
     headline = N.of_generator(N.HEADLINE, generator)
     lines = [f"Failed runs (rule of gan.failures: diverged, or SWD over the headline window above twice its "
              f"best before it), {generator} generator: the "
@@ -634,7 +638,7 @@ def precision_table(keys: list[str], jobs: list[Job], generator: str = "raw") ->
              "| group | n | mean ± half-width | target | met | seeds for the target |", "|---|---|---|---|---|---|"]
     found = False
     for label, members in grouped(keys, jobs, generator).items():
-        e = estimate([v for j in members if math.isfinite(v := j.numbers.get(metric, math.nan))])
+        e = estimate(metric_values(members, metric)[0])
         if e.n < 2 or not math.isfinite(e.half_width):
             continue
         found = True

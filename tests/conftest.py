@@ -2,11 +2,16 @@
 and ``train.py`` run as a command, in this process or in a new one."""
 from __future__ import annotations
 
+import os
+
+# One thread per process: two xdist workers (and the commands they start, which inherit this) on two
+# cores; OpenMP threads beyond the cores spin against each other and made the suite 1.6x slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import contextlib
 import gzip
 import io
 import logging
-import os
 import runpy
 import struct
 import subprocess

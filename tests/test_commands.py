@@ -106,16 +106,15 @@ def test_ctrl_c_on_a_joblib_sweep_checkpoints_every_running_job_and_the_same_com
     import time
 
     sweep = tmp_path / "sweep"
-    args = ["-m", "upsampler=transposed,resize_nearest,pixel_shuffle", "debug=tiny", "eval.every=100000",
+    args = ["-m", "upsampler=transposed,resize_nearest,pixel_shuffle", "debug=tiny", "eval.every=20",
             "train.ckpt_every=100000", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep}"]
     proc = subprocess.Popen([*TRAIN, *args, "train.steps=100000"], cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 240
-    while time.time() < deadline:  # both jobs training (past their first heartbeat)
-        statuses = [json.loads(p.read_text()) for p in sweep.glob("*/status.json")]
-        if len(statuses) == 2 and all(s["status"] == "running" and s.get("step", 0) > 0 for s in statuses):
+    while time.time() < deadline:  # both jobs training (past their first evaluation, at step 20)
+        if len(list(sweep.glob("*/metrics.jsonl"))) == 2:
             break
-        time.sleep(0.5)
+        time.sleep(0.1)
     else:
         proc.kill()
         pytest.fail("the two jobs did not start")

@@ -30,6 +30,7 @@ def test_reproduce_tiny_writes_every_figure_and_report(tmp_path):
     _check_report(tmp_path, with_sweep=True)
 
 
+@pytest.mark.slow  # about 2 min on 2 cores: three metric calibrations of 760 evaluations each
 def test_reproduce_figures_1_to_3_tiny(tmp_path):
     out = subprocess.run([sys.executable, "experiments/reproduce.py", "--tiny", "--no-sweep", "--out", str(tmp_path)],
                          cwd=ROOT, capture_output=True, text=True, timeout=600)
@@ -101,6 +102,7 @@ def test_calibration_tiny_is_paired_and_repeated(tmp_path):
     assert "| additive checkerboard |" in out.stdout and "false alarms" in out.stdout
 
 
+@pytest.mark.slow  # two sweeps started as commands, about 45 s
 def test_time_sweep_extrapolates_a_tiny_sweep(tmp_path):
     """Smoke test: two short sweeps timed and a line drawn through them; no speed is asserted."""
     out = subprocess.run([sys.executable, "experiments/benchmarks/time_sweep.py", "--experiment", "quick",

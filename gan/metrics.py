@@ -10,6 +10,7 @@ computes every one of them through one call.
 from __future__ import annotations
 
 import functools
+import math
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -24,6 +25,12 @@ from gan.imagestats import SpectralStats
 from gan.names import (CE, CE_FIXED, DC_CHECKERBOARD, DEPTH_PARTS, FID, KID, PHASE_SPREAD, SATURATION,
                        SATURATION_REAL, SPECTRAL_DISTANCE, SWD, SWD_LEVEL, base_name, excess_name, grid_name,
                        octave_name, periods_for, real_name, se_name, stage_name)
+
+
+#: Equivalence margins, fixed before the comparisons they serve: two upsamplers whose 90% rank
+#: interval of the difference lies within +-2 points of contrast (a depth) or +-0.01 (a detector's
+#: AUC, about one evaluation's DeLong standard error near 0.95 on 256 + 256 images) are equivalent.
+DEPTH_MARGIN, AUC_MARGIN = 0.02, 0.01
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ class Metric:
     percent: bool = False  # a fraction shown as a percentage (the depths)
     part: str | None = None  # the gan.depths part it reads: reported only where the images fit it
     octave: bool = False  # ``{p}`` is an octave of the whole grid: reported for p up to the grid's period
+    margin: float = math.nan  # equivalence margin of two groups' difference, in its unit (NaN: none; gan.stats.compare)
     fn: Callable[[SpectralStats, SpectralStats | None, int | None, float], float] | None = None
 
     @property
@@ -102,7 +110,7 @@ def _depth_family(part: str, description: str, scope: str = "period") -> tuple[M
     def distance(f: SpectralStats, r: SpectralStats, p: int | None) -> D.Depth:
         return _distance(f, r, f.grid if p is None else p, octave)[part]
 
-    kind = dict(percent=True, part=part, octave=octave)
+    kind = dict(percent=True, part=part, octave=octave, margin=DEPTH_MARGIN)
     return (Metric(name, description, True, positive=False, fn=lambda f, r, p, _: depth(f, p).value, **kind),
             Metric(se_name(name), f"standard error of {name} (jackknife over groups of images)", None,
                    fn=lambda f, r, p, _: depth(f, p).se, **kind),
@@ -139,8 +147,9 @@ _DETECTOR_NUMBERS = {
 
 def _detector_family(name: str) -> tuple[Metric, ...]:
     """The numbers of detector ``name``, computed at a run's last evaluation (``detector_numbers``)."""
-    return tuple(Metric(f"detect/{name}{suffix}", text.format(d=name), worse, positive=positive, needs_reference=True)
-                 for suffix, text, worse, positive in _DETECTOR_NUMBERS.values())
+    return tuple(Metric(f"detect/{name}{suffix}", text.format(d=name), worse, positive=positive, needs_reference=True,
+                        margin=AUC_MARGIN if field == "auc" else math.nan)
+                 for field, (suffix, text, worse, positive) in _DETECTOR_NUMBERS.items())
 
 
 REGISTRY: tuple[Metric, ...] = (

@@ -52,9 +52,6 @@ IGNORED_KEYS = ("seed", "run_dir", "train.progress", "num_seeds")
 #: The verdict of a difference whose interval excludes 0, but not after the movement that the
 #: groups' runs still show over one more headline window.
 STILL_MOVING = "undecided (still moving)"
-#: Equivalence margin of the depths (fractions of contrast), fixed before any study: two upsamplers
-#: whose 90% rank interval of the difference lies within +-2 points of contrast are "equivalent".
-EQUIVALENCE_MARGIN = 0.02
 #: A group's headline is precise enough when its 95% half-width over seeds is at most
 #: max(PRECISION_POINTS, PRECISION_SHARE x its mean).
 PRECISION_POINTS, PRECISION_SHARE = 0.005, 0.25
@@ -531,12 +528,13 @@ def movement_table(keys: list[str], jobs: list[Job]) -> str:
 
 
 def comparisons(keys: list[str], jobs: list[Job], reference: str, metrics: list[str],
-                margin: float = math.nan, generator: str | None = None) -> list[Comparison]:
+                margin: float | None = None, generator: str | None = None) -> list[Comparison]:
     """Every group against the group whose upsampler is ``reference`` (and whose other varying keys
     match), per metric, Holm-adjusted per metric; empty when no group has that upsampler. A
     difference is settled when its Holm-adjusted p is below 0.05 and its interval stays clear of 0
     after the groups' means move by as much as their runs still move (``Job.movement`` over one
-    more window, summed over each group's runs and divided by its size, toward each other)."""
+    more window, summed over each group's runs and divided by its size, toward each other).
+    ``margin``: the depths' equivalence margin (None: each metric's own, ``Metric.margin``)."""
     lead = upsampler_key(keys)
     rest = [k for k in keys if k != lead]
     members = grouped(keys, jobs, generator)
@@ -554,7 +552,8 @@ def comparisons(keys: list[str], jobs: list[Job], reference: str, metrics: list[
             info = M.find(m)
             found = {g: v for g in labels if (v := metric_values(members[g], m)[0])}
             if base in found:
-                out += compare(found, base, m, margin if info is not None and info.percent else math.nan)
+                own = math.nan if info is None else margin if margin is not None and info.percent else info.margin
+                out += compare(found, base, m, own)
 
     def shift(label: str, metric: str) -> float:
         runs = members[label]
@@ -662,8 +661,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reference", default="transposed", help="the upsampler every other is compared with")
     ap.add_argument("--compare", nargs="*", help="metrics of the comparison (default: the depths of the runs' "
                     "eval.generator, gan.names.COMPARED)")
-    ap.add_argument("--margin", type=float, default=EQUIVALENCE_MARGIN,
-                    help="equivalence margin of the depths, a fraction of contrast (default: %(default)s)")
+    ap.add_argument("--margin", type=float, help="equivalence margin of the depths, a fraction of contrast (default: "
+                    f"{M.DEPTH_MARGIN}; a detector's AUC: {M.AUC_MARGIN})")
     ap.add_argument("--last", action="store_true", help="the last evaluation of each run, not the headline window")
     ap.add_argument("--generator", choices=list(N.GENERATORS),
                     help="whose numbers are the headline: raw or ema (default: the runs' eval.generator)")

@@ -7,6 +7,7 @@ import pytest
 from omegaconf import OmegaConf
 from scipy.stats import binomtest, fisher_exact, mannwhitneyu
 
+from gan import metrics as M
 from gan import names as N
 from gan import summarize
 from gan.logging import RunLogger
@@ -209,6 +210,31 @@ def test_comparison_table_with_verdicts(tmp_path):
     md = (tmp_path / "summary.md").read_text()
     assert "Against `transposed`" in md and "| resize | checkerboard_excess_db/p2 | 6 vs 6 |" in md
     assert (tmp_path / "summary_comparison.png").stat().st_size > 1000
+
+
+def test_each_metric_is_judged_within_its_own_margin(tmp_path):
+    """A detector that tells every run of two groups apart perfectly (AUC 1 in all) reads them
+    equivalent within its AUC margin, not undecided; ``--margin`` changes the depths' margin only."""
+    depth = N.HEADLINE
+    for i, (up, seed) in enumerate([(u, s) for u in ("transposed", "pixel", "resize") for s in range(6)]):
+        run = fake_job(tmp_path, f"{i}_job", up, seed)
+        auc = 1.0 if up != "resize" else 0.90 + 0.01 * seed
+        value = {"transposed": 0.20, "pixel": 0.201, "resize": 0.02}[up] + 0.002 * seed  # pixel: overlapping ranks
+        record = {"checkerboard/p2": 0.01, depth: value, "detect/frank_auc": auc}
+        (run / "metrics.jsonl").write_text("".join(json.dumps({"step": s, **record}) + "\n" for s in (0, 10)))
+        (run / ".hydra").mkdir()
+        OmegaConf.save(OmegaConf.create({"hydra": {"runtime": {"choices": {"upsampler": up}}}}),
+                       run / ".hydra" / "hydra.yaml")
+    assert summarize.main([str(tmp_path), "--compare", "detect/frank_auc", depth, "--margin", "0.005"]) == 0
+    rows = {(r["group"], r["metric"]): r for r in csv.DictReader((tmp_path / "comparison.csv").open())}
+    assert rows["pixel", "detect/frank_auc"]["verdict"] == "equivalent"
+    assert float(rows["pixel", "detect/frank_auc"]["margin"]) == M.AUC_MARGIN
+    assert rows["resize", "detect/frank_auc"]["verdict"] == "lower"
+    assert float(rows["pixel", depth]["margin"]) == 0.005  # its shifts span -0.9 to +1.1 points: not within +-0.5
+    assert rows["pixel", depth]["verdict"] == "undecided"
+    assert summarize.main([str(tmp_path), "--compare", depth]) == 0  # the depths' own margin, 2 points
+    rows = {r["group"]: r for r in csv.DictReader((tmp_path / "comparison.csv").open())}
+    assert float(rows["pixel"]["margin"]) == M.DEPTH_MARGIN and rows["pixel"]["verdict"] == "equivalent"
 
 
 def test_headline_is_the_mean_over_the_last_part_of_training(tmp_path):

@@ -1,0 +1,155 @@
+"""gan.stats against what its rules state: two one-sided tests, the seeds a rank test needs, the
+seeds an undecided comparison needs."""
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import binomtest, fisher_exact, mannwhitneyu
+
+from gan.stats import (compare, equivalent, hodges_lehmann, holm, rank_test_seeds, rate, rates_differ, seeds_to_decide,
+                       welch)
+
+
+@pytest.mark.parametrize("low,high,expected", [
+    (-0.01, 0.01, True),    # inside
+    (-0.01, 0.03, False),   # the upper end outside
+    (-0.03, 0.01, False),   # the lower end outside
+    (-0.03, 0.03, False),   # both outside
+    (-0.02, 0.01, False),   # an end on the margin: that one-sided test's p is alpha itself, not below it
+    (-0.01, 0.02, False),
+])
+def test_equivalence_needs_both_ends_strictly_inside_the_margin(low, high, expected):
+    assert equivalent(low, high, 0.02) is expected
+
+
+def test_no_margin_never_reads_equivalent():
+    assert not equivalent(-0.001, 0.001, math.nan)
+
+
+def smallest_rank_p(n: int) -> float:
+    """The two-sided Mann-Whitney p-value of two fully separated groups of n: the smallest it has."""
+    return mannwhitneyu(range(n), range(n, 2 * n), alternative="two-sided", method="exact").pvalue
+
+
+@pytest.mark.parametrize("comparisons", [1, 2, 3, 5, 9, 20, 60])
+def test_rank_test_seeds_is_the_fewest_with_which_holm_can_reach_the_level(comparisons):
+    n = rank_test_seeds(comparisons)
+    assert smallest_rank_p(n) * comparisons < 0.05
+    assert smallest_rank_p(n - 1) * comparisons >= 0.05
+
+
+def test_seeds_to_decide_from_intervals_that_shrink_as_one_over_root_n():
+    # 95% half-width 3 at 6 seeds, shift 1: 3 sqrt(6 / N) <= 1 from N = 54
+    assert seeds_to_decide(6, 1.0, 3.0, math.nan, math.nan) == 54
+    assert seeds_to_decide(6, -1.0, 3.0, math.nan, math.nan) == 54  # the sign does not matter
+    # 90% half-width 1, shift 0.5, margin 2: 0.5 + sqrt(6 / N) < 2 from N = 6 / 1.5^2 = 2.67, so 3
+    assert seeds_to_decide(6, 0.5, 3.0, 1.0, 2.0) == 3
+    # the fewer of the two routes
+    assert seeds_to_decide(6, 1.0, 3.0, 10.0, 2.0) == 54
+    # the first route never below the rank test's floor (by default 2)
+    assert seeds_to_decide(6, 1.0, 0.5, math.nan, math.nan, floor=6) == 6
+    assert seeds_to_decide(6, 1.0, 0.5, math.nan, math.nan) == 2  # 6 (0.5 / 1)^2 = 1.5
+
+
+def test_seeds_to_decide_without_a_route_or_beyond_the_cap_reads_more_than_most():
+    assert seeds_to_decide(6, 0.0, 2.0, math.nan, math.nan) == 1001  # no shift, no margin: more than 1000
+    assert seeds_to_decide(6, 0.0, 2.0, 1.0, 2.0) == 2  # no shift: equivalence only, 6 (1 / 2)^2 = 1.5
+    # a shift at or beyond the margin can never be equivalent: the first route alone, 6 (6 / s)^2
+    assert seeds_to_decide(6, 3.0, 6.0, 1.0, 2.0) == 24
+    assert seeds_to_decide(6, 2.0, 6.0, 1.0, 2.0) == 54
+    assert seeds_to_decide(6, 1e-3, 2.0, math.nan, math.nan, most=1000) == 1001
+    assert seeds_to_decide(6, 1e-3, 2.0, math.nan, math.nan, most=50) == 51
+
+
+def test_compare_keeps_the_margin_and_takes_equivalence_from_the_90_percent_rank_interval():
+    rng = np.random.default_rng(0)
+    groups = {"ref": rng.normal(0.2, 0.01, 8), "other": rng.normal(0.205, 0.01, 8)}
+    (row,) = compare(groups, "ref", "m", margin=0.02)
+    assert row.margin == 0.02
+    assert (row.shift, row.shift_low, row.shift_high) == hodges_lehmann(groups["other"], groups["ref"], 0.95)[:3]
+    assert (row.equivalence_low, row.equivalence_high) == hodges_lehmann(groups["other"], groups["ref"], 0.90)[1:3]
+
+
+@pytest.mark.parametrize("a,b", [((3, 6), (0, 6)), ((1, 1), (0, 5)), ((2, 7), (5, 6))])
+def test_rates_differ_is_fishers_exact_test_on_the_two_by_two_table(a, b):
+    expected = fisher_exact([[a[0], a[1] - a[0]], [b[0], b[1] - b[0]]]).pvalue
+    assert rates_differ(rate(*a), rate(*b)) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("a,b", [((0, 0), (1, 5)), ((1, 5), (0, 0)), ((0, 0), (0, 0))])
+def test_a_rate_of_no_runs_differs_from_nothing(a, b):
+    assert math.isnan(rates_differ(rate(*a), rate(*b)))
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e3])
+def test_four_against_four_separated_reach_the_first_and_last_difference_at_any_scale(scale):
+    """Four against four: the smallest two-sided p is 2/70 < 0.05 and the next 4/70 > 0.05, so the
+    95% interval runs from the smallest to the largest difference, whatever the units (the
+    Hodges-Lehmann estimate and interval are scale-equivariant)."""
+    a, b = scale * np.array([0.0, 10, 20, 30]), scale * np.array([100.0, 110, 120, 130])
+    d = np.sort(np.subtract.outer(a, b).ravel())
+    shift, low, high, p = hodges_lehmann(a, b)
+    assert shift == pytest.approx(np.median(d)) and (low, high) == (d[0], d[-1])
+    assert p == pytest.approx(2 / 70)
+
+
+def test_groups_too_small_for_an_interval_still_have_their_shift():
+    shift, low, high, p = hodges_lehmann([1.0], [0.5, 0.7])
+    assert shift == pytest.approx(0.4) and math.isnan(low) and math.isnan(high) and math.isnan(p)
+    assert all(math.isnan(v) for v in hodges_lehmann([], [0.5, 0.7]))
+    assert math.isfinite(hodges_lehmann([1.0, 2.0], [0.5, 0.7])[0])  # two a side: an interval (unbounded at 95%)
+    assert hodges_lehmann([1.0, 2.0], [0.5, 0.7])[1:3] == (-math.inf, math.inf)
+
+
+@pytest.mark.filterwarnings("ignore:Precision loss")  # scipy on a group without spread
+@pytest.mark.parametrize("a,b", [([1.0, 1.0, 1.0], [1.0, 2.0, 3.0]), ([1.0, 2.0, 3.0], [2.0, 2.0, 2.0]),
+                                 ([1.0, 2.0], [0.0, 0.5]), ([1, 2, 4], [0, 1])])
+def test_welch_is_scipys_where_either_group_varies(a, b):
+    from scipy import stats as st
+    diff, low, high, p = welch(a, b)
+    result = st.ttest_ind(np.asarray(a, float), np.asarray(b, float), equal_var=False)
+    assert diff == pytest.approx(np.mean(a) - np.mean(b)) and p == pytest.approx(result.pvalue)
+    assert (low, high) == pytest.approx(tuple(result.confidence_interval(0.95)))
+
+
+def test_welch_has_no_interval_for_one_run_or_no_spread():
+    assert all(math.isnan(v) for v in welch([1.0], [1.0, 2.0])[1:])
+    assert all(math.isnan(v) for v in welch([1.0, 2.0], [1.0])[1:])
+    assert all(math.isnan(v) for v in welch([1.0, 1.0], [2.0, 2.0])[1:])
+
+
+def test_holm_never_exceeds_one():
+    assert holm([0.6, 0.7, 0.01]) == pytest.approx([1.0, 1.0, 0.03])
+
+
+def test_compare_stores_the_holm_p_and_the_seeds_its_intervals_give():
+    rng = np.random.default_rng(3)
+    groups = {"ref": rng.normal(0.0, 1.0, 6), "a": rng.normal(0.5, 1.0, 6), "b": rng.normal(0.3, 2.0, 6)}
+    rows = compare(groups, "ref", "m", margin=0.5, alpha=0.01)
+    assert [r.p_holm for r in rows] == pytest.approx(holm([r.p_rank for r in rows]))
+    for r in rows:
+        assert r.verdict == "undecided"
+        assert r.seeds_needed == seeds_to_decide(6, r.shift, (r.shift_high - r.shift_low) / 2,
+                                                 (r.equivalence_high - r.equivalence_low) / 2, 0.5,
+                                                 floor=rank_test_seeds(2, 0.01))
+
+
+def test_an_interval_clear_of_zero_that_holm_does_not_settle_needs_the_rank_tests_floor():
+    """Two overlapping runs a side: p = 8/924 < 0.01, but Holm over two comparisons doubles it. The
+    99% interval already excludes 0, so the seeds are the fewest with which the rank test can
+    reach 1% over two comparisons: 6 (at 5% it would be 5)."""
+    groups = {"ref": [0, 1, 2, 3, 4, 5.0], "a": [4.5, 4.7, 20, 21, 22, 23.0], "b": [0.1, 1.1, 2.1, 3.1, 4.1, 5.1]}
+    a = compare(groups, "ref", "m", margin=0.5, alpha=0.01)[0]
+    assert a.p_rank == pytest.approx(8 / 924) and a.p_holm == pytest.approx(16 / 924) and a.shift_low > 0
+    assert a.verdict == "undecided" and a.seeds_needed == rank_test_seeds(2, 0.01) == 6
+
+
+@pytest.mark.parametrize("k,n,confidence", [(1, 1, 0.95), (3, 10, 0.90), (0, 6, 0.95)])
+def test_rate_has_the_clopper_pearson_interval_at_its_confidence(k, n, confidence):
+    r, ci = rate(k, n, confidence), binomtest(k, n).proportion_ci(confidence, method="exact")
+    assert (r.k, r.n, r.rate) == (k, n, k / n) and (r.low, r.high) == pytest.approx((ci.low, ci.high))
+
+
+def test_a_rate_of_no_runs_is_zero_of_zero_without_an_interval():
+    r = rate(0, 0)
+    assert (r.k, r.n) == (0, 0) and math.isnan(r.rate) and math.isnan(r.low) and math.isnan(r.high)

@@ -16,8 +16,8 @@ estimate over the draws divided by the mean reported SE (1 when the SE is right)
 draws whose interval holds the truth (95% when it is right). The truth is the population value:
 known in closed form for the stationary sources, white noise and dead leaves (clean: 0; fixed: b
 fixed and total; ``closed_form``), and otherwise (strokes; a pattern that follows the content,
-about a / (1 + a^2) phase and total) the same estimator on an independent set of ``TRUTH_IMAGES``
-images (16 groups of 1024; its value and standard error are
+about a / (1 + a^2) phase and total, and some replica depth above P = 2) the same estimator on an
+independent set of ``TRUTH_IMAGES`` images (16 groups of 1024; its value and standard error are
 kept beside the closed form for the others: at n = 1024 its own error is a quarter of a set's).
 
 Writes ``uncertainty.json`` (every cell, after each one: an interrupted run goes on from the cells
@@ -101,12 +101,14 @@ def closed_form(source: str, kind: str, strength: float) -> dict[str, float] | N
     """The known value of each part for stationary sources (None for strokes, which are not). A
     pattern that follows the content is put in relative to each image's whole mean, which correlates
     more with the centre's pixels than with the border's (strongly for dead leaves' large shapes):
-    its depth changes with the region a period reads, so its truth is the large set's estimate."""
+    its depth changes with the region a period reads, so its truth is the large set's estimate; its
+    replica part too, which is not 0 above P = 2 (the pattern differs between the replicas of a
+    period as the content under them does)."""
     if source == "strokes":
         return None
     fixed = strength if kind == "fixed" else 0.0
     if kind == "content":
-        return {"fixed": fixed, "replica": 0.0}
+        return {"fixed": fixed}
     return {"phase": 0.0, "fixed": fixed, "replica": 0.0, "total": fixed}
 
 

@@ -1,9 +1,11 @@
 """Detectability against the whole grid's depth, one point per run of a sweep.
 
-    python experiments/fig_detectability.py multirun/study [--out figures/detectability] [--generator raw|ema]
+    python experiments/fig_detectability.py multirun/study [multirun/study_more ...] [--out figures/detectability]
+        [--generator raw|ema]
 
-Reads each finished run's headline numbers (``gan.summarize``: the whole grid's distance from the
-data over the headline window, and the published detectors' held-out AUC at the last evaluation),
+Reads each finished run's headline numbers in one or several sweep folders (``gan.summarize``: the
+whole grid's distance from the data over the headline window, and the published detectors' held-out
+AUC at the last evaluation),
 writes ``detectability.json`` (per run: upsampler, seed, depth, each AUC with its interval) and
 ``detectability.png`` drawn from it alone, and prints the table per upsampler.
 """
@@ -19,13 +21,13 @@ import numpy as np
 
 from gan import names as N
 from gan.detectors import DETECTORS
-from gan.plots import load_figure_data, save_figure, save_figure_data
+from gan.plots import load_figure_data, save_figure, write_figure
 from gan.summarize import find_jobs
 
 
-def compute(sweep: Path, generator: str) -> dict:
+def compute(sweeps: list[Path], generator: str) -> dict:
     runs = []
-    for job in find_jobs(sweep):
+    for job in (j for sweep in sweeps for j in find_jobs(sweep)):
         if not job.finished:
             continue
         numbers = job.numbers
@@ -35,7 +37,7 @@ def compute(sweep: Path, generator: str) -> dict:
             auc = N.of_generator(N.DETECTOR_AUC.format(d=name), generator)
             row[name] = [numbers.get(auc + suffix, math.nan) for suffix in ("", "_low", "_high")]
         runs.append(row)
-    return {"sweep": str(sweep), "generator": generator, "runs": runs}
+    return {"sweep": " ".join(map(str, sweeps)), "generator": generator, "runs": runs}
 
 
 def table(info: dict) -> str:
@@ -77,14 +79,11 @@ def plot(out: Path) -> Path:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("sweep", type=Path)
+    ap.add_argument("sweep", type=Path, nargs="+", help="sweep folders (seeds added in a second folder join their groups)")
     ap.add_argument("--out", type=Path, default=Path("figures/detectability"))
     ap.add_argument("--generator", choices=list(N.GENERATORS), default="raw")
     args = ap.parse_args(argv)
-    save_figure_data(args.out, "detectability", {}, compute(args.sweep, args.generator))
-    path = plot(args.out)
-    print(table(load_figure_data(args.out, "detectability")[1]))
-    print(f"wrote {path}")
+    write_figure(args.out, "detectability", compute(args.sweep, args.generator), plot, table)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from gan import detectors as DT
 from gan.analyze import load_run, run_reference
-from gan.plots import load_figure_data, save_figure, save_figure_data
+from gan.plots import load_figure_data, save_figure, write_figure
 from gan.rundir import RunDir, Status
 
 #: Bands of the DCT (by the larger of the two coefficient indices, a fraction of the side): where
@@ -129,11 +129,7 @@ def main(argv=None) -> None:
     ap.add_argument("--n", type=int, default=512, help="generated (and real) images per run")
     ap.add_argument("--plot-only", action="store_true")
     args = ap.parse_args(argv)
-    if not args.plot_only:
-        save_figure_data(args.out, "giveaway", {}, compute(args.sweep, args.n))
-    path = plot(args.out)
-    print(table(load_figure_data(args.out, "giveaway")[1]))
-    print(f"wrote {path}")
+    write_figure(args.out, "giveaway", None if args.plot_only else compute(args.sweep, args.n), plot, table)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,16 @@ def load_figure_data(out: Path, stem: str) -> tuple[np.lib.npyio.NpzFile, dict]:
     return np.load(out / f"{stem}.npz"), json.loads((out / f"{stem}.json").read_text())
 
 
+def write_figure(out: Path, stem: str, info: dict | None, plot, table) -> None:
+    """A figure script's last steps: save ``info`` as ``out/stem.json`` (None: keep what is there),
+    draw it (``plot(out)`` returns the figure's path), print ``table(info)`` and that path."""
+    if info is not None:
+        save_figure_data(out, stem, {}, info)
+    path = plot(out)
+    print(table(load_figure_data(out, stem)[1]))
+    print(f"wrote {path}")
+
+
 def save_figure(fig, path: Path, **kwargs) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, **kwargs)

@@ -43,6 +43,7 @@ def test_named_overrides_drop_what_never_names_a_run_and_sort_by_key():
     got = named_overrides(["seed=1", "train.steps=9", "eval.every=5", "+debug=tiny", "data.root=/d", "lr=2",
                            "hydra.run.dir=x", "device=cpu"])
     assert got == ["debug=tiny", "lr=2", "seed=1"]
+    assert named_overrides(["a.b=1", "a=2"]) == ["a=2", "a.b=1"]  # by key, not by the text ('.' sorts before '=')
 
 
 def test_run_name_puts_the_lead_first_by_its_name_alone():
@@ -59,4 +60,5 @@ def test_job_name_is_the_number_then_what_is_swept():
     assert job_name(0, ["seed=4", "num_seeds=3", "upsampler=x"], ["upsampler", "seed", "num_seeds"]) == \
         "0_upsampler=x,seeds=4-6"
     assert job_name(2, ["seed=4", "num_seeds=1"], ["seed", "num_seeds"]) == "2_seed=4"
+    assert job_name(5, ["num_seeds=2", "+lr=1"], ["lr", "num_seeds"]) == "5_lr=1,seeds=0-1"  # no seed: from 0
     assert len(job_name(1, [f"k{i}=" + "v" * 20 for i in range(10)], [f"k{i}" for i in range(10)])) == 120

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest, fisher_exact, mannwhitneyu
 
-from gan.stats import (compare, equivalent, hodges_lehmann, holm, rank_test_seeds, rate, rates_differ, seeds_to_decide,
-                       welch)
+from scipy import stats as st
+
+from gan.stats import (compare, equivalent, estimate, hodges_lehmann, holm, rank_test_seeds, rate, rates_differ,
+                       seeds_to_decide, welch)
 
 
 @pytest.mark.parametrize("low,high,expected", [
@@ -153,3 +155,36 @@ def test_rate_has_the_clopper_pearson_interval_at_its_confidence(k, n, confidenc
 def test_a_rate_of_no_runs_is_zero_of_zero_without_an_interval():
     r = rate(0, 0)
     assert (r.k, r.n) == (0, 0) and math.isnan(r.rate) and math.isnan(r.low) and math.isnan(r.high)
+
+
+def t_ends(values, confidence):
+    a = np.asarray(values, float)
+    return st.t.interval(confidence, len(a) - 1, loc=a.mean(), scale=st.sem(a))
+
+
+@pytest.mark.parametrize("confidence", [0.95, 0.80])
+def test_estimate_of_a_positive_quantity_is_the_geometric_mean_with_the_interval_of_the_logs(confidence):
+    e = estimate([1.0, 10.0, 100.0], positive=True, confidence=confidence)
+    low, high = t_ends(np.log([1.0, 10.0, 100.0]), confidence)
+    assert e.log and e.n == 3 and e.center == pytest.approx(10.0)
+    assert (e.low, e.high) == pytest.approx((math.exp(low), math.exp(high)))
+
+
+@pytest.mark.parametrize("confidence", [0.95, 0.80])
+def test_estimate_of_a_difference_is_the_mean_with_its_t_interval(confidence):
+    e = estimate([-1.0, 0.0, 2.0], confidence=confidence)
+    assert not e.log and e.n == 3 and e.center == pytest.approx(1 / 3)
+    assert (e.low, e.high) == pytest.approx(t_ends([-1.0, 0.0, 2.0], confidence))  # below 0: kept
+
+
+def test_a_positive_quantity_with_a_zero_is_averaged_and_its_interval_cut_at_zero():
+    e = estimate([0.0, 1.0, 2.0], positive=True)
+    low, high = t_ends([0.0, 1.0, 2.0], 0.95)
+    assert not e.log and e.center == pytest.approx(1.0) and low < 0
+    assert e.low == 0.0 and e.high == pytest.approx(high)
+
+
+@pytest.mark.parametrize("positive", [False, True])
+def test_estimate_of_nothing_is_nan_with_no_values(positive):
+    e = estimate([], positive=positive)
+    assert e.n == 0 and e.log is positive and all(math.isnan(v) for v in (e.center, e.low, e.high))

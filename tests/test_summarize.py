@@ -212,6 +212,7 @@ def test_comparison_table_with_verdicts(tmp_path):
     assert (tmp_path / "summary_comparison.png").stat().st_size > 1000
 
 
+@pytest.mark.filterwarnings("ignore:Precision loss")  # scipy's Welch test on a group without spread
 def test_each_metric_is_judged_within_its_own_margin(tmp_path):
     """A detector that tells every run of two groups apart perfectly (AUC 1 in all) reads them
     equivalent within its AUC margin, not undecided; ``--margin`` changes the depths' margin only."""

@@ -182,6 +182,17 @@ def test_noise_power_is_the_u_statistic_of_differences():
     assert D.noise_power(v, w) == pytest.approx(float(np.mean(across)), rel=1e-10)
 
 
+@pytest.mark.parametrize("period,size", [(8, 32), (16, 64), (4, 16)])
+def test_the_replica_depth_is_read_only_where_its_own_margin_leaves_room(period, size):
+    """The whole grid at 32 and 64 px: the phase part has room, the replica part (one more row of
+    margin for its neighbour differences) has not, so it reads NaN; half the period it has room."""
+    assert D.fits(period, size, size) and not D.fits(period, size, size, "replica")
+    d = D.phase_depths(white(64, size, 0), period)
+    assert math.isfinite(d["phase"].value) and math.isnan(d["replica"].value)
+    assert D.fits(period // 2, size, size, "replica")
+    assert math.isfinite(D.phase_depths(white(64, size, 0), period // 2)["replica"].value)
+
+
 def test_pair_means_and_their_leave_one_out_versions_from_their_definitions():
     """``within_pairs``: the mean of <v_i, v_j> over i != j, and the same without row m;
     ``across_pairs``: the mean of <v_i, w_j> over all pairs, and without a row of either side."""

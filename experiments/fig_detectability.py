@@ -22,12 +22,12 @@ import numpy as np
 from gan import names as N
 from gan.detectors import DETECTORS
 from gan.plots import load_figure_data, save_figure, write_figure
-from gan.summarize import find_jobs
+from gan.summarize import SummaryError, load_jobs
 
 
 def compute(sweeps: list[Path], generator: str) -> dict:
     runs = []
-    for job in (j for sweep in sweeps for j in find_jobs(sweep)):
+    for job in load_jobs(sweeps):
         if not job.finished:
             continue
         numbers = job.numbers
@@ -83,7 +83,11 @@ def main(argv=None) -> None:
     ap.add_argument("--out", type=Path, default=Path("figures/detectability"))
     ap.add_argument("--generator", choices=list(N.GENERATORS), default="raw")
     args = ap.parse_args(argv)
-    write_figure(args.out, "detectability", compute(args.sweep, args.generator), plot, table)
+    try:
+        info = compute(args.sweep, args.generator)
+    except SummaryError as e:  # a missing or empty folder, a run in two folders: one line, exit 2
+        ap.error(str(e))
+    write_figure(args.out, "detectability", info, plot, table)
 
 
 if __name__ == "__main__":

@@ -180,6 +180,21 @@ def find_jobs(sweep_dir: Path) -> list[Job]:
     return jobs
 
 
+def load_jobs(sweep_dirs: list[Path]) -> list[Job]:
+    """The jobs of one or several sweep folders (seeds added in a second folder join their groups);
+    ``SummaryError`` for a missing or empty folder or a run found twice (``check_distinct``)."""
+    jobs = []
+    for sweep_dir in sweep_dirs:
+        if not sweep_dir.is_dir():
+            raise SummaryError(f"{sweep_dir}: no such folder")
+        found = find_jobs(sweep_dir)
+        if not found:
+            raise SummaryError(f"{sweep_dir}: no job directories (no config.yaml or .hydra/config.yaml below it)")
+        jobs += found
+    check_distinct(jobs)
+    return jobs
+
+
 def check_distinct(jobs: list[Job]) -> None:
     """Raise ``SummaryError`` when two runs have the same settings (seed included): one seed counted
     twice, e.g. a seed added again in a second sweep folder."""
@@ -668,15 +683,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="whose numbers are the headline: raw or ema (default: the runs' eval.generator)")
     args = ap.parse_args(argv)
     try:
-        jobs = []
-        for sweep_dir in args.sweep_dir:
-            if not sweep_dir.is_dir():
-                raise SummaryError(f"{sweep_dir}: no such folder")
-            found = find_jobs(sweep_dir)
-            if not found:
-                raise SummaryError(f"{sweep_dir}: no job directories (no config.yaml or .hydra/config.yaml below it)")
-            jobs += found
-        check_distinct(jobs)
+        jobs = load_jobs(args.sweep_dir)
         for j in jobs:
             j.last_only = args.last
             if args.generator:

@@ -110,3 +110,20 @@ def test_time_sweep_extrapolates_a_tiny_sweep(tmp_path):
                           "seed=0"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "extrapolated to train.steps=4" in out.stdout and "1 job(s)" in out.stdout  # +debug=tiny: 4 steps
+
+
+def test_fig_detectability_refuses_a_missing_folder_and_a_run_in_two_folders(tmp_path, capsys):
+    """The folders are read as gan.summarize reads them: a missing one, or the same run (settings
+    and seed) in two, is one error line and exit code 2, and nothing is written."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("fig_detectability", ROOT / "experiments" / "fig_detectability.py")
+    fig = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fig)
+    from tests.test_summarize import fake_job
+    fake_job(tmp_path / "a", "0_job", "transposed", 0)
+    fake_job(tmp_path / "b", "0_job", "transposed", 0)
+    for sweeps in ([tmp_path / "missing"], [tmp_path / "a", tmp_path / "b"]):
+        with pytest.raises(SystemExit) as e:
+            fig.main([*map(str, sweeps), "--out", str(tmp_path / "out")])
+        assert e.value.code == 2 and "error:" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -19,6 +19,8 @@ import torch  # noqa: E402
 from matplotlib.ticker import FormatStrFormatter, NullFormatter  # noqa: E402
 from torchvision.utils import make_grid  # noqa: E402
 
+from gan.stats import STILL_MOVING  # noqa: E402
+
 SPECTRUM_EXTENT = (-0.5, 0.5, 0.5, -0.5)  # cycles/pixel, DC at the centre
 
 
@@ -291,7 +293,7 @@ def generator_stages_figure(curves: Mapping[str, Mapping[tuple[int, int], tuple]
 
 
 VERDICT_COLOURS = {"lower": "tab:green", "higher": "tab:red", "equivalent": "tab:blue", "undecided": "grey",
-                   "undecided (still moving)": "tab:orange"}
+                   STILL_MOVING: "tab:orange"}
 
 
 def comparison_figure(rows: Sequence):

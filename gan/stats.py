@@ -73,7 +73,8 @@ class Comparison:
     0.05; else ``equivalent`` where the 90% interval (two one-sided tests) lies within +-``margin``;
     else ``undecided``, with ``seeds_needed`` per group for either verdict at the spread seen.
     Beside it, the difference of means with Welch's interval and p-value. ``movement``: how far
-    the two groups may still move toward each other, which a lower or higher verdict survives."""
+    the shift moves toward 0 when every run moves toward the other group by as much as it still
+    moves (``settle``), which a lower or higher verdict survives."""
 
     group: str
     reference: str
@@ -94,7 +95,7 @@ class Comparison:
     p_holm: float = math.nan
     verdict: str = "undecided"
     seeds_needed: int | None = None
-    movement: float = 0.0  # how far the two means may still move toward each other (gan.summarize.settle)
+    movement: float = 0.0  # how far the shift may still move toward 0 (``settle``)
 
 
 def welch(a: Sequence[float], b: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float, float, float]:
@@ -145,6 +146,31 @@ def compare(groups: dict[str, Sequence[float]], reference: str, metric: str, mar
                                    floor=rank_test_seeds(len(rows), alpha))
         out.append(replace(r, p_holm=p_holm, verdict=verdict, seeds_needed=need))
     return out
+
+
+STILL_MOVING = "undecided (still moving)"
+
+
+def settle(c: Comparison, a: Sequence[float], b: Sequence[float],
+           move_a: Sequence[float], move_b: Sequence[float]) -> Comparison:
+    """``c`` (the comparison of values ``a`` with ``b``) after every run moves toward the other group
+    by its own ``move_a`` / ``move_b`` (>= 0, how far it may still move): the Hodges-Lehmann shift and
+    its 95% interval of the moved values, by ranks like the verdict, so that a few runs that move a
+    lot move it no more than a few wild values do. A lower or higher verdict whose moved interval
+    reaches or crosses 0 becomes ``STILL_MOVING``, with the seeds per group with which the moved
+    interval would clear 0 (``seeds_to_decide``), or None where the moved shift itself has reached
+    or crossed 0 (no number of seeds settles it: longer training might). ``movement`` is how far
+    the shift moved toward 0."""
+    toward = -1.0 if c.shift > 0 else 1.0  # a above b moves down, b up; and the reverse
+    moved_a = np.asarray(a, dtype=float) + toward * np.asarray(move_a, dtype=float)
+    moved_b = np.asarray(b, dtype=float) - toward * np.asarray(move_b, dtype=float)
+    shift, low, high, _ = hodges_lehmann(moved_a, moved_b)
+    movement = abs(shift - c.shift) if math.isfinite(shift) else 0.0
+    if c.verdict not in ("lower", "higher") or (high < 0 if c.verdict == "lower" else low > 0):
+        return replace(c, movement=movement)
+    same_side = shift < 0 if c.verdict == "lower" else shift > 0
+    need = seeds_to_decide(min(c.n, c.n_reference), shift, (high - low) / 2, math.nan, math.nan) if same_side else None
+    return replace(c, verdict=STILL_MOVING, movement=movement, seeds_needed=need)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ positive quantities such as CE, SWD and spectral distance the geometric mean wit
 the log scale, so the CE and excess-dB columns come from the same aggregate), ``summary_bars.png``
 and ``summary_curves.png`` (the compared metrics and SWD vs step, mean over seeds with a 95% band).
 Each group says how many of its runs converged (no trend in SWD or the headline over the headline
-window); a difference involving a group with runs still moving is "not settled (not converged)".
+window); a lower or higher difference that the runs' remaining movement could undo is "undecided
+(still moving)" (``gan.stats.settle``).
 The headline at 25%, 50% and 100% of training is tabled, and so is how far each run that has not
 converged still moves (the change over the window against the group's spread over seeds).
 Jobs that failed, diverged or are still running are listed with their status, never dropped; a
@@ -29,7 +30,7 @@ import re
 import statistics
 import sys
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Callable
@@ -44,14 +45,11 @@ from gan.errors import report
 from gan.failures import failure
 from gan.plots import comparison_figure, generator_stages_figure, save_figure, summary_bars, training_curves
 from gan.rundir import Liveness, RunDir, Status
-from gan.stats import Comparison, Estimate, compare, estimate, rate, rates_differ
+from gan.stats import STILL_MOVING, Comparison, Estimate, compare, estimate, rate, rates_differ, settle
 
 #: Keys that never define a group: the seed varies within a group; paths differ per job.
 IGNORED_KEYS = ("seed", "run_dir", "train.progress", "num_seeds")
 
-#: The verdict of a difference whose interval excludes 0, but not after the movement that the
-#: groups' runs still show over one more headline window.
-STILL_MOVING = "undecided (still moving)"
 #: A group's headline is precise enough when its 95% half-width over seeds is at most
 #: max(PRECISION_POINTS, PRECISION_SHARE x its mean).
 PRECISION_POINTS, PRECISION_SHARE = 0.005, 0.25
@@ -225,20 +223,24 @@ def varying_keys(jobs: list[Job]) -> list[str]:
     return [k for k in keys if not any(k.startswith(c[len("choice."):] + ".") and determined(k, c) for c in choices)]
 
 
-def metric_values(done: list[Job], metric: str) -> tuple[list[float], list[str]]:
-    """The values of ``metric`` over finished jobs that enter its statistics, and the reasons for
-    those that do not (``"3_seed=2: checkerboard/p2 non-finite"``)."""
+def entering(done: list[Job], metric: str) -> tuple[list[Job], list[str]]:
+    """The finished jobs whose ``metric`` enters its statistics, and the reasons for those whose
+    does not (``"3_seed=2: checkerboard/p2 non-finite"``)."""
     used, excluded = [], []
     for j in done:
-        numbers = j.numbers
-        if metric not in numbers:
+        if metric not in j.numbers:
             continue
-        v = numbers[metric]
-        if math.isfinite(v):
-            used.append(v)
+        if math.isfinite(j.numbers[metric]):
+            used.append(j)
         else:
             excluded.append(f"{j.path.name}: {metric} non-finite")
     return used, excluded
+
+
+def metric_values(done: list[Job], metric: str) -> tuple[list[float], list[str]]:
+    """The values of ``metric`` over the jobs ``entering`` its statistics, and the reasons for the rest."""
+    used, excluded = entering(done, metric)
+    return [j.numbers[metric] for j in used], excluded
 
 
 def summarize(jobs: list[Job], metrics: list[str] | None = None) -> tuple[list[str], list[dict[str, Any]]]:
@@ -546,9 +548,9 @@ def comparisons(keys: list[str], jobs: list[Job], reference: str, metrics: list[
                 margin: float | None = None, generator: str | None = None) -> list[Comparison]:
     """Every group against the group whose upsampler is ``reference`` (and whose other varying keys
     match), per metric, Holm-adjusted per metric; empty when no group has that upsampler. A
-    difference is settled when its Holm-adjusted p is below 0.05 and its interval stays clear of 0
-    after the groups' means move by as much as their runs still move (``Job.movement`` over one
-    more window, summed over each group's runs and divided by its size, toward each other).
+    difference is settled when its Holm-adjusted p is below 0.05 and its rank interval stays clear
+    of 0 after every run moves toward the other group by as much as it still moves
+    (``Job.movement`` over one more window; ``gan.stats.settle``).
     ``margin``: the depths' equivalence margin (None: each metric's own, ``Metric.margin``)."""
     lead = upsampler_key(keys)
     rest = [k for k in keys if k != lead]
@@ -565,24 +567,15 @@ def comparisons(keys: list[str], jobs: list[Job], reference: str, metrics: list[
             continue
         for m in metrics:
             info = M.find(m)
-            found = {g: v for g in labels if (v := metric_values(members[g], m)[0])}
-            if base in found:
-                own = math.nan if info is None else margin if margin is not None and info.percent else info.margin
-                out += compare(found, base, m, own)
-
-    def shift(label: str, metric: str) -> float:
-        runs = members[label]
-        return sum(j.movement(metric) for j in runs) / len(runs) if runs else 0.0
-
-    return [settle(c, shift(c.group, c.metric) + shift(c.reference, c.metric)) for c in out]
-
-
-def settle(c: Comparison, movement: float) -> Comparison:
-    """``c`` with the movement its verdict survives: a settled verdict whose interval, moved toward 0
-    by ``movement``, reaches 0 becomes ``STILL_MOVING``."""
-    if c.verdict in ("lower", "higher") and (c.shift_low - movement <= 0 <= c.shift_high + movement):
-        return replace(c, verdict=STILL_MOVING, movement=movement)
-    return replace(c, movement=movement)
+            runs = {g: r for g in labels if (r := entering(members[g], m)[0])}
+            if base not in runs:
+                continue
+            own = math.nan if info is None else margin if margin is not None and info.percent else info.margin
+            values = {g: [j.numbers[m] for j in r] for g, r in runs.items()}
+            moves = {g: [j.movement(m) for j in r] for g, r in runs.items()}
+            out += [settle(c, values[c.group], values[base], moves[c.group], moves[base])
+                    for c in compare(values, base, m, own)]
+    return out
 
 
 def write_comparison(out: Path, rows: list[Comparison], name: str = "comparison") -> str:
@@ -594,15 +587,19 @@ def write_comparison(out: Path, rows: list[Comparison], name: str = "comparison"
     lines = [f"Against `{rows[0].reference}`, on the runs that did not fail (group - reference; depths in points "
              "of %). Verdict from the rank test chosen before the study (a few wild runs cannot drive it): the "
              "Hodges-Lehmann shift with its Mann-Whitney 95% interval, p Holm-adjusted over the groups per metric: "
-             "lower or higher below 0.05 (and surviving the movement the runs still show); else equivalent when "
+             "lower or higher below 0.05 and surviving the movement the runs still show (each run moved toward "
+             "the other group by its own change over one more headline window, the interval taken again by ranks; "
+             "movement: how far that moves the shift); else equivalent when "
              "the 90% interval lies within the margin (two one-sided tests); else undecided, with the seeds per "
-             "group either verdict would need at the spread seen. Beside it, the difference of means with "
-             "Welch's 95% interval:", "",
+             "group either verdict would need at the spread seen (still moving: the seeds with which the moved "
+             "interval clears 0, or longer training where the moved shift itself reaches 0). Beside it, the "
+             "difference of means with Welch's 95% interval:", "",
              "| group | metric | n | shift (HL) | 95% interval | 90% interval | p (Holm) | margin | movement | "
              "verdict | seeds needed | mean difference | Welch 95% |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        need = "" if r.seeds_needed is None else "> 1000" if r.seeds_needed > 1000 else str(r.seeds_needed)
+        need = ("longer training" if r.verdict == STILL_MOVING else "") if r.seeds_needed is None else \
+            "> 1000" if r.seeds_needed > 1000 else str(r.seeds_needed)
         k, _ = units(r.metric)
         margin = f"±{k * r.margin:.3g}" if math.isfinite(r.margin) else "-"
         lines.append(f"| {r.group} | {r.metric} | {r.n} vs {r.n_reference} | {k * r.shift:+.3g} | "

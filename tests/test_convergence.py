@@ -12,6 +12,7 @@ from gan import names as N
 from gan import records as R
 from gan import summarize
 from gan.rundir import RunDir
+from gan.stats import STILL_MOVING
 
 STEPS = list(range(0, 301, 30))  # 11 evaluations; a window of 0.5 holds steps 150..300 (6 of them)
 WINDOW = 0.5
@@ -103,7 +104,7 @@ def test_a_verdict_is_settled_when_it_survives_the_runs_remaining_movement(tmp_p
     summary = {r["upsampler._target_"]: r for r in csv.DictReader((tmp_path / "summary.csv").open())}
     assert [summary[g]["converged"] for g in runs] == ["6/6", "0/6", "0/6", "5/6"]
     rows = {r["group"]: r for r in csv.DictReader((tmp_path / "comparison.csv").open())}
-    assert {g: r["verdict"] for g, r in rows.items()} == {"blurred": "lower", "drifting": summarize.STILL_MOVING,
+    assert {g: r["verdict"] for g, r in rows.items()} == {"blurred": "lower", "drifting": STILL_MOVING,
                                                           "resized": "lower"}
     # the drifting group's mean may still rise by each run's change over one more window: the larger end of
     # the 95% interval of 3e-4 x 150 steps (every seed has the same slope and scatter)

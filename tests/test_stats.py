@@ -8,8 +8,8 @@ from scipy.stats import binomtest, fisher_exact, mannwhitneyu
 
 from scipy import stats as st
 
-from gan.stats import (compare, equivalent, estimate, hodges_lehmann, holm, rank_test_seeds, rate, rates_differ,
-                       seeds_to_decide, welch)
+from gan.stats import (STILL_MOVING, compare, equivalent, estimate, hodges_lehmann, holm, rank_test_seeds, rate,
+                       rates_differ, seeds_to_decide, settle, welch)
 
 
 @pytest.mark.parametrize("low,high,expected", [
@@ -188,3 +188,63 @@ def test_a_positive_quantity_with_a_zero_is_averaged_and_its_interval_cut_at_zer
 def test_estimate_of_nothing_is_nan_with_no_values(positive):
     e = estimate([], positive=positive)
     assert e.n == 0 and e.log is positive and all(math.isnan(v) for v in (e.center, e.low, e.high))
+
+
+# ---------------------------------------------------------------------------------------------
+# settle: a verdict survives the runs' remaining movement, counted by ranks
+
+LOW, HIGH = [1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5], [10.0, 10.5, 11.0, 11.5, 12.0, 12.5, 13.0, 13.5]
+
+
+def one_comparison(a, b):
+    (c,) = compare({"group": a, "reference": b}, "reference", "depth", margin=0.5)
+    return c
+
+
+@pytest.mark.parametrize("wild", [20.0, 1e3, 1e6])
+def test_one_run_that_moves_a_lot_moves_the_verdict_no_more_than_one_wild_value(wild):
+    """Eight runs against eight, apart; one of the eight may still rise past every reference run. By
+    ranks that is one value of eight on the other side: U = 8 of 64 pairs, exact two-sided p =
+    2 x 67 / C(16, 8) = 0.0104 (67 ways to place at most 8 pairs), so the verdict stands, and how far
+    the run moves beyond the reference does not matter. A mean over the group's runs would move
+    it by wild / 8."""
+    c = one_comparison(LOW, HIGH)
+    assert c.verdict == "lower"
+    assert mannwhitneyu(LOW[:-1] + [LOW[-1] + wild], HIGH).pvalue == pytest.approx(2 * 67 / math.comb(16, 8))
+    moved = settle(c, LOW, HIGH, [0.0] * 7 + [wild], [0.0] * 8)
+    assert moved.verdict == "lower"
+    same = settle(c, LOW, HIGH, [0.0] * 7 + [20.0], [0.0] * 8)
+    assert moved.movement == same.movement < wild / 8  # the same however far it goes; less than a mean would move
+
+
+@pytest.mark.parametrize("towards_zero", [0.9, 1.1])
+def test_every_run_moving_alike_moves_the_interval_by_as_much(towards_zero):
+    """Moving every run of a group by d moves every difference a_i - b_j by d: the shift and both
+    ends of its interval move by exactly d. The verdict stands while the near end stays clear of 0."""
+    c = one_comparison(LOW, HIGH)
+    d = towards_zero * -c.shift_high
+    moved = settle(c, LOW, HIGH, [d] * 8, [0.0] * 8)
+    assert moved.movement == pytest.approx(d, rel=1e-12)
+    assert moved.verdict == ("lower" if towards_zero < 1 else STILL_MOVING)
+    if towards_zero > 1:  # the moved shift is still below 0: seeds narrow the (unchanged) width as 1 / sqrt(n)
+        half = (c.shift_high - c.shift_low) / 2
+        assert moved.seeds_needed == math.ceil(8 * (half / abs(c.shift + d)) ** 2) > 8
+    # the reference moving toward the group is the same movement
+    assert settle(c, LOW, HIGH, [0.0] * 8, [d] * 8) == moved
+
+
+def test_a_higher_verdict_is_moved_down_and_a_crossing_is_not_a_verdict():
+    c = one_comparison(HIGH, LOW)
+    assert c.verdict == "higher"
+    assert settle(c, HIGH, LOW, [0.5] * 8, [0.0] * 8).verdict == "higher"
+    crossed = settle(c, HIGH, LOW, [30.0] * 8, [0.0] * 8)  # moved so far that the order reverses
+    assert crossed.verdict == STILL_MOVING and crossed.movement == pytest.approx(30.0)
+    assert crossed.seeds_needed is None  # no number of seeds settles a shift that has reached 0
+
+
+def test_an_undecided_comparison_keeps_its_verdict_and_reports_its_movement():
+    a, b = [1.0, 3.0, 5.0, 7.0], [2.0, 4.0, 6.0, 8.0]
+    c = one_comparison(a, b)
+    assert c.verdict == "undecided"
+    moved = settle(c, a, b, [0.25] * 4, [0.25] * 4)
+    assert moved.verdict == "undecided" and moved.movement == pytest.approx(0.5)

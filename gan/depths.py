@@ -439,12 +439,12 @@ def distance(g: GroupPatterns, r: GroupPatterns) -> dict[str, Depth]:
     data), per part, as a ``Depth``: ``|g - r|^2 = <g,g> + <r,r> - 2 <g,r>``, each term unbiased
     (different groups within a set; the two sets are independent). The standard error is the
     jackknife over the groups of both sets, less its known excess on the sampling noise."""
-    if g.scale != r.scale:
-        raise ValueError("the two sets must have the same channels and period")
+    if g.scale != r.scale:  # the same parts, each averaged over as many entries
+        raise ValueError(f"the two sets must have the same channels, period and parts: {g.scale} against {r.scale}")
     out = {}
     k, l = g.groups, r.groups
     for part in PARTS:
-        if part not in g.parts() or part not in r.parts():
+        if part not in g.parts():  # nor, then, in r's
             out[part] = NAN_DEPTH
             continue
         ug, ur = _squared(g, part), _squared(r, part)

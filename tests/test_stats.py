@@ -1,5 +1,5 @@
-"""gan.stats against what its rules state: two one-sided tests, the seeds a rank test needs, the
-seeds an undecided comparison needs."""
+"""gan.stats against what its rules state and against scipy: intervals, Welch and Holm, the rank
+test and its seeds, two one-sided tests, failure rates, and the movement a verdict survives."""
 import math
 
 import numpy as np

@@ -207,10 +207,11 @@ class GroupPatterns:
     ``levels[part]`` ``(K,)``, what they are relative to (2 s^2 for phase, s^2 for fixed, with s^2
     the group's contrast over ``contrast_margin``'s region, the same for every period; the mean
     variance of the differences to the right and lower neighbour over the replica profile's own
-    region for ``replica_x`` and ``replica_y``), so a squared depth is
-    <profile, profile'> / scale / (level level'), or for the parts in ``MEAN_LEVEL`` over the
-    mean level (s^2 itself: the mean of unbiased contrasts, where a mean product of their square
-    roots would read a fixed pattern too deep at small group sizes). ``scale[part]``: entries
+    region for ``replica_x`` and ``replica_y``), so a squared depth is a ratio of means over
+    pairs of different groups: mean <profile, profile'> / scale over mean (level level'), or for
+    the parts in ``MEAN_LEVEL`` over the mean level (s^2 itself: the mean of unbiased contrasts,
+    where a mean product of their square roots would read a fixed pattern too deep at small group
+    sizes). ``scale[part]``: entries
     averaged over (D). ``period``: P. A part the images are too small for is absent."""
 
     profiles: dict[str, torch.Tensor]
@@ -438,7 +439,9 @@ def distance(g: GroupPatterns, r: GroupPatterns) -> dict[str, Depth]:
     """The distance between the P-periodic patterns of two sets ``g`` (generated) and ``r`` (the
     data), per part, as a ``Depth``: ``|g - r|^2 = <g,g> + <r,r> - 2 <g,r>``, each term unbiased
     (different groups within a set; the two sets are independent). The standard error is the
-    jackknife over the groups of both sets, less its known excess on the sampling noise."""
+    jackknife over the groups of both sets, less its known excess on the sampling noise (each
+    set's, as in ``depths``, and the cross product's), floored as in ``_variance`` with the
+    smaller set's number of groups. tests/depths_reference.py computes all of it a second way."""
     if g.scale != r.scale:  # the same parts, each averaged over as many entries
         raise ValueError(f"the two sets must have the same channels, period and parts: {g.scale} against {r.scale}")
     out = {}

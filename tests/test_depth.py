@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from gan import artifacts
 from gan import depths as D
 from gan.data import dead_leaves_images, stroke_images
+from tests import depths_reference
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "experiments"))
 import calibrate_depths  # noqa: E402
@@ -243,6 +244,59 @@ def test_the_jackknife_excess_and_floor_on_pure_sampling_noise_from_theory():
         real_share = (2 / (n * (n - 1))) / (4 / (n * (n - 2)))
         assert D._variance(1.0, 1.0, n) == pytest.approx(real_share, rel=1e-12)
         assert D.jackknife_excess_within(n) == pytest.approx(4 / (n * (n - 2)) * (1 - real_share), rel=1e-12)
+
+
+def synthetic_patterns(rng: np.random.Generator, k: int, pattern: dict, amount: float):
+    """Profiles ``(K, 12)`` of every base part (a common ``pattern`` times ``amount`` plus unit
+    noise) and levels in [0.5, 2]: numpy arrays, and the ``GroupPatterns`` of them (P = 4, scale 4)."""
+    profiles = {p: amount * pattern[p][None, :] + rng.normal(size=(k, 12)) for p in pattern}
+    levels = {p: rng.uniform(0.5, 2.0, size=k) for p in pattern}
+    pat = D.GroupPatterns({p: torch.tensor(v) for p, v in profiles.items()},
+                          {p: torch.tensor(v) for p, v in levels.items()}, {p: 4 for p in pattern}, k, 4)
+    return profiles, levels, pat
+
+
+def squared_and_noise(fn, *args) -> dict:
+    """What ``fn`` (``depths`` or ``distance``) passes to ``depth_from_squared`` per part: the
+    squared estimate and its ``Noise``."""
+    calls, original = [], D.depth_from_squared
+
+    def record(u, noise):
+        calls.append({"u": u, "variance": noise.variance, "trace": noise.trace, "power": noise.power,
+                      "along": noise.along})
+        return original(u, noise)
+    D.depth_from_squared = record
+    try:
+        fn(*args)
+    finally:
+        D.depth_from_squared = original
+    return dict(zip(D.PARTS, calls))
+
+
+@pytest.mark.parametrize("k,l,amount", [(7, 6, 1.0), (6, 8, 1.0), (7, 6, 0.0)])
+def test_depths_and_distances_agree_with_a_second_implementation_term_by_term(k, l, amount):
+    """tests/depths_reference.py computes every part's squared depth and distance, jackknife
+    variance less its excess (floored), trace, power and along, with loops over groups and pairs
+    from the definitions; the two agree to rounding. Sets of unequal sizes either way round (the
+    distance's floor takes the smaller), with a pattern (the data's partly different) and without
+    (pure noise, where the floor binds often)."""
+    rng = np.random.default_rng(12345 + k)
+    base = ("phase", "fixed", "replica_x", "replica_y")
+    pattern = {p: rng.normal(size=12) for p in base}
+    gp, gl, g = synthetic_patterns(rng, k, pattern, amount)
+    rp, rl, r = synthetic_patterns(rng, l, {p: 0.5 * pattern[p] + 0.5 * rng.normal(size=12) for p in base}, amount)
+    scale = {p: 4 for p in base}
+    own, between = squared_and_noise(D.depths, g), squared_and_noise(D.distance, g, r)
+    expected_distance = {p: depths_reference.ref_distance(gp, gl, rp, rl, scale, p) for p in D.PARTS}
+    if amount == 0.0:  # pure noise: the floor decides some parts' variance
+        assert any(e["variance"] == e["floor"] for e in expected_distance.values())
+    for part in D.PARTS:
+        expected = depths_reference.ref_depth(gp, gl, scale, k, part)
+        for term, value in own[part].items():
+            assert value == pytest.approx(expected[term], rel=1e-9, abs=1e-15), ("depth", part, term)
+        expected = expected_distance[part]
+        for term, value in between[part].items():
+            assert value == pytest.approx(expected[term], rel=1e-9, abs=1e-15), ("distance", part, term)
 
 
 def test_the_jackknife_of_a_mean_is_its_classic_variance():

@@ -127,7 +127,9 @@ def depth_from_squared(u: float, noise: Noise) -> Depth:
     bias) with its ``noise``. Standard error: the half-width of ``u +- sqrt(variance)`` mapped by
     ``signed_sqrt``. Interval: the squared depths theta that ``|m|^2 = u + tr(C)`` does not reject at
     the 5% level (``_below``: skewed, and wider above u where a larger pattern brings more noise;
-    0 at the bottom, as the truth is a norm), mapped by ``sqrt``."""
+    0 at the bottom, as the truth is a norm), mapped by ``sqrt``. Without a noise covariance
+    (``trace`` or ``power`` 0: every group the same, as for a blank set) the interval is
+    ``u +- 2 sqrt(variance)``, mapped by ``signed_sqrt``; NaN where ``u`` or the variance is."""
     if not (math.isfinite(u) and math.isfinite(noise.variance)):
         return NAN_DEPTH
     s = math.sqrt(max(noise.variance, 0.0))

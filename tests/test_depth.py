@@ -299,6 +299,59 @@ def test_depths_and_distances_agree_with_a_second_implementation_term_by_term(k,
             assert value == pytest.approx(expected[term], rel=1e-9, abs=1e-15), ("distance", part, term)
 
 
+@pytest.mark.parametrize("theta", [0.0, 3e-6, 4e-5])
+def test_the_intervals_law_has_the_mean_and_variance_of_the_squared_norm(theta):
+    """``_below`` is the law of |m|^2 for a mean profile m with covariance C around a pattern of
+    squared norm theta: mean tr(C) + theta and variance 2 tr(C^2) + 4 theta m'Cm/|m|^2 (the moments
+    of a non-central quadratic form), matched by a scaled chi-square. Its moments from the CDF by
+    quadrature: E X = int (1 - F), E X^2 = int 2 x (1 - F). The scale is that of depths of about
+    0.1-1% (squared 1e-6 to 1e-4)."""
+    from scipy.integrate import quad
+    noise = D.Noise(variance=1e-11, trace=2e-6, power=3e-13, along=1.5e-7)
+    survival = lambda x: 1 - D._below(x, theta, noise)  # noqa: E731
+    top = 60 * (noise.trace + theta)
+    mean = quad(survival, 0, top, limit=200, epsabs=1e-16)[0]
+    second = quad(lambda x: 2 * x * survival(x), 0, top, limit=200, epsabs=1e-22)[0]
+    assert mean == pytest.approx(noise.trace + theta, rel=1e-6, abs=0)
+    assert second - mean ** 2 == pytest.approx(2 * noise.power + 4 * noise.along * theta, rel=1e-5, abs=0)
+
+
+@pytest.mark.parametrize("u", [-1e-6, 5e-7, 1e-5, 2e-4])
+def test_the_interval_ends_leave_two_and_a_half_percent_on_either_side(u):
+    """The 95% interval is the squared depths theta that the observed |m|^2 = u + tr(C) does not
+    reject: at its upper end 2.5% of the law lies below the observation, at its lower end 97.5%
+    (or 0, where even theta = 0 leaves less than 97.5% below), to the solver's precision."""
+    noise = D.Noise(variance=4e-12, trace=2e-6, power=3e-13, along=1.5e-7)
+    d = D.depth_from_squared(u, noise)
+    x = u + noise.trace
+    assert D._below(x, d.high ** 2, noise) == pytest.approx(0.025, abs=1e-9)
+    if d.low > 0:
+        assert D._below(x, d.low ** 2, noise) == pytest.approx(0.975, abs=1e-9)
+    else:
+        assert D._below(x, 0.0, noise) <= 0.975
+    assert d.low <= math.sqrt(max(u, 0.0)) <= d.high
+
+
+def test_without_a_noise_covariance_the_interval_is_two_standard_errors_and_nan_stays_nan():
+    for noise in (D.Noise(4e-10, 0.0, 1e-12, 0.0), D.Noise(4e-10, 1e-6, 0.0, 0.0)):
+        d = D.depth_from_squared(1e-4, noise)  # s = 2e-5
+        assert (d.value, d.low, d.high) == pytest.approx((1e-2, math.sqrt(1e-4 - 4e-5), math.sqrt(1e-4 + 4e-5)))
+    for u, variance in ((math.nan, 1e-10), (1e-4, math.nan)):
+        assert all(math.isnan(v) for v in D.depth_from_squared(u, D.Noise(variance, 1e-6, 1e-12, 1e-7)))
+
+
+def test_the_variance_along_no_pattern_is_the_mean_eigenvalue():
+    cov = torch.diag(torch.tensor([1.0, 2.0, 6.0], dtype=torch.float64))
+    assert D.along(torch.zeros(3, dtype=torch.float64), cov) == pytest.approx(3.0)
+    assert D.along(torch.tensor([0.0, 0.0, 2.0], dtype=torch.float64), cov) == pytest.approx(6.0)
+
+
+def test_a_blank_set_reads_zero_with_no_error_and_no_nan():
+    """A collapsed generator's constant images: no contrast, no pattern, every part 0 +- 0."""
+    blank = D.phase_depths(torch.zeros(64, 1, 32, 32, dtype=torch.float64), 2)
+    assert all(tuple(d) == (0.0, 0.0, 0.0, 0.0) for d in blank.values())
+
+
 def test_the_jackknife_of_a_mean_is_its_classic_variance():
     """Leave-one-out means of K values, and their jackknife variance (K - 1)/K sum (loo - mean loo)^2,
     which for the mean equals s^2 / K exactly."""

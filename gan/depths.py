@@ -84,10 +84,8 @@ class Depth(NamedTuple):
 NAN_DEPTH = Depth(math.nan, math.nan, math.nan, math.nan)
 
 
-def signed_sqrt(t: torch.Tensor | float) -> torch.Tensor | float:
+def signed_sqrt(t: float) -> float:
     """``sign(t) sqrt(|t|)``: a squared depth back on the depth scale."""
-    if isinstance(t, torch.Tensor):
-        return torch.sign(t) * t.abs().sqrt()
     return math.copysign(math.sqrt(abs(t)), t)
 
 
@@ -242,7 +240,7 @@ class GroupPatterns:
 
     def parts(self) -> list[str]:
         """The parts of ``PARTS`` these patterns hold."""
-        return [p for p in PARTS if p in self.profiles or all(sub in self.profiles for sub, _ in COMPOSITE.get(p, ((p, 1),)))]
+        return [p for p in PARTS if all(sub in self.profiles for sub, _ in COMPOSITE.get(p, ((p, 1),)))]
 
 
 def periodic_projection(profiles: torch.Tensor, period: int, q: int) -> torch.Tensor:

@@ -580,6 +580,30 @@ def test_too_few_images_or_too_small_images_are_refused():
         D.phase_depths(white(7, 32, 0), 2)
     with pytest.raises(ValueError, match="too small.* fewer than 16 rows or columns"):
         D.phase_depths(white(16, 16, 0), 8)
+    with pytest.raises(ValueError, match=r"expected images \(N, C, H, W\), got shape \(64, 32, 32\)"):
+        D.phase_depths(white(64, 32, 0)[:, 0], 2)
+    assert math.isfinite(D.phase_depths(white(8, 32, 0), 2)["total"].value)  # the fewest it takes
+
+
+def test_the_region_read_must_hold_two_periods():
+    """Margins are whole periods; one period left between them cannot tell a phase from the local
+    trend: 24 px at P = 8 keeps one period (refused), 32 px keeps two."""
+    assert D.margin(8, 24) == D.margin(8, 32) == 8
+    assert not D.fits(8, 24, 24) and D.fits(8, 32, 32)
+
+
+def test_phase_depths_are_the_depths_of_the_groups_asked_for_at_p2_by_default():
+    x = dead_leaves_images(64, 32, seed=9).double()
+    assert D.phase_depths(x) == D.depths(D.group_patterns(x, 2))
+    assert D.phase_depths(x, 4, groups=8) == D.depths(D.group_patterns(x, 4, groups=8)) != D.phase_depths(x, 4)
+
+
+def test_phase_profiles_make_their_trend_kernel_where_the_maps_are(monkeypatch):
+    """On a GPU the kernel must be made on the maps' device (no second device here: the request is checked)."""
+    asked, make = [], D.trend_kernel
+    monkeypatch.setattr(D, "trend_kernel", lambda period, dtype, device=None: asked.append(device) or make(period, dtype, device))
+    maps = torch.zeros(3, 1, 16, 16, dtype=torch.float64, device="meta")
+    assert D.phase_profile(maps, 4, 4).device.type == "meta" and asked == [maps.device]
 
 
 def test_sets_merged_in_chunks_are_the_set_grouped_at_once():

@@ -119,15 +119,6 @@ def noise_power_one(x):
     return tot / n / 4
 
 
-def noise_power_one_closed(x):
-    k = len(x)
-    s = cov(x)
-    c = x - x.mean(0)
-    q = float(np.sum(np.sum(c ** 2, 1) ** 2)) / (k - 1)
-    return (k - 1) / (k * (k - 2) * (k - 3)) * ((k - 1) * (k - 2) * np.trace(s @ s)
-                                                + np.trace(s) ** 2 - k * q)
-
-
 def noise_power_two(x, y):
     return float(np.trace(cov(x) @ cov(y)))
 
@@ -170,9 +161,7 @@ def ref_depth(profiles, levels, scale, k, part):
     c = cov(x) / k
     m = x.mean(0)
     power = npow / k ** 2
-    return dict(u=vals[0], variance=var, trace=float(np.trace(c)), power=power,
-                along=_along(m, c), jack=jack, npow=npow,
-                npow_closed=noise_power_one_closed(x))
+    return dict(u=vals[0], variance=var, trace=float(np.trace(c)), power=power, along=_along(m, c))
 
 
 def ref_distance(gp, gl, rp, rl, scale, part):
@@ -206,5 +195,4 @@ def ref_distance(gp, gl, rp, rl, scale, part):
     m = xg.mean(0) - xr.mean(0)
     power = npg / k ** 2 + npr / l_ ** 2 + 2 * npgr / (k * l_)
     return dict(u=ug[0], variance=var, trace=float(np.trace(c)), power=power,
-                along=_along(m, c), jack=jack, excess=excess,
-                floor=jack * (kk - 2) / (2 * (kk - 1)))
+                along=_along(m, c), floor=jack * (kk - 2) / (2 * (kk - 1)))

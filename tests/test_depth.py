@@ -256,7 +256,7 @@ def synthetic_patterns(rng: np.random.Generator, k: int, pattern: dict, amount: 
     return profiles, levels, pat
 
 
-def squared_and_noise(fn, *args) -> dict:
+def squared_and_noise(monkeypatch, fn, *args) -> dict:
     """What ``fn`` (``depths`` or ``distance``) passes to ``depth_from_squared`` per part: the
     squared estimate and its ``Noise``."""
     calls, original = [], D.depth_from_squared
@@ -265,16 +265,14 @@ def squared_and_noise(fn, *args) -> dict:
         calls.append({"u": u, "variance": noise.variance, "trace": noise.trace, "power": noise.power,
                       "along": noise.along})
         return original(u, noise)
-    D.depth_from_squared = record
-    try:
+    with monkeypatch.context() as m:
+        m.setattr(D, "depth_from_squared", record)
         fn(*args)
-    finally:
-        D.depth_from_squared = original
     return dict(zip(D.PARTS, calls))
 
 
 @pytest.mark.parametrize("k,l,amount", [(7, 6, 1.0), (6, 8, 1.0), (7, 6, 0.0)])
-def test_depths_and_distances_agree_with_a_second_implementation_term_by_term(k, l, amount):
+def test_depths_and_distances_agree_with_a_second_implementation_term_by_term(k, l, amount, monkeypatch):
     """tests/depths_reference.py computes every part's squared depth and distance, jackknife
     variance less its excess (floored), trace, power and along, with loops over groups and pairs
     from the definitions; the two agree to rounding. Sets of unequal sizes either way round (the
@@ -286,7 +284,7 @@ def test_depths_and_distances_agree_with_a_second_implementation_term_by_term(k,
     gp, gl, g = synthetic_patterns(rng, k, pattern, amount)
     rp, rl, r = synthetic_patterns(rng, l, {p: 0.5 * pattern[p] + 0.5 * rng.normal(size=12) for p in base}, amount)
     scale = {p: 4 for p in base}
-    own, between = squared_and_noise(D.depths, g), squared_and_noise(D.distance, g, r)
+    own, between = squared_and_noise(monkeypatch, D.depths, g), squared_and_noise(monkeypatch, D.distance, g, r)
     expected_distance = {p: depths_reference.ref_distance(gp, gl, rp, rl, scale, p) for p in D.PARTS}
     if amount == 0.0:  # pure noise: the floor decides some parts' variance
         assert any(e["variance"] == e["floor"] for e in expected_distance.values())

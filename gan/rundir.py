@@ -13,6 +13,7 @@ reach these files through ``RunDir``.
 from __future__ import annotations
 
 import fcntl
+import gzip
 import json
 import os
 import socket
@@ -32,6 +33,8 @@ from gan.errors import UserError
 CONFIG = "config.yaml"
 HYDRA_DIR = ".hydra"
 METRICS = "metrics.jsonl"
+#: The same records compressed, as a study's archive keeps them (``gan.archive``).
+METRICS_ARCHIVED = METRICS + ".gz"
 STATUS = "status.json"
 CHECKPOINTS = "checkpoints"
 SAMPLES = "samples"
@@ -184,12 +187,21 @@ class RunDir:
 
     # -- records ------------------------------------------------------------------------------
 
+    @property
+    def archived_metrics_file(self) -> Path:
+        return self.path / METRICS_ARCHIVED
+
     def read_metrics(self) -> list[dict[str, Any]]:
-        """The records of ``metrics.jsonl``; a truncated last line is ignored."""
-        if not self.metrics_file.is_file():
+        """The records of ``metrics.jsonl`` (or of an archived run's ``metrics.jsonl.gz``); a
+        truncated last line is ignored."""
+        if self.metrics_file.is_file():
+            text = self.metrics_file.read_text()
+        elif self.archived_metrics_file.is_file():
+            text = gzip.decompress(self.archived_metrics_file.read_bytes()).decode()
+        else:
             return []
         records = []
-        for line in self.metrics_file.read_text().splitlines():
+        for line in text.splitlines():
             try:
                 records.append(json.loads(line))
             except json.JSONDecodeError:

@@ -42,7 +42,7 @@ from gan import names as N
 from gan import records as R
 from gan.config import flatten, load_preset
 from gan.errors import report
-from gan.failures import failure
+from gan.failures import RULE, failure
 from gan.plots import comparison_figure, generator_stages_figure, save_figure, summary_bars, training_curves
 from gan.rundir import Liveness, RunDir, Status
 from gan.stats import STILL_MOVING, Comparison, Estimate, compare, estimate, rate, rates_differ, settle
@@ -623,8 +623,7 @@ def failures_table(keys: list[str], jobs: list[Job], reference: str, generator: 
     base = next((label for label, members in ended.items()
                  if lead and str(members[0].config.get(lead)) == reference), None)
     headline = N.of_generator(N.HEADLINE, generator)
-    lines = [f"Failed runs (rule of gan.failures: diverged, or SWD over the headline window above twice its "
-             f"best before it), {generator} generator: the "
+    lines = [f"Failed runs (rule of gan.failures, {RULE}), {generator} generator: the "
              f"rate with its exact 95% interval, Fisher's exact test against `{reference}`, and each failed run "
              f"with its headline ({headline}):", "",
              "| group | failed | rate [95%] | p vs reference | failed runs |", "|---|---|---|---|---|"]

@@ -27,7 +27,7 @@ def test_a_healthy_run_did_not_fail_whatever_its_depth():
 def test_a_late_blow_up_is_a_failure_and_the_step_0_swd_is_not_its_best():
     blown = HEALTHY[:10] + [150, 180, 200, 160, 170, 190]
     assert F.failure(records(blown), 0.5).startswith("blew up")
-    assert F.failure(records(HEALTHY[:10] + [90] * 6), 0.5) is None  # 1.8x its best: not blown up
+    assert F.failure(records(HEALTHY[:10] + [90] * 5 + [60]), 0.5) is None  # 1.8x its best, back at the end
     assert F.failure(records([50, 300, 300, 300, 300, 300]), 0.5) is None  # only step 0 before: nothing to compare
 
 
@@ -54,3 +54,26 @@ def test_each_generator_is_judged_on_its_own_quality():
 def test_the_window_decides_what_is_late(window):
     blown = HEALTHY[:12] + [200] * 4  # blown up in the last quarter only
     assert F.failure(records(blown), window).startswith("blew up")
+
+
+def test_a_blow_up_at_the_last_evaluation_is_a_failure_that_the_window_mean_dilutes():
+    """v2: the exploratory ICNR seed 6 (best 113 before the window, window mean 126, last 236) is
+    marked, though the window's mean is only 1.1 times its best."""
+    icnr6 = [300, 150, 120, 113, 118, 120, 116, 119, 117, 121, 115, 118, 120, 170, 236]
+    assert F.failure(records(icnr6), 0.5).startswith("blew up at the end")
+    assert "236" in F.failure(records(icnr6), 0.5)
+
+
+@pytest.mark.parametrize("last, marked", [(1.29, False), (1.31, True)])
+def test_the_end_condition_is_1_3_times_the_best_before_the_last(last, marked):
+    curve = HEALTHY[:-1] + [48 * last]  # best before the last: 48
+    assert (F.failure(records(curve), 0.5) is not None) == marked
+
+
+def test_the_end_condition_ignores_step_0_and_needs_an_earlier_evaluation():
+    assert F.failure(records([40, 100]), 0.5) is None  # step 0 is not a best; nothing before the last
+    assert F.failure(records([40, 100, 100, 100]), 0.5) is None
+
+
+def test_the_rule_names_its_version_and_ratios():
+    assert "v2" in F.RULE and "1.3" in F.RULE and "2 times" in F.RULE

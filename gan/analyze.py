@@ -7,7 +7,7 @@ run directory without one is compared with the dataset it was trained on. PATH i
 
 Writes, in ``--out`` (default ``analysis/<PATH's name>`` in the current directory): ``spectra.npz``
 (the arrays), ``metrics.json`` (numbers and options) and PNG figures drawn from ``spectra.npz``
-alone (``--plot-only DIR`` redraws them). With a reference of at least 32 images, the published
+alone (``python -m gan.analyze OUT --plot-only`` redraws them). With a reference of at least 32 images, the published
 spectrum-based detectors (``gan.detectors``) are trained and tested on disjoint halves of both sets:
 their held-out AUC with its 95% interval is printed and saved with the numbers.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import torch
 
 from gan import checkpoint as ckpt
 from gan import config, detectors, metrics, spectral
+from gan import depths as D
 from gan import names as N
 from gan.app import compose
 from gan.build import build_dataset, build_generator
@@ -59,6 +61,10 @@ def _to_nchw(x: torch.Tensor, where: str) -> torch.Tensor:
         return x.float() / 127.5 - 1
     if not x.is_floating_point():
         raise AnalysisError(f"{where}: expected uint8 or float images, got {x.dtype}")
+    bad = (~torch.isfinite(x)).flatten(1).any(dim=1)
+    if bool(bad.any()):
+        raise AnalysisError(f"{where}: {int(bad.sum())} of {len(x)} images hold NaN or Inf pixels (the first: image "
+                            f"{int(bad.nonzero()[0])}); remove them or fix what wrote them")
     return x.float()
 
 
@@ -83,9 +89,10 @@ def load_tensor_file(path: Path) -> torch.Tensor:
     return _to_nchw(x, str(path))
 
 
-def load_folder(path: Path, channels: int | None = None) -> torch.Tensor:
-    """Every image under ``path`` at its own size (all must match); RGB unless all are greyscale."""
-    return ImageFolder(path, image_size=None, channels=channels, strict=True).load_all()
+def load_folder(path: Path, limit: int | None = None, channels: int | None = None) -> torch.Tensor:
+    """The first ``limit`` images under ``path`` (sorted by path) at their own size (all must
+    match); RGB unless all are greyscale."""
+    return ImageFolder(path, image_size=None, channels=channels, strict=True).load_all(limit)
 
 
 def load_run(path: Path, num_samples: int, seed: int = 0) -> torch.Tensor:
@@ -140,7 +147,7 @@ def load_images(spec: str, num_samples: int, image_size: int | None = None) -> t
     if path.is_dir():
         if RunDir(path).config_file.is_file() or RunDir(path).checkpoint_dir.is_dir():
             return load_run(path, num_samples)
-        return load_folder(path)
+        return load_folder(path, num_samples)
     if path.is_file():
         if path.suffix not in TENSOR_SUFFIXES:
             raise AnalysisError(f"{path}: not a run directory, folder or tensor file ({', '.join(TENSOR_SUFFIXES)})")
@@ -167,20 +174,38 @@ def stats_arrays(prefix: str, stats: SpectralStats) -> dict[str, np.ndarray]:
 
 def analyze(images: torch.Tensor, reference: torch.Tensor | None, out: Path, window: str = "none",
             channels: str = "mean", residual: bool = False, f_min: float = 0.0, boundary: str = "none",
-            saturation: str = "none", source: str = "images") -> dict:
-    """Compute and save ``spectra.npz`` and ``metrics.json`` in ``out``; return the metrics."""
+            saturation: str = "none", source: str = "images", max_period: int | None = None) -> dict:
+    """Compute and save ``spectra.npz`` and ``metrics.json`` in ``out``; return the metrics. The
+    periods read are ``gan.names.periods_for`` the size (a generator that starts at 4x4), up to
+    ``max_period``; which were read, and why the others were not, is printed and saved."""
     h, w = images.shape[-2:]
     if reference is not None and reference.shape[-2:] != images.shape[-2:]:
         raise AnalysisError(f"{source}: images are {w}x{h} but the reference images are "
                             f"{reference.shape[-1]}x{reference.shape[-2]}: sizes must match")
-    periods = N.periods_for(h, w)
+    if reference is not None and reference.shape[1] != images.shape[1]:
+        raise AnalysisError(f"{source}: images have {images.shape[1]} channel(s) but the reference images "
+                            f"{reference.shape[1]}: channels must match (greyscale against greyscale, RGB against RGB)")
+    for what, x in (("images", images), ("reference", reference)):
+        if x is not None and float(x.amax() - x.amin()) == 0:
+            print(f"the {what} are constant (blank): they hold no pattern; a depth's distance reads the other "
+                  "set's own pattern, and every detector tells a blank set from one that is not")
+    if min(len(images), len(reference) if reference is not None else len(images)) < D.MIN_IMAGES:
+        print(f"fewer than {D.MIN_IMAGES} images: the depths are left out (NaN); the detectors need 32 of each set")
+    if max_period is not None and max_period < 2:
+        raise AnalysisError(f"--max-period must be at least 2, got {max_period}")
+    periods = [p for p in N.periods_for(h, w) if max_period is None or p <= max_period]
     if not periods:
         raise AnalysisError(f"{source}: image size {w}x{h} is not divisible by 2 (or smaller than 8): "
                             f"no checkerboard period fits")
+    skipped = N.left_out(h, w, max_period)
+    grid = max((p for p in periods if p not in skipped), default=None)
+    print(f"periods read: {', '.join(f'P={p}' for p in periods if p not in skipped) or 'none for the depths'}"
+          + (f" (the whole grid: P={grid}, {int(math.log2(grid))} x2 stages)" if grid else "")
+          + "".join(f"; P={p} {'spectra only: ' if p in periods else 'left out: '}{why}" for p, why in skipped.items()))
     options = dict(window=window, channels=channels, residual=residual, boundary=boundary, saturation=saturation)
-    stats = image_stats(images, periods, **options)
+    stats = image_stats(images, periods, progress=True, **options)
     # the reference's set statistics (fixed-pattern CE, phase spread) at the analysed images' sample count
-    ref = image_stats(reference, periods, group=len(images), **options) if reference is not None else None
+    ref = image_stats(reference, periods, group=len(images), progress=True, **options) if reference is not None else None
     values = compute(stats, ref, f_min)
     arrays = stats_arrays("", stats) | (stats_arrays("ref_", ref) if ref is not None else {})
     if reference is not None and min(len(images), len(reference)) >= 32:  # the published detectors, held out
@@ -189,7 +214,8 @@ def analyze(images: torch.Tensor, reference: torch.Tensor | None, out: Path, win
         arrays |= {f"detector_{name}_weights": d.weights for name, d in found.items()}  # which features give them away
     out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out / "spectra.npz", **arrays)
-    record = {"metrics": values, "options": {**options, "f_min": f_min, "periods": periods,
+    record = {"metrics": values, "options": {**options, "f_min": f_min, "periods": periods, "grid": grid,
+                                              "left_out": {str(p): why for p, why in skipped.items()},
                                               "num_images": int(images.shape[0]),
                                               "num_reference": int(reference.shape[0]) if reference is not None else 0,
                                               "image_size": [int(h), int(w)]}}
@@ -228,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--saturation", default="none", choices=spectral.SATURATION_TREATMENTS,
                     help="atanh: measure before tanh squashes artifacts (mostly-saturated images such as MNIST)")
     ap.add_argument("--f-min", type=float, default=0.0, help="lowest frequency in spectral/distance (cycles/px)")
+    ap.add_argument("--max-period", type=int, help="the largest period read (2^L for L x2 stages; default: a quarter of "
+                    "the side, the grid of a generator that starts at 4x4)")
     ap.add_argument("--plot-only", action="store_true", help="redraw the figures of an existing output folder")
     args = ap.parse_args(argv)
     try:
@@ -247,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                 reference = run_reference(path, args.num_samples)
             print(f"writing to {out}" + ("" if reference is not None else " (no reference: numbers of PATH alone)"))
             values = analyze(images, reference, out, args.window, args.channels, args.residual, args.f_min,
-                             args.boundary, args.saturation, source=args.path)
+                             args.boundary, args.saturation, source=args.path, max_period=args.max_period)
             for k, v in values.items():
                 print(f"{k:32s} {v:.6g}")
             for name in detectors.DETECTORS:

@@ -217,15 +217,19 @@ class ImageFolder(Dataset):
                 log.warning("could not read %s; using the next image", path)
         raise DataError(f"no image under {self.root} could be decoded")
 
-    def load_all(self) -> torch.Tensor:
-        """Every image, ``(N, C, H, W)``; all must have the same size (``image_size=None``)."""
-        images = [self[i] for i in range(len(self))]
-        first = images[0].shape[1:]
-        for path, x in zip(self.files, images):
-            if x.shape[1:] != first:
-                raise DataError(f"mixed image sizes: {self.files[0]} is {first[1]}x{first[0]}, "
-                                f"{path} is {x.shape[2]}x{x.shape[1]}")
-        return torch.stack(images)
+    def load_all(self, limit: int | None = None) -> torch.Tensor:
+        """The first ``limit`` images (default: every one), ``(N, C, H, W)``, read one at a time into
+        one tensor; all must have the same size (``image_size=None``)."""
+        n = len(self) if limit is None else min(limit, len(self))
+        first = self[0]
+        out = torch.empty((n, *first.shape), dtype=first.dtype)
+        for i in range(n):
+            x = first if i == 0 else self[i]
+            if x.shape != first.shape:
+                raise DataError(f"mixed image sizes: {self.files[0]} is {first.shape[2]}x{first.shape[1]}, "
+                                f"{self.files[i]} is {x.shape[2]}x{x.shape[1]}; crop or resize them to one size")
+            out[i] = x
+        return out
 
 
 def no_readable_images(root: Path, candidates: int) -> str:

@@ -174,11 +174,29 @@ def fits(period: int, height: int, width: int, part: str = "phase") -> bool:
 def trend_kernel(period: int, dtype=torch.float64, device=None) -> torch.Tensor:
     """The phase-free local trend filter ``(P + 1, P + 1)``, separable: taps ``[1/2, 1, ..., 1, 1/2] / P``
     in each direction. It maps every P x P-periodic map to its mean (the half-weight ends are one
-    phase), keeps linear ramps, and leaves a constant of a quadratic (it is symmetric)."""
+    phase), keeps linear ramps, and leaves a constant of a quadratic (it is symmetric). The dense
+    kernel is the reference that ``local_trend`` is tested against."""
     taps = torch.ones(period + 1, dtype=dtype, device=device)
     taps[0] = taps[-1] = 0.5
     taps = taps / period
     return taps[:, None] * taps[None, :]
+
+
+def _trend_along(maps: torch.Tensor, period: int, dim: int) -> torch.Tensor:
+    """The taps of ``trend_kernel`` along ``dim`` (valid positions: the size shrinks by P), as the
+    mean of two adjacent length-P box sums read off one prefix sum: time and memory linear in the
+    pixels at any P."""
+    n = maps.shape[dim]
+    zero = torch.zeros_like(maps.narrow(dim, 0, 1))
+    prefix = torch.cat([zero, maps.cumsum(dim)], dim)  # prefix[i] = sum of maps[:i]
+    box = prefix.narrow(dim, period, n - period + 1) - prefix.narrow(dim, 0, n - period + 1)
+    return (box.narrow(dim, 0, n - period) + box.narrow(dim, 1, n - period)) / (2 * period)
+
+
+def local_trend(maps: torch.Tensor, period: int) -> torch.Tensor:
+    """The local trend of maps ``(..., H, W) -> (..., H - P, W - P)``: ``trend_kernel`` applied as a
+    valid correlation (output [i, j] is centred on input [i + P/2, j + P/2]), separably."""
+    return _trend_along(_trend_along(maps, period, -1), period, -2)
 
 
 def phase_profile(maps: torch.Tensor, period: int, m: int) -> torch.Tensor:
@@ -187,13 +205,11 @@ def phase_profile(maps: torch.Tensor, period: int, m: int) -> torch.Tensor:
     rows and columns [m, H - m) x [m, W - m), minus the mean over classes."""
     h, w = maps.shape[-2:]
     r = trend_reach(period)
-    flat = maps.reshape(-1, 1, h, w)
-    trend = F.conv2d(flat, trend_kernel(period, maps.dtype, maps.device)[None, None])  # positions [r, H - r)
-    detrended = flat[..., r:h - r, r:w - r] - trend
-    region = detrended[..., m - r:h - m - r, m - r:w - m - r]
+    region = (maps[..., m:h - m, m:w - m]
+              - local_trend(maps[..., m - r:h - m + r, m - r:w - m + r], period))  # the trend only where read
     classes = region.unflatten(-1, (-1, period)).unflatten(-3, (-1, period)).mean(dim=(-4, -2))
     classes = classes - classes.mean(dim=(-2, -1), keepdim=True)
-    return classes.reshape(*maps.shape[:-2], period, period)
+    return classes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -263,6 +279,30 @@ def _var_over_images(t: torch.Tensor) -> torch.Tensor:
     return (t - t.mean(dim=1, keepdim=True)).square().sum(dim=1) / (t.shape[1] - 1)
 
 
+def _one_group(xs: torch.Tensor, period: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """One group's profiles ``(D,)`` and levels ``()`` per part from its images ``(n, C, H, W)``
+    (float64), as ``GroupPatterns`` holds them; memory of a few copies of the group's images."""
+    c, h, w = xs.shape[1:]
+    ch, cw = contrast_margin(h), contrast_margin(w)  # the contrast's region: one for every period
+    own_mean = xs[..., ch:h - ch, cw:w - cw].mean(dim=(-2, -1), keepdim=True)  # each image's mean over the region
+    variance = _var_over_images((xs - own_mean)[None])[0]  # (C, H, W)
+    contrast = variance[..., ch:h - ch, cw:w - cw].mean()
+    mh = margin(period, h)
+    profiles = {"phase": phase_profile(variance, period, mh).flatten(),
+                "fixed": phase_profile(xs.mean(dim=0), period, mh).flatten()}
+    levels = {"phase": 2 * contrast, "fixed": contrast}  # phase: relative to 2 s^2; fixed: to s (MEAN_LEVEL)
+    if fits(period, h, w, "replica"):
+        mr = margin(period, h, "replica")
+        dx = F.pad(_var_over_images((xs[..., :, 1:] - xs[..., :, :-1])[None])[0], (0, 1))  # to the right neighbour
+        dy = F.pad(_var_over_images((xs[..., 1:, :] - xs[..., :-1, :])[None])[0], (0, 0, 0, 1))  # to the lower one
+        for part, diff_var in (("replica_x", dx), ("replica_y", dy)):  # the padded column or row is in the margins
+            profiles[part] = phase_profile(diff_var, period, mr).flatten()
+            # over the region the profile reads: nearest x2 reads 1 there even where the level changes
+            # with position (a generator stage's zero-padded maps); the replica depth has its own unit
+            levels[part] = diff_var[..., mr:h - mr, mr:w - mr].mean()
+    return profiles, levels
+
+
 def group_patterns(x: torch.Tensor, period: int, groups: int = DEPTH_GROUPS) -> GroupPatterns:
     """``GroupPatterns`` of an image set ``(N, C, H, W)`` at period P: ``min(groups, N // 2)`` groups of
     consecutive images (the images past the last complete group are left out). Needs N >= ``MIN_IMAGES``."""
@@ -276,31 +316,10 @@ def group_patterns(x: torch.Tensor, period: int, groups: int = DEPTH_GROUPS) -> 
         raise ValueError(f"{h}x{w} images are too small for depths at period {period}: the margins "
                          f"({margin(period, h)} px) leave fewer than {2 * period} rows or columns")
     size = n // groups
-    xs = x[: groups * size].double().unflatten(0, (groups, size))  # (K, n, C, H, W)
-    ch, cw = contrast_margin(h), contrast_margin(w)  # the contrast's region: one for every period
-
-    def over_region(maps: torch.Tensor) -> torch.Tensor:  # (K, C, H, W) -> (K,)
-        return maps[..., ch:h - ch, cw:w - cw].mean(dim=(-3, -2, -1))
-
-    own_mean = xs[..., ch:h - ch, cw:w - cw].mean(dim=(-2, -1), keepdim=True)  # each image's mean over the region
-    variance = _var_over_images(xs - own_mean)  # (K, C, H, W)
-    mean = xs.mean(dim=1)
-    contrast = over_region(variance)  # (K,)
-    mh = margin(period, h)
-    profiles = {"phase": phase_profile(variance, period, mh).flatten(1),
-                "fixed": phase_profile(mean, period, mh).flatten(1)}
-    levels = {"phase": 2 * contrast, "fixed": contrast}  # phase: relative to 2 s^2; fixed: to s (MEAN_LEVEL)
-    scale = {"phase": period * period * c, "fixed": period * period * c}
-    if fits(period, h, w, "replica"):
-        mr = margin(period, h, "replica")
-        dx = F.pad(_var_over_images(xs[..., :, 1:] - xs[..., :, :-1]), (0, 1))  # to the right neighbour, (K, C, H, W)
-        dy = F.pad(_var_over_images(xs[..., 1:, :] - xs[..., :-1, :]), (0, 0, 0, 1))  # to the lower neighbour
-        for part, diff_var in (("replica_x", dx), ("replica_y", dy)):  # the padded column or row is in the margins
-            profiles[part] = phase_profile(diff_var, period, mr).flatten(1)
-            # over the region the profile reads: nearest x2 reads 1 there even where the level changes
-            # with position (a generator stage's zero-padded maps); the replica depth has its own unit
-            levels[part] = diff_var[..., mr:h - mr, mr:w - mr].mean(dim=(-3, -2, -1))
-            scale[part] = period * period * c
+    parts = [_one_group(x[k * size:(k + 1) * size].double(), period) for k in range(groups)]  # a group at a time
+    profiles = {part: torch.stack([p[0][part] for p in parts]) for part in parts[0][0]}
+    levels = {part: torch.stack([p[1][part] for p in parts]) for part in parts[0][1]}
+    scale = {part: period * period * c for part in profiles}
     return GroupPatterns(profiles, levels, scale, groups, period)
 
 
@@ -362,15 +381,23 @@ def _normalised(pat: GroupPatterns, part: str) -> torch.Tensor:
     return pat.profiles[part] / math.sqrt(pat.scale[part]) / torch.where(level > 0, level, torch.ones_like(level))
 
 
+def spread_factor(v: torch.Tensor) -> torch.Tensor:
+    """``A`` ``(K, D)`` with ``A' A`` the unbiased covariance of the rows of ``v`` ``(K, D)``: the
+    centred rows over sqrt(K - 1). Traces, quadratic forms and tr(S S') are read off it in time
+    and memory linear in D; the D x D matrix is never formed (D = C P^2 is 196608 at P = 256)."""
+    return (v - v.mean(dim=0)) / math.sqrt(v.shape[0] - 1)
+
+
 def noise_power(v: torch.Tensor, w: torch.Tensor | None = None) -> float:
     """Unbiased estimate of tr(S_v S_w) (``w`` None: tr(S_v^2)), S the covariance of the rows of
     ``v`` ``(K, D)`` and ``w`` ``(L, D)``: the variance of the degenerate part of a mean product
     between rows, i.e. of pure sampling noise. It is the U-statistic of the squared inner products
     of differences of rows with no row twice (expectation 4 tr(S_v S_w) whatever the rows' mean), in
-    closed form: tr(S_v S_w) for two independent sets, and for one (Himeno & Yamada 2014)
+    closed form: tr(S_v S_w) = |A_v A_w'|^2 (``spread_factor``) for two independent sets, and for
+    one (Himeno & Yamada 2014)
     (K-1) / (K (K-2) (K-3)) ((K-1) (K-2) tr(S^2) + tr(S)^2 - K Q), Q = sum_i |v_i - mean|^4 / (K-1)."""
     if w is not None:
-        return float((covariance(v) * covariance(w)).sum())
+        return float((spread_factor(v) @ spread_factor(w).T).square().sum())
     k = v.shape[0]
     centred = v - v.mean(dim=0)
     gram = centred @ centred.T
@@ -379,16 +406,11 @@ def noise_power(v: torch.Tensor, w: torch.Tensor | None = None) -> float:
     return float((k - 1) / (k * (k - 2) * (k - 3)) * ((k - 1) * (k - 2) * square + trace ** 2 - k * fourth))
 
 
-def covariance(v: torch.Tensor) -> torch.Tensor:
-    """The unbiased covariance ``(D, D)`` of the rows of ``v`` ``(K, D)``."""
-    centred = v - v.mean(dim=0)
-    return centred.T @ centred / (v.shape[0] - 1)
-
-
-def along(mean: torch.Tensor, cov: torch.Tensor) -> float:
-    """``m' C m / |m|^2``: the variance of ``cov`` along ``mean`` (its mean eigenvalue if ``mean`` is 0)."""
+def along(mean: torch.Tensor, factor: torch.Tensor) -> float:
+    """``m' C m / |m|^2`` with ``C = factor' factor`` (``factor`` ``(R, D)``): the variance of C along
+    ``mean`` (its mean eigenvalue if ``mean`` is 0)."""
     norm = float(mean @ mean)
-    return float(mean @ cov @ mean) / norm if norm > 0 else float(torch.diagonal(cov).mean())
+    return float((factor @ mean).square().sum()) / norm if norm > 0 else float(factor.square().sum()) / factor.shape[1]
 
 
 def jackknife_excess_within(k: int) -> float:
@@ -413,9 +435,9 @@ def depths(pat: GroupPatterns) -> dict[str, Depth]:
             out[part] = NAN_DEPTH
             continue
         u, v = _squared(pat, part), _normalised(pat, part)
-        power, cov = noise_power(v), covariance(v) / k
+        power, factor = noise_power(v), spread_factor(v) / math.sqrt(k)  # the mean profile's covariance
         variance = _variance(jackknife_variance(u), jackknife_excess_within(k) * power, k)
-        noise = Noise(variance, float(torch.trace(cov)), power / k ** 2, along(v.mean(dim=0), cov))
+        noise = Noise(variance, float(factor.square().sum()), power / k ** 2, along(v.mean(dim=0), factor))
         out[part] = depth_from_squared(float(u[0]), noise)
     return out
 
@@ -460,10 +482,10 @@ def distance(g: GroupPatterns, r: GroupPatterns) -> dict[str, Depth]:
         excess = (jackknife_excess_within(k) * noise_power(vg) + jackknife_excess_within(l) * noise_power(vr)
                   + 4 * noise_power(vg, vr) / (k * l))
         jack = jackknife_variance(leave_g) + jackknife_variance(leave_r)
-        cov = covariance(vg) / k + covariance(vr) / l
-        noise = Noise(_variance(jack, excess, min(k, l)), float(torch.trace(cov)),
+        factor = torch.cat([spread_factor(vg) / math.sqrt(k), spread_factor(vr) / math.sqrt(l)])  # cov_g/K + cov_r/L
+        noise = Noise(_variance(jack, excess, min(k, l)), float(factor.square().sum()),
                       noise_power(vg) / k ** 2 + noise_power(vr) / l ** 2 + 2 * noise_power(vg, vr) / (k * l),
-                      along(vg.mean(dim=0) - vr.mean(dim=0), cov))
+                      along(vg.mean(dim=0) - vr.mean(dim=0), factor))
         out[part] = depth_from_squared(float(leave_g[0]), noise)
     return out
 

@@ -33,8 +33,11 @@ from gan import spectral
 
 #: Coverage of the reported intervals.
 CONFIDENCE = 0.95
-#: Added to magnitudes and powers before the log, relative to their mean (no log of 0).
+#: Added to magnitudes and powers before the log, relative to the reference set's mean (no log of
+#: 0); the same floor for both sets, so that it cannot tell them apart (a blank set's features sit on it).
 LOG_FLOOR = 1e-8
+#: The floor where the reference set is blank too (its mean is 0).
+BLANK_FLOOR = 1e-30
 
 
 def luma(x: torch.Tensor) -> torch.Tensor:
@@ -45,23 +48,40 @@ def luma(x: torch.Tensor) -> torch.Tensor:
     return x.mean(dim=1)
 
 
-def dct_features(x: torch.Tensor) -> np.ndarray:
-    """Frank et al.: ``(N, C, H, W) -> (N, H * W)``, log |DCT-II| (orthonormal) of each image's luma."""
-    coefficients = np.abs(sfft.dctn(luma(x.double()).cpu().numpy(), type=2, norm="ortho", axes=(-2, -1)))
-    return np.log(coefficients + LOG_FLOOR * coefficients.mean()).reshape(len(x), -1)
+def dct_magnitudes(x: torch.Tensor) -> np.ndarray:
+    """Frank et al.: ``(N, C, H, W) -> (N, H * W)``, |DCT-II| (orthonormal) of each image's luma."""
+    return np.abs(sfft.dctn(luma(x.double()).cpu().numpy(), type=2, norm="ortho", axes=(-2, -1))).reshape(len(x), -1)
 
 
-def azimuthal_features(x: torch.Tensor) -> np.ndarray:
-    """Durall et al.: ``(N, C, H, W) -> (N, K)``, log10 of the azimuthally averaged power spectrum of
-    each image's luma (DC left out, bins out to the corners)."""
-    y = luma(x.double())[:, None]
-    _, profile = spectral.radial_profile(spectral.power_spectrum(y))  # (N, K)
-    profile = profile.cpu().numpy()
-    return np.log10(profile + LOG_FLOOR * profile.mean())
+def azimuthal_powers(x: torch.Tensor) -> np.ndarray:
+    """Durall et al.: ``(N, C, H, W) -> (N, K)``, the azimuthally averaged power spectrum of each
+    image's luma (DC left out, bins out to the corners)."""
+    _, profile = spectral.radial_profile(spectral.power_spectrum(luma(x.double())[:, None]))  # (N, K)
+    return profile.cpu().numpy()
 
 
-#: Detector name -> its features of an image set.
-DETECTORS: dict[str, Callable[[torch.Tensor], np.ndarray]] = {"frank": dct_features, "durall": azimuthal_features}
+@dataclass(frozen=True)
+class Detector:
+    """A published detector's features: a non-negative spectrum per image and the log it is read in."""
+
+    spectrum: Callable[[torch.Tensor], np.ndarray]
+    log: Callable[[np.ndarray], np.ndarray]
+
+    def features(self, x: torch.Tensor, reference: np.ndarray | None = None) -> np.ndarray:
+        """``(N, C, H, W) -> (N, F)``: the log of the spectrum plus the floor of ``reference`` (the
+        reference set's spectra; default: these images' own)."""
+        values = self.spectrum(x)
+        return self.log(values + log_floor(values if reference is None else reference))
+
+
+def log_floor(reference: np.ndarray) -> float:
+    """``LOG_FLOOR`` times the mean of the reference set's spectra (``BLANK_FLOOR`` if it is 0)."""
+    mean = float(np.mean(reference))
+    return LOG_FLOOR * mean if mean > 0 else BLANK_FLOOR
+
+
+#: Detector name -> its features.
+DETECTORS: dict[str, Detector] = {"frank": Detector(dct_magnitudes, np.log), "durall": Detector(azimuthal_powers, np.log10)}
 
 
 @dataclass(frozen=True)
@@ -105,14 +125,19 @@ def halves(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return order[: n // 2], order[n // 2: 2 * (n // 2)]
 
 
-def detect(fake: torch.Tensor, real: torch.Tensor, features: Callable[[torch.Tensor], np.ndarray],
-           seed: int = 0) -> Detection:
+def detect(fake: torch.Tensor, real: torch.Tensor, detector: Detector, seed: int = 0) -> Detection:
     """Train on one half of ``fake`` ``(N, C, H, W)`` and of ``real`` ``(M, C, H, W)``, test on the
-    other halves (see the module docstring). Needs at least 16 images of each."""
+    other halves (see the module docstring), both sets' features on the floor of ``real``. Needs at
+    least 16 images of each, all finite; a blank (constant) set is told apart perfectly from a
+    set that is not."""
     if min(len(fake), len(real)) < 16:
         raise ValueError(f"detectors need at least 16 images of each set, got {len(fake)} and {len(real)}")
+    for name, x in (("generated", fake), ("reference", real)):
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError(f"detectors need finite pixels: the {name} images hold NaN or Inf")
     rng = np.random.default_rng(seed)
-    f, r = features(fake), features(real)
+    reference = detector.spectrum(real)
+    f, r = detector.features(fake, reference), detector.features(real, reference)
     (f_train, f_test), (r_train, r_test) = halves(len(f), rng), halves(len(r), rng)
     x_train = np.concatenate([f[f_train], r[r_train]])
     y_train = np.concatenate([np.ones(len(f_train)), np.zeros(len(r_train))])
@@ -133,4 +158,4 @@ def detect(fake: torch.Tensor, real: torch.Tensor, features: Callable[[torch.Ten
 
 def detectability(fake: torch.Tensor, real: torch.Tensor, seed: int = 0) -> dict[str, Detection]:
     """Every detector of ``DETECTORS`` on the same images."""
-    return {name: detect(fake, real, features, seed) for name, features in DETECTORS.items()}
+    return {name: detect(fake, real, detector, seed) for name, detector in DETECTORS.items()}

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from gan import depths as D
 from gan import spectral
-from gan.names import grid_period
 
 
 @dataclass
@@ -27,7 +27,7 @@ class SpectralStats:
     phase_spread: dict[int, float]       # period -> PS_P of the pooled moments (mean over groups)
     depths: dict[int, dict[str, D.Depth]]  # period -> part (gan.depths.PARTS) -> depth with SE and interval
     patterns: dict[int, D.GroupPatterns | None]  # period -> what depths and distances are computed from
-    grid: int | None                     # the whole grid's period (grid_period), None where no depth fits
+    grid: int | None                     # the whole grid's period: the largest of the periods whose depths fit, or None
     saturation: float                    # share of values at tanh's limits (before any treatment)
     mean_power: torch.Tensor             # (H, W) batch-mean power spectrum, unshifted
     n: int
@@ -58,7 +58,7 @@ class SpectralStats:
 
 def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", channels: str = "mean",
                 residual: bool = False, boundary: str = "none", saturation: str = "none", group: int | None = None,
-                batch_size: int = 1024) -> SpectralStats:
+                batch_size: int = 1024, progress: bool = False) -> SpectralStats:
     """Reduce ``images`` ``(N, C, H, W)`` (any device) to ``SpectralStats``, ``batch_size`` at a time.
 
     ``window``, ``channels``, ``residual`` and ``boundary`` shape the power spectrum; the CE values
@@ -66,6 +66,7 @@ def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", 
     but the saturation share on ``spectral.pre_tanh(images)``. ``group``: the statistics of a whole
     set (fixed-pattern CE, phase spread) are means over consecutive groups of that many images, so
     a reference set is compared at the generated set's sample count (default: all N at once).
+    ``progress``: a progress bar over the periods' depths (the slow part on large images).
     """
     if images.ndim != 4 or images.shape[0] == 0:
         raise ValueError(f"expected a non-empty batch (N, C, H, W), got shape {tuple(images.shape)}")
@@ -104,7 +105,7 @@ def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", 
     mean_images = treated[:whole].reshape(n // group, group, *images.shape[1:]).mean(dim=1)
     fixed = spectral.checkerboard_energies(mean_images, periods)
     patterns = {p: D.group_patterns(treated, p) if D.fits(p, *images.shape[-2:]) and n >= D.MIN_IMAGES else None
-                for p in periods}  # unbiased at any N: all images
+                for p in tqdm(periods, desc="depths by period", unit="P", disable=None if progress else True, leave=False)}
     spread = {}
     for p in periods:
         per_group = torch.cat(moments[p])[:whole].reshape(n // group, group, *counts[p].shape).sum(dim=1)
@@ -124,7 +125,7 @@ def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", 
         depths={p: D.depths(pat) if pat is not None else dict.fromkeys(D.PARTS, D.NAN_DEPTH)
                 for p, pat in patterns.items()},
         patterns=patterns,
-        grid=grid_period(*images.shape[-2:]) if n >= D.MIN_IMAGES else None,
+        grid=max((p for p in periods if D.fits(p, *images.shape[-2:])), default=None) if n >= D.MIN_IMAGES else None,
         saturation=float(host["saturation"]),
         mean_power=host["power"],
         n=n,

@@ -138,6 +138,22 @@ def periods_for(height: int, width: int | None = None) -> list[int]:
     return [p for p in spectral.periods_up_to(min(height, width) // 4) if height % p == 0 and width % p == 0]
 
 
+def left_out(height: int, width: int, max_period: int | None = None) -> dict[int, str]:
+    """The periods of ``periods_for`` (and beyond, up to ``max_period``) that are not read at
+    ``height x width``, each with why."""
+    why = {}
+    for p in spectral.periods_up_to(max(max_period or 0, min(height, width) // 4)):
+        if height % p or width % p:
+            why[p] = f"{height}x{width} px is not divisible by {p}"
+        elif max_period is not None and p > max_period:
+            why[p] = f"above --max-period {max_period}"
+        elif p > min(height, width) // 4:
+            why[p] = "above a quarter of the side (a generator that starts at 4x4 has no larger period)"
+        elif not D.fits(p, height, width):
+            why[p] = f"its depths need {2 * p} rows and columns inside the {D.margin(p, height)} px margins"
+    return why
+
+
 def grid_period(height: int, width: int | None = None) -> int | None:
     """The whole grid's period: the largest of ``periods_for`` whose depths fit the images (2^L for
     the 4 * 2^L px images of a DCGAN generator with L x2 stages: 8 at 32 px, 16 at 64 px); None

@@ -91,3 +91,64 @@ def test_cli_bad_input_has_no_traceback(tmp_path):
     result = run_cli(str(tmp_path / "missing"))
     assert result.returncode == 2
     assert result.stderr.startswith("error:") and "Traceback" not in result.stderr
+
+
+def save_npz(path: Path, images: np.ndarray) -> Path:
+    np.savez(path, images=images)
+    return path
+
+
+@pytest.mark.parametrize("images, reference, expected", [
+    (np.full((40, 16, 16, 3), np.nan, np.float32), None, "40 of 40 images hold NaN or Inf pixels (the first: image 0)"),
+    (np.where(np.arange(40)[:, None, None, None] == 7, np.inf, 0.5).repeat(16, 1).repeat(16, 2).repeat(3, 3),
+     None, "1 of 40 images hold NaN or Inf pixels (the first: image 7)"),
+    (np.zeros((40, 16, 16, 1), np.uint8), np.zeros((40, 16, 16, 3), np.uint8), "images have 1 channel(s) but the reference"),
+])
+def test_unusable_pixels_or_channels_are_one_error_line(tmp_path, capsys, images, reference, expected):
+    target = save_npz(tmp_path / "x.npz", images)
+    args = [str(target), "--out", str(tmp_path / "o")]
+    if reference is not None:
+        args += ["--reference", str(save_npz(tmp_path / "r.npz", reference))]
+    assert analyze.main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and expected in err[0], err
+
+
+def test_a_blank_set_is_a_result_that_says_so(tmp_path, capsys):
+    """A collapsed generator's export: no pattern of its own, perfectly detectable; never a traceback."""
+    rng = np.random.default_rng(0)
+    blank = save_npz(tmp_path / "blank.npz", np.zeros((40, 16, 16, 3), np.uint8))
+    real = save_npz(tmp_path / "real.npz", rng.integers(0, 255, (40, 16, 16, 3), dtype=np.uint8))
+    assert analyze.main([str(blank), "--reference", str(real), "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "the images are constant (blank): they hold no pattern" in out
+    values = json.loads((tmp_path / "o" / "metrics.json").read_text())["metrics"]
+    assert values["detect/frank_auc"] == 1.0 and values["detect/durall_auc"] == 1.0
+    assert values["checkerboard/p2"] == 0.0
+
+
+def test_too_few_images_for_the_depths_is_said_and_left_out(tmp_path, capsys):
+    few = save_npz(tmp_path / "few.npz", np.random.default_rng(0).integers(0, 255, (5, 16, 16, 3), dtype=np.uint8))
+    assert analyze.main([str(few), "--out", str(tmp_path / "o")]) == 0
+    assert "fewer than 8 images: the depths are left out" in capsys.readouterr().out
+    values = json.loads((tmp_path / "o" / "metrics.json").read_text())["metrics"]
+    assert np.isnan(values.get("checkerboard_depth/p2", np.nan)) and values["checkerboard/p2"] > 0
+
+
+def test_the_periods_read_are_stated_and_max_period_limits_them(tmp_path, capsys):
+    x = save_npz(tmp_path / "x.npz", np.random.default_rng(0).integers(0, 255, (8, 64, 64, 3), dtype=np.uint8))
+    assert analyze.main([str(x), "--out", str(tmp_path / "a")]) == 0
+    line = next(s for s in capsys.readouterr().out.splitlines() if s.startswith("periods read"))
+    assert line.startswith("periods read: P=2, P=4, P=8, P=16 (the whole grid: P=16, 4 x2 stages)"), line
+    assert analyze.main([str(x), "--out", str(tmp_path / "b"), "--max-period", "4"]) == 0
+    line = next(s for s in capsys.readouterr().out.splitlines() if s.startswith("periods read"))
+    assert "P=4 (the whole grid: P=4, 2 x2 stages)" in line and "P=8 left out: above --max-period 4" in line
+    record = json.loads((tmp_path / "b" / "metrics.json").read_text())["options"]
+    assert record["periods"] == [2, 4] and record["grid"] == 4 and "16" in record["left_out"]
+    assert analyze.main([str(x), "--out", str(tmp_path / "c"), "--max-period", "1"]) == 2
+
+
+def test_a_folder_is_read_up_to_num_samples(tmp_path):
+    folder = write_folder(tmp_path / "imgs", n=6)
+    assert analyze.load_images(str(folder), 4).shape == (4, 3, 16, 16)
+    assert analyze.load_images(str(folder), 100).shape == (6, 3, 16, 16)

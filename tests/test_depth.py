@@ -339,9 +339,41 @@ def test_without_a_noise_covariance_the_interval_is_two_standard_errors_and_nan_
 
 
 def test_the_variance_along_no_pattern_is_the_mean_eigenvalue():
-    cov = torch.diag(torch.tensor([1.0, 2.0, 6.0], dtype=torch.float64))
-    assert D.along(torch.zeros(3, dtype=torch.float64), cov) == pytest.approx(3.0)
-    assert D.along(torch.tensor([0.0, 0.0, 2.0], dtype=torch.float64), cov) == pytest.approx(6.0)
+    factor = torch.diag(torch.tensor([1.0, 2.0, 6.0], dtype=torch.float64)).sqrt()  # factor' factor = diag(1, 2, 6)
+    assert D.along(torch.zeros(3, dtype=torch.float64), factor) == pytest.approx(3.0)
+    assert D.along(torch.tensor([0.0, 0.0, 2.0], dtype=torch.float64), factor) == pytest.approx(6.0)
+    assert D.along(torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64), factor) == pytest.approx(1.5)
+
+
+def test_the_spread_factor_gives_the_unbiased_covariance_and_its_traces():
+    g = torch.Generator().manual_seed(0)
+    v, w = torch.randn(7, 5, generator=g, dtype=torch.float64), torch.randn(4, 5, generator=g, dtype=torch.float64)
+    a = D.spread_factor(v)
+    np.testing.assert_allclose((a.T @ a).numpy(), np.cov(v.numpy(), rowvar=False), rtol=1e-12)
+    cov_v, cov_w = np.cov(v.numpy(), rowvar=False), np.cov(w.numpy(), rowvar=False)
+    assert D.noise_power(v, w) == pytest.approx(float(np.sum(cov_v * cov_w)), rel=1e-12)
+
+
+@pytest.mark.parametrize("period", [2, 4, 8, 16])
+def test_the_local_trend_is_the_dense_trend_kernel(period):
+    """The prefix-sum trend against the dense (P + 1)^2 kernel, on rectangular maps with leading dims."""
+    maps = torch.randn(2, 3, 3 * period + 5, 2 * period + 3, generator=torch.Generator().manual_seed(period),
+                       dtype=torch.float64)
+    dense = F.conv2d(maps.reshape(-1, 1, *maps.shape[-2:]), D.trend_kernel(period)[None, None]).reshape(
+        2, 3, maps.shape[-2] - period, maps.shape[-1] - period)
+    torch.testing.assert_close(D.local_trend(maps, period), dense, rtol=1e-12, atol=1e-12)
+
+
+def test_depths_at_256_px_and_period_64_in_memory_linear_in_the_pixels():
+    """What crashed before (the dense trend kernel unfolded; a D x D covariance at D = 3 * 64^2):
+    a planted content-following checkerboard at P = 2 reads about its depth at P = 64 too."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(16, 3, 256, 256, generator=g)
+    i = torch.arange(256)
+    checker = ((i[:, None] + i[None, :]) % 2 * 2 - 1).float()
+    pattern = x + 0.2 * (x - x.mean(dim=(-2, -1), keepdim=True)) * checker
+    d = D.depths(D.group_patterns(pattern, 64))
+    assert d["phase"].value == pytest.approx(0.2, abs=0.02)
 
 
 def test_a_blank_set_reads_zero_with_no_error_and_no_nan():

@@ -63,7 +63,47 @@ def test_a_planted_checkerboard_is_detected_and_more_so_the_deeper_it_is():
 
 def test_features_have_the_published_shapes():
     x = dead_leaves_images(4, 32, seed=0)
-    assert DT.dct_features(x).shape == (4, 32 * 32)
-    assert DT.azimuthal_features(x).shape == (4, round(32 / math.sqrt(2)))
+    assert DT.DETECTORS["frank"].features(x).shape == (4, 32 * 32)
+    assert DT.DETECTORS["durall"].features(x).shape == (4, round(32 / math.sqrt(2)))
     with pytest.raises(ValueError, match="at least 16"):
-        DT.detect(x, x, DT.dct_features)
+        DT.detect(x, x, DT.DETECTORS["frank"])
+
+
+def test_a_blank_set_is_perfectly_detectable_and_never_an_error():
+    """A collapsed generator's constant images against the data: every feature of the blank set sits
+    on the reference's floor (finite), and both detectors tell it apart; blank against blank: 0.5."""
+    real = dead_leaves_images(64, 16, seed=1)
+    for value in (0.0, -1.0):
+        blank = torch.full_like(real, value)
+        for name, d in DT.detectability(blank, real).items():
+            assert d.auc == 1.0 and d.accuracy > 0.9, name
+    for name, d in DT.detectability(torch.zeros_like(real), torch.zeros_like(real)).items():
+        assert d.auc == 0.5, name
+
+
+def test_the_log_floor_is_the_references_for_both_sets():
+    """Two draws of one distribution, each half blank images: a floor taken from each set's own
+    mean would put the two sets' blank images at two different constants, which a detector
+    separates perfectly (AUC near 0.75 from the blank half alone); one floor for both cannot."""
+    def half_blank(seed):
+        x = dead_leaves_images(96, 16, seed=seed)
+        x[::2] = 0.0
+        return x
+
+    fake, real = half_blank(4), half_blank(5)
+    for name, detector in DT.DETECTORS.items():
+        reference = detector.spectrum(real)
+        # the blank images of both sets have the same features: nothing for a detector to learn there
+        np.testing.assert_array_equal(detector.features(fake, reference)[::2], detector.features(real, reference)[::2])
+        assert not np.array_equal(detector.features(fake)[::2], detector.features(real)[::2])  # own floors differ
+        d = DT.detect(fake, real, detector)
+        assert abs(d.auc - 0.5) < 0.12, (name, d.auc)
+    assert DT.log_floor(np.zeros(3)) == DT.BLANK_FLOOR and DT.log_floor(np.ones(3)) == DT.LOG_FLOOR
+
+
+def test_nan_or_inf_pixels_are_refused_by_name():
+    real = dead_leaves_images(32, 16, seed=3)
+    bad = real.clone()
+    bad[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="generated images hold NaN or Inf"):
+        DT.detectability(bad, real)

@@ -32,9 +32,14 @@ from gan import records as R
 
 BLOWUP_RATIO = 2.0
 LAST_BLOWUP_RATIO = 1.3
-#: The rule in one line, for tables that say which rule marked their runs.
-RULE = (f"protocol v2: diverged, or SWD over the headline window above {BLOWUP_RATIO:g} times its best before "
-        f"it, or SWD at the last evaluation above {LAST_BLOWUP_RATIO:g} times its best before it")
+#: Each version of the rule in one line, for tables that say which rule marked their runs; v2 is
+#: the protocol's (docs/protocol.md), v1 the exploratory study's (v2 without its end condition).
+RULES = {
+    "v2": (f"protocol v2: diverged, or SWD over the headline window above {BLOWUP_RATIO:g} times its best before "
+           f"it, or SWD at the last evaluation above {LAST_BLOWUP_RATIO:g} times its best before it"),
+    "v1": f"v1: diverged, or SWD over the headline window above {BLOWUP_RATIO:g} times its best before it",
+}
+RULE = RULES["v2"]
 
 
 def _mean(records: list[dict[str, Any]], key: str) -> float:
@@ -42,8 +47,10 @@ def _mean(records: list[dict[str, Any]], key: str) -> float:
     return sum(values) / len(values) if values else math.nan
 
 
-def failure(records: list[dict[str, Any]], window: float, generator: str = "raw", diverged: bool = False) -> str | None:
-    """Why the run with these metrics.jsonl ``records`` failed, in a few words, or None if it did not."""
+def failure(records: list[dict[str, Any]], window: float, generator: str = "raw", diverged: bool = False,
+            rule: str = "v2") -> str | None:
+    """Why the run with these metrics.jsonl ``records`` failed by ``rule`` (a key of ``RULES``), in a
+    few words, or None if it did not."""
     if diverged or any(r.get(N.DIVERGED) for r in records):
         return "diverged (NaN/Inf)"
     chosen = R.headline_records(records, window)
@@ -56,7 +63,7 @@ def failure(records: list[dict[str, Any]], window: float, generator: str = "raw"
     now = _mean(chosen, swd)
     if earlier and now > BLOWUP_RATIO * min(earlier):
         return f"blew up (SWD {now:.3g} in the window, {min(earlier):.3g} at best before)"
-    if len(curve) >= 2 and curve[-1][1] > LAST_BLOWUP_RATIO * min(v for _, v in curve[:-1]):
+    if rule == "v2" and len(curve) >= 2 and curve[-1][1] > LAST_BLOWUP_RATIO * min(v for _, v in curve[:-1]):
         best = min(v for _, v in curve[:-1])
         return f"blew up at the end (SWD {curve[-1][1]:.3g} at step {curve[-1][0]}, {best:.3g} at best before)"
     return None

@@ -42,7 +42,7 @@ from gan import names as N
 from gan import records as R
 from gan.config import flatten, load_preset
 from gan.errors import report
-from gan.failures import RULE, failure
+from gan.failures import RULES, failure
 from gan.plots import comparison_figure, generator_stages_figure, save_figure, summary_bars, training_curves
 from gan.rundir import Liveness, RunDir, Status
 from gan.stats import STILL_MOVING, Comparison, Estimate, compare, estimate, rate, rates_differ, settle
@@ -67,6 +67,7 @@ class Job:
     records: list[dict[str, Any]] = field(default_factory=list)
 
     last_only: bool = False  # the last evaluation instead of the mean over the headline window
+    rule: str = "v2"  # the failure rule's version (gan.failures.RULES)
 
     @property
     def finished(self) -> bool:
@@ -140,7 +141,7 @@ class Job:
         cache = self.__dict__.setdefault("_failures", {})
         if generator not in cache:
             cache[generator] = failure(self.records, self.headline_window, generator,
-                                       diverged=self.status.status == Status.DIVERGED)
+                                       diverged=self.status.status == Status.DIVERGED, rule=self.rule)
         return cache[generator]
 
     @property
@@ -623,7 +624,8 @@ def failures_table(keys: list[str], jobs: list[Job], reference: str, generator: 
     base = next((label for label, members in ended.items()
                  if lead and str(members[0].config.get(lead)) == reference), None)
     headline = N.of_generator(N.HEADLINE, generator)
-    lines = [f"Failed runs (rule of gan.failures, {RULE}), {generator} generator: the "
+    rules = sorted({j.rule for j in jobs})
+    lines = [f"Failed runs (rule of gan.failures, {'; '.join(RULES[r] for r in rules)}), {generator} generator: the "
              f"rate with its exact 95% interval, Fisher's exact test against `{reference}`, and each failed run "
              f"with its headline ({headline}):", "",
              "| group | failed | rate [95%] | p vs reference | failed runs |", "|---|---|---|---|---|"]
@@ -675,13 +677,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--margin", type=float, help="equivalence margin of the depths, a fraction of contrast (default: "
                     f"{M.DEPTH_MARGIN}; a detector's AUC: {M.AUC_MARGIN})")
     ap.add_argument("--last", action="store_true", help="the last evaluation of each run, not the headline window")
+    ap.add_argument("--rule", choices=list(RULES), default="v2",
+                    help="the failure rule (gan.failures.RULES): v2, the protocol's (default), or v1, the exploratory study's")
     ap.add_argument("--generator", choices=list(N.GENERATORS),
                     help="whose numbers are the headline: raw or ema (default: the runs' eval.generator)")
     args = ap.parse_args(argv)
     try:
         jobs = load_jobs(args.sweep_dir)
         for j in jobs:
-            j.last_only = args.last
+            j.last_only, j.rule = args.last, args.rule
             if args.generator:
                 j.generator = args.generator
         keys, rows = summarize(jobs)

@@ -69,6 +69,16 @@ def test_misspelled_group_option_is_one_line_with_the_closest_name(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_malformed_override_is_one_line_that_says_how_to_quote_it(tmp_path):
+    for args, says in [(("train.steps=[",), "cannot read this override"),
+                       (("hydra.run.dir=outputs/resize_nearest,seed=1",), "'hydra.run.dir=\"outputs/resize_nearest,seed=1\"'"),
+                       (("hydra.run.dir=a,b",), "a comma list is a sweep; add -m")]:
+        out = run(tmp_path, *args)
+        assert out.returncode == 2, args
+        assert says in one_error_line(out), args
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_continuing_keeps_the_first_record_and_raising_steps_continues(finished):
     (folder,) = (finished / "outputs").iterdir()
     record = (folder / ".hydra" / "overrides.yaml").read_bytes()

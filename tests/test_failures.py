@@ -77,3 +77,12 @@ def test_the_end_condition_ignores_step_0_and_needs_an_earlier_evaluation():
 
 def test_the_rule_names_its_version_and_ratios():
     assert "v2" in F.RULE and "1.3" in F.RULE and "2 times" in F.RULE
+
+
+def test_rule_v1_is_v2_without_its_end_condition():
+    ends_high = HEALTHY[:-1] + [48 * 1.5]
+    assert F.failure(records(ends_high), 0.5, rule="v2").startswith("blew up at the end")
+    assert F.failure(records(ends_high), 0.5, rule="v1") is None
+    blown = HEALTHY[:10] + [150] * 6
+    assert F.failure(records(blown), 0.5, rule="v1") == F.failure(records(blown), 0.5, rule="v2")
+    assert set(F.RULES) == {"v1", "v2"} and F.RULE == F.RULES["v2"]

@@ -4,7 +4,8 @@ Exit codes: 0 finished, 2 bad configuration or data, 3 diverged (NaN/Inf), 128+N
 signal N (a checkpoint was saved; the same command resumes). A run's directory is named from its
 overrides, so rerunning a command continues its run. In a multirun every job is checked before any
 starts; a failing or diverging job is reported in one line at the end, after the other jobs ran,
-and sets the exit code; SIGTERM/SIGINT stop the whole sweep. Under submitit a signal is passed to
+and sets the exit code; SIGTERM/SIGINT stop the whole sweep with every launcher (running jobs save a
+checkpoint, no further job starts); a second Ctrl-C stops at once. Under submitit a signal is passed to
 submitit's handler after the checkpoint (USR2: requeue and resume).
 """
 import os
@@ -41,4 +42,9 @@ if __name__ == "__main__":
         sys.argv[1:] = cli.normalize(sys.argv[1:])
     except UserError as e:
         sys.exit(report(e))
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # a second Ctrl-C (gan.signals): no waiting for a checkpoint
+        print("stopped at once by a second Ctrl-C: the last periodic checkpoint of each running job is kept; "
+              "rerun the same command to resume", file=sys.stderr)
+        sys.exit(130)

@@ -1,4 +1,5 @@
-"""Stop signals during training: recorded mid-step, acted on at a step boundary after a checkpoint.
+"""Stop signals during training: recorded mid-step, acted on at a step boundary after a checkpoint;
+a second Ctrl-C (SIGINT) stops at once.
 
 SIGTERM, SIGINT and the scheduler's warning signal (submitit's ``$SUBMITIT_PREEMPT_SIGNAL``,
 USR2 by default, which SLURM sends before a preemption or the time limit) are deferred. After the
@@ -50,8 +51,13 @@ def deferred_signals(signums: tuple[int, ...] | None = None):
     if threading.current_thread() is not threading.main_thread():  # handlers only in the main thread
         yield deferred
         return
+    def record(signum, frame):
+        if signum == signal.SIGINT and signal.SIGINT in deferred.received:
+            raise KeyboardInterrupt  # a second Ctrl-C: at once, without waiting for the checkpoint
+        deferred.received.append(signum)
+
     for s in signums or stop_signals():
-        deferred.previous[s] = signal.signal(s, lambda signum, frame: deferred.received.append(signum))
+        deferred.previous[s] = signal.signal(s, record)
     try:
         yield deferred
     finally:
@@ -93,6 +99,8 @@ def sweep_stop():
     stop = SweepStop()
 
     def handler(signum, frame):
+        if signum == signal.SIGINT and stop.signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: at once, without waiting for the running jobs
         stop.signum = stop.signum or signum
 
     handler.stops_training = True

@@ -120,12 +120,13 @@ def record_sweep(sweep_dir: Path, config: Any) -> None:
 
 
 def workers(launcher: Any) -> int | None:
-    """How many jobs a launcher runs at once (joblib's ``n_jobs``; -1: every core), None for one
-    that takes any number. A sweep launches that many at a time, so that after a stop signal no
-    further job starts."""
+    """How many jobs a launcher runs at once (joblib's ``n_jobs``; -1: every core; Hydra's basic
+    launcher, one after another in this process: 1), None for one that takes any number. A sweep
+    launches that many at a time, so that after a stop signal no further job starts."""
     n = launcher.get("n_jobs") if hasattr(launcher, "get") else None
     if n is None:
-        return None
+        target = str(launcher.get("_target_", "")) if hasattr(launcher, "get") else ""
+        return 1 if target.endswith("BasicLauncher") else None
     return joblib.cpu_count() + 1 + n if n < 0 else int(n)
 
 

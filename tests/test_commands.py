@@ -151,3 +151,33 @@ def test_ctrl_c_on_a_joblib_sweep_checkpoints_every_running_job_and_the_same_com
         assert 0 < step < target
         steps = [r["step"] for r in RunDir(sweep / name).read_metrics()]
         assert steps == sorted(steps) and steps[-1] == target
+
+
+@pytest.mark.parametrize("launcher", [[], ["hydra/launcher=joblib", "hydra.launcher.n_jobs=1"]],
+                         ids=["sequential", "joblib_one_at_a_time"])
+def test_ctrl_c_on_a_sequential_sweep_starts_no_further_job(tmp_path, launcher):
+    """Four jobs one after another (Hydra's basic launcher, or joblib with one worker): Ctrl-C while
+    the first trains leaves it interrupted with a checkpoint, starts none of the other three, and
+    ends the command with exit code 130 and the line that continues the sweep."""
+    import os
+    import signal
+    import time
+
+    sweep = tmp_path / "sweep"
+    args = ["-m", "upsampler=transposed,resize_nearest,pixel_shuffle,resize_bilinear", "debug=tiny", "eval.every=20",
+            "train.ckpt_every=100000", "train.steps=100000", *launcher, f"hydra.sweep.dir={sweep}"]
+    proc = subprocess.Popen([*TRAIN, *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 240
+    while not list(sweep.glob("*/metrics.jsonl")):
+        if time.time() > deadline:
+            proc.kill()
+            pytest.fail("the first job did not start")
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=240)
+    assert proc.returncode == 130, stderr[-3000:]
+    assert sum(line.startswith("interrupted:") for line in stderr.splitlines()) == 1, stderr[-3000:]
+    started = sorted(p.parent.name for p in sweep.glob("*/status.json"))
+    assert len(started) == 1, started
+    assert json.loads((sweep / started[0] / "status.json").read_text())["status"] == "interrupted"

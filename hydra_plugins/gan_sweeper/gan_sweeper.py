@@ -59,7 +59,7 @@ class GanSweeper(BasicSweeper):
         returns, failures, interrupted = [], [], []
         with signals.sweep_stop() as stop:
             for start in range(0, len(jobs), batch):
-                if stop.signum:
+                if stop.signum or interrupted:  # a job stopped by a signal: no further job starts
                     break
                 chunk = jobs[start:start + batch]
                 results = self.launcher.launch([job.with_dirs(sweep_dir) for job in chunk], initial_job_idx=start)

@@ -127,3 +127,39 @@ def test_fig_detectability_refuses_a_missing_folder_and_a_run_in_two_folders(tmp
             fig.main([*map(str, sweeps), "--out", str(tmp_path / "out")])
         assert e.value.code == 2 and "error:" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_bench_analyze_prints_a_row_per_size_with_its_growth():
+    """Smoke test only: every size gets time and memory beside its baseline; speed is never asserted."""
+    out = subprocess.run([sys.executable, "experiments/benchmarks/bench_analyze.py", "--sizes", "16,32", "--images", "8"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = [line for line in out.stdout.splitlines() if line.startswith("| 16 px") or line.startswith("| 32 px")]
+    assert len(rows) == 2 and " MB | " in rows[0] and rows[1].count("x |") == 2, out.stdout
+
+
+def test_fig_marked_shows_the_runs_the_rule_marks(tmp_path):
+    """Two runs with sample grids: the one whose last SWD is 2x its best is marked and drawn; the other is not."""
+    import importlib.util
+
+    from PIL import Image
+
+    from gan import names as N
+    from gan.rundir import RunDir
+    spec = importlib.util.spec_from_file_location("fig_marked", ROOT / "experiments" / "fig_marked.py")
+    fig = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fig)
+    for i, (name, last) in enumerate([("0_up=a", 100.0), ("1_up=b", 52.0)]):
+        run = RunDir(tmp_path / "sweep" / name)
+        run.path.mkdir(parents=True)
+        (run.path / "config.yaml").write_text(f"seed: {i}\nupsampler:\n  _target_: {name[-1]}\n")
+        for step, swd in ((0, 300.0), (100, 60.0), (200, 50.0), (300, last)):
+            run.append_metrics({"step": step, N.CE.format(p=2): 0.01, N.SWD: swd, N.HEADLINE: 0.1})
+            run.sample_file(step).parent.mkdir(exist_ok=True)
+            Image.fromarray(np.full((2 * 17 + 1, 8 * 17 + 1, 3), step % 255, np.uint8)).save(run.sample_file(step))
+        run.write_status("finished")
+    assert fig.main([str(tmp_path / "sweep"), "--out", str(tmp_path / "out")]) == 0
+    info = json.loads((tmp_path / "out" / "marked.json").read_text())
+    marked = {r["run"]: r["reason"] for r in info["runs"]}
+    assert marked["0_up=a"].startswith("blew up at the end") and marked["1_up=b"] is None
+    assert (tmp_path / "out" / "marked.png").stat().st_size > 1000

@@ -7,7 +7,7 @@ For each finished run that ``gan.failures`` marks (by ``--rule``), the first ``-
 last sample grid (``samples/step_*.png``, 8 images a row) beside the best-SWD evaluation's and the
 reason; then, for scale, the same of the unmarked runs of the same groups. Writes ``marked.npz``
 (the crops) and ``marked.json`` (per run: group, seed, reason, SWD last and best), and
-``marked.png`` drawn from them alone.
+``marked.jpg`` drawn from them alone.
 """
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def plot(out: Path) -> Path:
     fig.suptitle(f"runs marked by the failure rule ({info['rule']}): the best-SWD evaluation's samples and the last's",
                  fontsize=10)
     fig.tight_layout()
-    return save_figure(fig, out / f"{STEM}.png", dpi=90)
+    return save_figure(fig, out / f"{STEM}.jpg", dpi=70, pil_kwargs={"quality": 80})
 
 
 def table(info: dict) -> str:

@@ -91,7 +91,8 @@ def test_a_verdict_is_settled_when_it_survives_the_runs_remaining_movement(tmp_p
     still rises in one run (image quality, not the compared depth) counts against convergence but
     not against the verdict on the depth."""
     runs = {"transposed": (0.06, 0.0, 0.0), "blurred": (0.005, 2e-5, 0.0), "drifting": (0.005, 3e-4, 0.0),
-            "resized": (0.004, 0.0, 0.2)}  # depth, depth slope in every seed, SWD slope of seed 0
+            "resized": (0.004, 0.0, 0.06)}  # depth, depth slope in every seed, SWD slope of seed 0 (18 over 300
+    # steps: a trend, below the failure rule's 1.3 times the best)
     i = 0
     for group, (depth, drift, rise) in runs.items():
         for seed in range(6):
@@ -116,7 +117,7 @@ def test_a_verdict_is_settled_when_it_survives_the_runs_remaining_movement(tmp_p
     moving = [line for line in md.splitlines() if line.startswith("| 18_job |")]
     assert len(moving) == 1 and N.SWD in moving[0]  # the one trend, of the one run that has it
     change = float(moving[0].split("|")[3])
-    assert change == pytest.approx(0.2 * 150)  # the rise over the window, exactly: the scatter has no slope
+    assert change == pytest.approx(0.06 * 150)  # the rise over the window, exactly: the scatter has no slope
     assert "| 0_job |" not in md
 
 

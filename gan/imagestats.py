@@ -6,6 +6,7 @@ grid, and the mean power spectrum.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,10 +57,21 @@ class SpectralStats:
         return tuple(self.mean_power.shape[-2:])
 
 
+#: Values (images x channels x pixels) in one chunk of ``image_stats``: 8M, i.e. 1024 images of 3 x 32 x 32,
+#: 2 of 3 x 1024 x 1024; its float64 lag products then take about 0.3 GB.
+CHUNK_VALUES = 2**23
+
+
+def chunk_size(shape: tuple[int, ...]) -> int:
+    """Images per chunk for images of ``shape`` ``(C, H, W)``: ``CHUNK_VALUES`` values, 1 to 1024."""
+    return max(1, min(1024, CHUNK_VALUES // max(1, math.prod(shape))))
+
+
 def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", channels: str = "mean",
                 residual: bool = False, boundary: str = "none", saturation: str = "none", group: int | None = None,
-                batch_size: int = 1024, progress: bool = False) -> SpectralStats:
-    """Reduce ``images`` ``(N, C, H, W)`` (any device) to ``SpectralStats``, ``batch_size`` at a time.
+                batch_size: int | None = None, progress: bool = False) -> SpectralStats:
+    """Reduce ``images`` ``(N, C, H, W)`` (any device) to ``SpectralStats``, ``batch_size`` at a time
+    (default: ``chunk_size``, so that memory grows with the pixels of a chunk, not of the set).
 
     ``window``, ``channels``, ``residual`` and ``boundary`` shape the power spectrum; the CE values
     follow their exact definitions (``gan.spectral``). ``saturation="atanh"`` measures everything
@@ -74,6 +86,7 @@ def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", 
         raise ValueError(f"saturation must be one of {', '.join(spectral.SATURATION_TREATMENTS)}, got {saturation!r}")
     n = images.shape[0]
     group = min(group or n, n)
+    batch_size = batch_size or chunk_size(images.shape[1:])
     ce: dict[int, list[torch.Tensor]] = {p: [] for p in periods}
     ce_periodic: dict[int, list[torch.Tensor]] = {p: [] for p in periods}
     moments: dict[int, list[torch.Tensor]] = {p: [] for p in periods}

@@ -42,7 +42,7 @@ from gan import names as N
 from gan import records as R
 from gan.config import flatten, load_preset
 from gan.errors import report
-from gan.failures import RULES, failure
+from gan.failures import DEFAULT_RULE, RULES, failure
 from gan.plots import comparison_figure, generator_stages_figure, save_figure, summary_bars, training_curves
 from gan.rundir import Liveness, RunDir, Status
 from gan.stats import STILL_MOVING, Comparison, Estimate, compare, estimate, rate, rates_differ, settle
@@ -67,7 +67,7 @@ class Job:
     records: list[dict[str, Any]] = field(default_factory=list)
 
     last_only: bool = False  # the last evaluation instead of the mean over the headline window
-    rule: str = "v2"  # the failure rule's version (gan.failures.RULES)
+    rule: str = DEFAULT_RULE  # the failure rule's version (gan.failures.RULES)
 
     @property
     def finished(self) -> bool:
@@ -677,8 +677,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--margin", type=float, help="equivalence margin of the depths, a fraction of contrast (default: "
                     f"{M.DEPTH_MARGIN}; a detector's AUC: {M.AUC_MARGIN})")
     ap.add_argument("--last", action="store_true", help="the last evaluation of each run, not the headline window")
-    ap.add_argument("--rule", choices=list(RULES), default="v2",
-                    help="the failure rule (gan.failures.RULES): v2, the protocol's (default), or v1, the exploratory study's")
+    ap.add_argument("--rule", choices=list(RULES), default=DEFAULT_RULE,
+                    help=f"the failure rule (gan.failures.RULES; default {DEFAULT_RULE}): v1, the exploratory study's, or v2, "
+                    "the confirmatory protocol's")
     ap.add_argument("--generator", choices=list(N.GENERATORS),
                     help="whose numbers are the headline: raw or ema (default: the runs' eval.generator)")
     args = ap.parse_args(argv)

@@ -60,23 +60,25 @@ def test_a_blow_up_at_the_last_evaluation_is_a_failure_that_the_window_mean_dilu
     """v2: the exploratory ICNR seed 6 (best 113 before the window, window mean 126, last 236) is
     marked, though the window's mean is only 1.1 times its best."""
     icnr6 = [300, 150, 120, 113, 118, 120, 116, 119, 117, 121, 115, 118, 120, 170, 236]
-    assert F.failure(records(icnr6), 0.5).startswith("blew up at the end")
-    assert "236" in F.failure(records(icnr6), 0.5)
+    assert F.failure(records(icnr6), 0.5, rule="v2").startswith("blew up at the end")
+    assert "236" in F.failure(records(icnr6), 0.5, rule="v2")
+    assert F.failure(records(icnr6), 0.5) is None  # the default rule, v1, misses it
 
 
 @pytest.mark.parametrize("last, marked", [(1.29, False), (1.31, True)])
 def test_the_end_condition_is_1_3_times_the_best_before_the_last(last, marked):
     curve = HEALTHY[:-1] + [48 * last]  # best before the last: 48
-    assert (F.failure(records(curve), 0.5) is not None) == marked
+    assert (F.failure(records(curve), 0.5, rule="v2") is not None) == marked
 
 
 def test_the_end_condition_ignores_step_0_and_needs_an_earlier_evaluation():
-    assert F.failure(records([40, 100]), 0.5) is None  # step 0 is not a best; nothing before the last
-    assert F.failure(records([40, 100, 100, 100]), 0.5) is None
+    assert F.failure(records([40, 100]), 0.5, rule="v2") is None  # step 0 is not a best; nothing before the last
+    assert F.failure(records([40, 100, 100, 100]), 0.5, rule="v2") is None
 
 
-def test_the_rule_names_its_version_and_ratios():
-    assert "v2" in F.RULE and "1.3" in F.RULE and "2 times" in F.RULE
+def test_the_rules_name_their_version_and_ratios_and_v1_is_the_default():
+    assert "v2" in F.RULES["v2"] and "1.3" in F.RULES["v2"] and "2 times" in F.RULES["v1"]
+    assert F.DEFAULT_RULE == "v1" and F.RULE == F.RULES["v1"]
 
 
 def test_rule_v1_is_v2_without_its_end_condition():
@@ -85,4 +87,4 @@ def test_rule_v1_is_v2_without_its_end_condition():
     assert F.failure(records(ends_high), 0.5, rule="v1") is None
     blown = HEALTHY[:10] + [150] * 6
     assert F.failure(records(blown), 0.5, rule="v1") == F.failure(records(blown), 0.5, rule="v2")
-    assert set(F.RULES) == {"v1", "v2"} and F.RULE == F.RULES["v2"]
+    assert set(F.RULES) == {"v1", "v2"}

@@ -57,9 +57,8 @@ def normalize(argv: list[str]) -> list[str]:
             continue
         arg = plain_optional(arg)
         override = parse(arg)
-        key = arg.split("=", 1)[0]
+        key, _, value = arg.partition("=")
         if single and override.is_sweep_override():
-            value = arg.split("=", 1)[1]
             raise ConfigError(f"{arg}: a comma list is a sweep; add -m to run each value, or quote the value to keep "
                               f"its commas: '{key}=\"{value}\"'")
         group = key.lstrip("+~")

@@ -67,7 +67,8 @@ def failure(records: list[dict[str, Any]], window: float, generator: str = "raw"
     now = _mean(chosen, swd)
     if earlier and now > BLOWUP_RATIO * min(earlier):
         return f"blew up (SWD {now:.3g} in the window, {min(earlier):.3g} at best before)"
-    if rule == "v2" and len(curve) >= 2 and curve[-1][1] > LAST_BLOWUP_RATIO * min(v for _, v in curve[:-1]):
-        best = min(v for _, v in curve[:-1])
-        return f"blew up at the end (SWD {curve[-1][1]:.3g} at step {curve[-1][0]}, {best:.3g} at best before)"
+    if rule == "v2" and len(curve) >= 2:
+        (step, last), best = curve[-1], min(v for _, v in curve[:-1])
+        if last > LAST_BLOWUP_RATIO * best:
+            return f"blew up at the end (SWD {last:.3g} at step {step}, {best:.3g} at best before)"
     return None

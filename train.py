@@ -17,12 +17,12 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from gan import cli
 from gan.app import register_plugins
-from gan.errors import UserError, exit_code, report
-from gan.lifecycle import COMMAND_ENV
-from gan.names import HEADLINE, of_generator
-from gan.training import train
+from gan.core.errors import UserError, exit_code, report
+from gan.measure.names import HEADLINE, of_generator
+from gan.run import cli
+from gan.run.lifecycle import COMMAND_ENV
+from gan.run.training import train
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
@@ -44,7 +44,7 @@ if __name__ == "__main__":
         sys.exit(report(e))
     try:
         main()
-    except KeyboardInterrupt:  # a second Ctrl-C (gan.signals): no waiting for a checkpoint
+    except KeyboardInterrupt:  # a second Ctrl-C (gan.run.signals): no waiting for a checkpoint
         print("stopped at once by a second Ctrl-C: the last periodic checkpoint of each running job is kept; "
               "rerun the same command to resume", file=sys.stderr)
         sys.exit(130)

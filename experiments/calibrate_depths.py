@@ -7,10 +7,10 @@
 For every source, sample count n and image size: ``--draws`` independent clean sets of n images
 (fewer where ``--images`` caps the images a cell samples: 60 sets of 1024 by default),
 and the same sets with a pattern of period P (``--period``; with ``--octave Q``, of period Q, read as the
-octave Q of the P-periodic patterns, ``gan.depths.GroupPatterns.octave``) put in at a known
+octave Q of the P-periodic patterns, ``gan.measure.depths.GroupPatterns.octave``) put in at a known
 strength: one that follows the content, ``x + a (x - mean x) c`` (a = 1, 3, 10%), and one of fixed
 amplitude, ``x + b s c`` with s the population's RMS contrast (b = 1, 3%: a generator bias, the same in every sample whatever the
-set's own contrast). Each set's depths (``gan.depths.phase_depths``: phase, fixed, replica, total)
+set's own contrast). Each set's depths (``gan.measure.depths.phase_depths``: phase, fixed, replica, total)
 come with a standard error and a 95% interval; per cell and part the script reports the SD of the
 estimate over the draws divided by the mean reported SE (1 when the SE is right) and the share of
 draws whose interval holds the truth (95% when it is right). The truth is the population value:
@@ -37,10 +37,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from gan import artifacts
-from gan import depths as D
-from gan.data import dead_leaves_images, stroke_images
-from gan.plots import load_figure_data, save_figure, save_figure_data
+from gan.data.procedural import dead_leaves_images, stroke_images
+from gan.measure import artifacts
+from gan.measure import depths as D
+from gan.measure.figures import load_figure_data, save_figure, save_figure_data
 
 SOURCES = {
     "white noise": lambda n, size, seed: torch.randn(n, 1, size, size, generator=torch.Generator().manual_seed(seed)),

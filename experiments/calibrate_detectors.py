@@ -5,7 +5,7 @@
 Dead-leaves images (the embedded data) against an independent dead-leaves set of the same size,
 with a checkerboard planted in the first at depths 0, 0.3, 1, 3 and 10% of the contrast, either
 following the content (``x + a (x - mean x) c``) or fixed (``x + b s c``, s the RMS contrast of the
-set as ``gan.depths`` takes it). Per detector, depth and kind: the held-out AUC over ``--draws``
+set as ``gan.measure.depths`` takes it). Per detector, depth and kind: the held-out AUC over ``--draws``
 independent pairs of sets (mean, and the range), with the share of draws whose 95% interval holds
 0.5 at depth 0 (real against real). Writes ``detectors.json`` and ``detectors.png`` (figures read
 the JSON only).
@@ -19,11 +19,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from gan import artifacts
-from gan import depths as D
-from gan import detectors as DT
-from gan.data import dead_leaves_images
-from gan.plots import load_figure_data, save_figure, save_figure_data
+from gan.data.procedural import dead_leaves_images
+from gan.measure import artifacts
+from gan.measure import depths as D
+from gan.measure import detectors as DT
+from gan.measure.figures import load_figure_data, save_figure, save_figure_data
 
 DEPTHS = (0.0, 0.003, 0.01, 0.03, 0.1)
 KINDS = ("content", "fixed")

@@ -7,7 +7,7 @@ detects each known artifact, and each change that is not an artifact, as a funct
 
 Clean images (dead leaves, MNIST-like strokes, or any folder) give a reference set (``--num-real``,
 as training caches) and, per trial, two independent clean sets of ``--n`` images: a *base* set, to
-which each artifact of ``gan.artifacts`` (``--presets``: also the untrained last stage of every
+which each artifact of ``gan.measure.artifacts`` (``--presets``: also the untrained last stage of every
 upsampler preset) and each control (a blur, noise, lower contrast, a dark border, vignettes, JPEG,
 another texture) is applied at every strength of a log grid, and a *clean* set left as it is. A
 metric's threshold is the 95th percentile of its responses on the clean sets (a 5% false-alarm
@@ -15,8 +15,8 @@ rate); the false-alarm rate actually measured on the untouched base sets is repo
 The detection probability at a strength is the share of trials whose base set responds above the
 threshold; the table gives the strengths detected with 50% and 90% probability (on the grid).
 
-Responses are the numbers training logs, computed by the same ``gan.evaluation.Evaluator`` a run
-builds on its reference images (``gan.metrics`` names): the depths' distances from the reference
+Responses are the numbers training logs, computed by the same ``gan.measure.evaluation.Evaluator`` a run
+builds on its reference images (``gan.measure.metrics`` names): the depths' distances from the reference
 set's patterns (fractions of the contrast) and the dB excesses over it.
 Writes ``calibration.npz``/``.json``; draws ``calibration_images.png`` and
 ``calibration_detection.png`` (detection probability vs strength) from them; ``markdown_table``
@@ -32,14 +32,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from gan import artifacts, spectral
-from gan import data as D
-from gan import names as N
 from gan.app import compose
-from gan.config import presets
-from gan.data import TensorImages
-from gan.evaluation import Evaluator
-from gan.plots import image_grid, load_figure_data, save_figure, save_figure_data
+from gan.core.config import presets
+from gan.data.files import ImageFolder
+from gan.data.loading import TensorImages, epoch_permutation
+from gan.data.procedural import dead_leaves_images, stroke_images
+from gan.measure import artifacts, spectral
+from gan.measure import names as N
+from gan.measure.evaluation import Evaluator
+from gan.measure.figures import image_grid, load_figure_data, save_figure, save_figure_data
 
 #: (label, metric name) of the table's columns: the depths first, then the dB detectors.
 ROWS = (("depth P=2", N.HEADLINE), ("phase depth P=2", N.PHASE_HEADLINE), ("fixed depth P=2", N.FIXED_HEADLINE),
@@ -54,14 +55,14 @@ FALSE_ALARM = 0.05
 def clean_pool(data: str, size: int, count: int, folder: str | None, seed: int = 0) -> torch.Tensor:
     """``count`` clean images ``(count, C, size, size)`` in [-1, 1]."""
     if data == "deadleaves":
-        return D.dead_leaves_images(count, size, seed=seed)
+        return dead_leaves_images(count, size, seed=seed)
     if data == "strokes":
-        return D.stroke_images(count, size, seed=seed)
-    images = D.ImageFolder(folder, size, channels=None, strict=False)
+        return stroke_images(count, size, seed=seed)
+    images = ImageFolder(folder, size, channels=None, strict=False)
     if len(images) < count:
         raise SystemExit(f"error: {folder} holds {len(images)} images; this calibration needs {count} "
                          f"(lower --n, --num-real or --trials)")
-    idx = D.epoch_permutation(len(images), seed, 0)[:count]
+    idx = epoch_permutation(len(images), seed, 0)[:count]
     return torch.stack([images[int(i)] for i in idx])
 
 
@@ -72,7 +73,7 @@ def all_changes(last_stages: bool) -> dict[str, artifacts.Artifact]:
 
 
 def evaluator_for(reference: torch.Tensor, n: int, saturation: str) -> Evaluator:
-    """The ``gan.evaluation.Evaluator`` a run would build on these reference images (``eval.num_real``
+    """The ``gan.measure.evaluation.Evaluator`` a run would build on these reference images (``eval.num_real``
     of them, sets of ``n`` = ``eval.num_samples`` images, no SWD): each response is a logged number."""
     cfg = compose(f"image_size={reference.shape[-1]}", f"eval.num_samples={n}", f"eval.num_real={len(reference)}",
                   f"eval.saturation={saturation}", "eval.swd=false", "eval.figures=false", "device=cpu")

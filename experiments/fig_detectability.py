@@ -19,10 +19,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from gan import names as N
-from gan.detectors import DETECTORS
-from gan.plots import load_figure_data, save_figure, write_figure
-from gan.summarize import SummaryError, load_jobs
+from gan.measure import names as N
+from gan.measure.detectors import DETECTORS
+from gan.measure.figures import load_figure_data, save_figure, write_figure
+from gan.study.jobs import SummaryError, load_jobs
 
 
 def compute(sweeps: list[Path], generator: str) -> dict:

@@ -4,7 +4,7 @@
 
 For every finished run of a sweep: ``--n`` images from its last checkpoint
 (``gan.analyze.load_run``) against as many images of its data (``gan.analyze.run_reference``), both
-through each detector's own features (``gan.detectors``: Durall's azimuthal log power per radial
+through each detector's own features (``gan.measure.detectors``: Durall's azimuthal log power per radial
 bin, Frank's log |DCT| per coefficient). Per feature, the standardised difference of the means
 (generated minus real over the pooled SD, Cohen's d): what a linear detector can read, feature by
 feature, before it combines them. Averaged over a group's runs (their separation sum d^2, for the
@@ -24,10 +24,10 @@ import numpy as np
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from gan import detectors as DT
 from gan.analyze import load_run, run_reference
-from gan.plots import load_figure_data, save_figure, write_figure
-from gan.rundir import RunDir, Status
+from gan.measure import detectors as DT
+from gan.measure.figures import load_figure_data, save_figure, write_figure
+from gan.run.rundir import RunDir, Status
 
 #: Bands of the DCT (by the larger of the two coefficient indices, a fraction of the side): where
 #: the Frank detector's separation lies. The last holds the (pi, pi) corner a 2-periodic grid fills.

@@ -18,12 +18,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from gan import names as N
-from gan import spectral
-from gan.data import dead_leaves_images
-from gan.networks import DOWNSAMPLERS as KINDS
-from gan.networks import Discriminator
-from gan.plots import load_figure_data, save_figure, save_figure_data, show_spectra
+from gan.data.procedural import dead_leaves_images
+from gan.measure import names as N
+from gan.measure import spectral
+from gan.measure.figures import load_figure_data, save_figure, save_figure_data, show_spectra
+from gan.model.networks import DOWNSAMPLERS as KINDS
+from gan.model.networks import Discriminator
 
 
 def compute(image_size: int, ndf: int, n: int, seed: int = 0) -> tuple[dict[str, np.ndarray], dict]:

@@ -17,12 +17,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from gan import imagestats
-from gan import metrics as M
-from gan import names as N
-from gan.config import presets
-from gan.networks import Generator, sample
-from gan.plots import image_grid, load_figure_data, save_figure, save_figure_data, show_spectra
+from gan.core.config import presets
+from gan.measure import imagestats
+from gan.measure import metrics as M
+from gan.measure import names as N
+from gan.measure.figures import image_grid, load_figure_data, save_figure, save_figure_data, show_spectra
+from gan.model.networks import Generator, sample
 
 
 def compute(image_size: int, ngf: int, n: int, seed: int = 0) -> tuple[dict[str, np.ndarray], dict]:

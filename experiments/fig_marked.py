@@ -3,7 +3,7 @@
     python experiments/fig_marked.py multirun/confirm [multirun/confirm_2 ...] [--rule v2] [--rows 2]
         [--out figures/marked]
 
-For each finished run that ``gan.failures`` marks (by ``--rule``), the first ``--rows`` rows of its
+For each finished run that ``gan.study.failures`` marks (by ``--rule``), the first ``--rows`` rows of its
 last sample grid (``samples/step_*.png``, 8 images a row) beside the best-SWD evaluation's and the
 reason; then, for scale, the same of the unmarked runs of the same groups. Writes ``marked.npz``
 (the crops) and ``marked.json`` (per run: group, seed, reason, SWD last and best), and
@@ -19,11 +19,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
-from gan import names as N
-from gan import records as R
-from gan.plots import load_figure_data, save_figure, save_figure_data
-from gan.rundir import RunDir
-from gan.summarize import SummaryError, load_jobs
+from gan.measure import names as N
+from gan.measure.figures import load_figure_data, save_figure, save_figure_data
+from gan.run import records as R
+from gan.run.rundir import RunDir
+from gan.study.jobs import SummaryError, load_jobs
 
 STEM = "marked"
 

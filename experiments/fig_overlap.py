@@ -14,8 +14,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from gan.convmath import overlap_map
-from gan.plots import save_figure
+from gan.measure.figures import save_figure
+from gan.model.convmath import overlap_map
 
 KERNELS, STRIDES, LAYERS = (2, 3, 4, 5), (1, 2, 3), (1, 2, 3)
 STACKED = ((3, 2), (4, 2))

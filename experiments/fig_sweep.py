@@ -15,15 +15,15 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from gan import imagestats, spectral
-from gan import metrics as M
-from gan import names as N
 from gan.analyze import load_run
-from gan.build import build_dataset
-from gan.data import sample_images
-from gan.plots import frequency_axis, image_grid, load_figure_data, save_figure, save_figure_data, show_spectra
-from gan.rundir import RunDir
-from gan.summarize import find_jobs, varying_keys
+from gan.data.loading import sample_images
+from gan.measure import imagestats, spectral
+from gan.measure import metrics as M
+from gan.measure import names as N
+from gan.measure.figures import frequency_axis, image_grid, load_figure_data, save_figure, save_figure_data, show_spectra
+from gan.model.build import build_dataset
+from gan.run.rundir import RunDir
+from gan.study.jobs import find_jobs, varying_keys
 
 TAIL_FROM = 0.25  # cycles/pixel: the upper half of the band, where upsampling artifacts live
 
@@ -35,7 +35,7 @@ def compute(sweep_dir: Path, n: int) -> tuple[dict[str, np.ndarray], dict]:
     keys = varying_keys(jobs) or ["upsampler._target_"]
     groups: dict[str, object] = {}
     for j in sorted(jobs, key=lambda j: (str([j.config.get(k) for k in keys]), j.config.get("seed", 0))):
-        label = ", ".join(str(j.config.get(k)).replace("gan.upsamplers.", "") for k in keys)
+        label = ", ".join(str(j.config.get(k)).replace("gan.model.upsamplers.", "") for k in keys)
         groups.setdefault(label, j)
     cfg = RunDir(next(iter(groups.values())).path).config()
     size = cfg.image_size

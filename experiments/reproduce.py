@@ -28,8 +28,8 @@ import fig_init  # noqa: E402
 import fig_overlap  # noqa: E402
 import fig_sweep  # noqa: E402
 
-from gan import names as N  # noqa: E402
-from gan.detectors import DETECTORS  # noqa: E402
+from gan.measure import names as N  # noqa: E402
+from gan.measure.detectors import DETECTORS  # noqa: E402
 from gan.summarize import main as summarize_main  # noqa: E402
 
 TINY = ["+debug=tiny"]  # conf/debug/tiny.yaml; given after +experiment=..., so it wins
@@ -108,7 +108,7 @@ def main(argv=None) -> None:
     sections.append(
         "## 5b. The published detectors against a planted pattern\n\n![detectors](detectors/detectors.png)\n\n"
         "Held-out AUC of each spectrum-based detector (Frank et al. 2020: log DCT; Durall et al. 2020: azimuthal "
-        "power spectrum; `gan.detectors`) on dead-leaves images with a checkerboard of known depth against an "
+        "power spectrum; `gan.measure.detectors`) on dead-leaves images with a checkerboard of known depth against an "
         "independent clean set (`detectors/detectors.json`; mean and range over the draws):\n\n"
         + calibrate_detectors.table(info))
     print(f"sections 1-5 in {time.time() - t0:.1f} s", flush=True)

@@ -8,7 +8,7 @@ run directory without one is compared with the dataset it was trained on. PATH i
 Writes, in ``--out`` (default ``analysis/<PATH's name>`` in the current directory): ``spectra.npz``
 (the arrays), ``metrics.json`` (numbers and options) and PNG figures drawn from ``spectra.npz``
 alone (``python -m gan.analyze OUT --plot-only`` redraws them). With a reference of at least 32 images, the published
-spectrum-based detectors (``gan.detectors``) are trained and tested on disjoint halves of both sets:
+spectrum-based detectors (``gan.measure.detectors``) are trained and tested on disjoint halves of both sets:
 their held-out AUC with its 95% interval is printed and saved with the numbers.
 """
 from __future__ import annotations
@@ -22,20 +22,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gan import checkpoint as ckpt
-from gan import config, detectors, metrics, spectral
-from gan import depths as D
-from gan import names as N
 from gan.app import compose
-from gan.build import build_dataset, build_generator
-from gan.data import ImageFolder, sample_images
-from gan.errors import report
-from gan.imagestats import SpectralStats, image_stats
-from gan.metrics import compute
-from gan.networks import sample
-from gan.plots import radial_profiles_figure, save_figure, spectra_figure
-from gan.replicas import replica_state
-from gan.rundir import RunDir
+from gan.core import config
+from gan.core.errors import report
+from gan.data.files import ImageFolder
+from gan.data.loading import sample_images
+from gan.measure import depths as D
+from gan.measure import detectors, metrics, spectral
+from gan.measure import names as N
+from gan.measure.figures import radial_profiles_figure, save_figure, spectra_figure
+from gan.measure.imagestats import SpectralStats, image_stats
+from gan.measure.metrics import compute
+from gan.model.build import build_dataset, build_generator
+from gan.model.networks import sample
+from gan.model.replicas import replica_state
+from gan.run import checkpoint as ckpt
+from gan.run.rundir import RunDir
 
 TENSOR_SUFFIXES = (".pt", ".pth", ".npz", ".npy")
 
@@ -176,7 +178,7 @@ def analyze(images: torch.Tensor, reference: torch.Tensor | None, out: Path, win
             channels: str = "mean", residual: bool = False, f_min: float = 0.0, boundary: str = "none",
             saturation: str = "none", source: str = "images", max_period: int | None = None) -> dict:
     """Compute and save ``spectra.npz`` and ``metrics.json`` in ``out``; return the metrics. The
-    periods read are ``gan.names.periods_for`` the size (a generator that starts at 4x4), up to
+    periods read are ``gan.measure.names.periods_for`` the size (a generator that starts at 4x4), up to
     ``max_period``; which were read, and why the others were not, is printed and saved."""
     h, w = images.shape[-2:]
     if reference is not None and reference.shape[-2:] != images.shape[-2:]:

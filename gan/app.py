@@ -11,7 +11,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.plugins import Plugins
 from omegaconf import DictConfig
 
-from gan.config import CONF_DIR, plain_optional
+from gan.core.config import CONF_DIR, plain_optional
 from hydra_plugins.gan_sweeper.gan_sweeper import GanSweeper
 
 

@@ -15,8 +15,8 @@ import gzip
 import sys
 from pathlib import Path
 
-from gan.errors import UserError, report
-from gan.rundir import CONFIG, HYDRA_DIR, RunDir, Status
+from gan.core.errors import UserError, report
+from gan.run.rundir import CONFIG, HYDRA_DIR, RunDir, Status
 
 #: Hydra's record of a job that the archive keeps (the config groups chosen, the overrides).
 HYDRA_FILES = ("config.yaml", "hydra.yaml", "overrides.yaml")

@@ -1,36 +1,6 @@
-"""Objects from config: upsamplers by preset name, networks and data from a composed config
-(``hydra.utils.instantiate`` of their ``_target_``)."""
-from __future__ import annotations
+"""The Python entry point for one upsampler: ``gan.build.upsampler("pixel_shuffle_icnr", 64, 32)``
+maps ``(B, 64, H, W)`` to ``(B, 32, 2H, 2W)``. Everything else that builds from config lives in
+``gan.model.build``."""
+from gan.model.build import upsampler
 
-from typing import Any, Mapping
-
-from hydra.utils import instantiate
-from omegaconf import DictConfig
-
-from gan.config import preset_factory
-from gan.networks import Discriminator, Generator
-from gan.upsamplers import Upsampler
-
-
-def upsampler(name_or_cfg: str | Mapping[str, Any], in_channels: int, out_channels: int) -> Upsampler:
-    """An upsampler from a preset name (``conf/upsampler/NAME.yaml``) or a config with ``_target_``:
-    ``(B, in_channels, H, W) -> (B, out_channels, 2H, 2W)``."""
-    return preset_factory("upsampler", name_or_cfg)(in_channels, out_channels)
-
-
-def build_generator(cfg: DictConfig, channels: int) -> Generator:
-    """``cfg.generator`` with the run's image size, channels and upsampler."""
-    return instantiate(cfg.generator)(image_size=cfg.image_size, channels=channels, upsampler=cfg.upsampler)
-
-
-def build_discriminator(cfg: DictConfig, channels: int) -> Discriminator:
-    return instantiate(cfg.discriminator)(image_size=cfg.image_size, channels=channels)
-
-
-def build_models(cfg: DictConfig, channels: int) -> tuple[Generator, Discriminator]:
-    return build_generator(cfg, channels), build_discriminator(cfg, channels)
-
-
-def build_dataset(cfg: DictConfig):
-    """``cfg.data`` at the run's image size: a dataset of ``(C, S, S)`` images in [-1, 1]."""
-    return instantiate(cfg.data, _partial_=True)(image_size=cfg.image_size)
+__all__ = ["upsampler"]

@@ -26,7 +26,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 
 from gan.app import compose as compose_config
-from gan.data import dead_leaves_images, stroke_images
+from gan.data.procedural import dead_leaves_images, stroke_images
 
 TINY = ["+debug=tiny"]
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,7 +1,7 @@
 """A second implementation of the squared depths and distances and their noise terms, in plain
 numpy with explicit loops over groups and pairs, written from the definitions in docs/metrics.md
-and the docstrings of gan/depths.py (not from its code). tests/test_depth.py compares it with
-``gan.depths.depths`` and ``gan.depths.distance`` term by term.
+and the docstrings of gan/measure/depths.py (not from its code). tests/test_depth.py compares it with
+``gan.measure.depths.depths`` and ``gan.measure.depths.distance`` term by term.
 
 One set, one base part p: rows v_k (k = 1..K, length D), levels l_k > 0, scale s.
 

@@ -8,8 +8,9 @@ import pytest
 import torch
 from PIL import Image
 
-from gan import analyze, spectral
-from gan.training import train
+from gan import analyze
+from gan.measure import spectral
+from gan.run.training import train
 
 ROOT = Path(__file__).resolve().parent.parent
 

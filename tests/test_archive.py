@@ -4,7 +4,7 @@ import csv
 from omegaconf import OmegaConf
 
 from gan import archive, summarize
-from gan.rundir import RunDir
+from gan.run.rundir import RunDir
 from tests.test_summarize import fake_job
 
 

@@ -1,11 +1,11 @@
-"""Known artifacts (gan.artifacts) do what they say, and the logged metrics detect every one of them."""
+"""Known artifacts (gan.measure.artifacts) do what they say, and the logged metrics detect every one of them."""
 import pytest
 import torch
 
-from gan import artifacts, imagestats, spectral
-from gan import metrics as M
-from gan import names as N
-from gan.data import dead_leaves_images, stroke_images
+from gan.data.procedural import dead_leaves_images, stroke_images
+from gan.measure import artifacts, imagestats, spectral
+from gan.measure import metrics as M
+from gan.measure import names as N
 
 
 @pytest.fixture(scope="module")

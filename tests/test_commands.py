@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from gan import analyze
-from gan import checkpoint as ckpt
-from gan.rundir import RunDir
+from gan.run import checkpoint as ckpt
+from gan.run.rundir import RunDir
 from tests.conftest import ROOT, cli
 
 TRAIN = [sys.executable, str(ROOT / "train.py")]

@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from gan import names as N
-from gan import records as R
 from gan import summarize
-from gan.rundir import RunDir
-from gan.stats import STILL_MOVING
+from gan.measure import names as N
+from gan.run import records as R
+from gan.run.rundir import RunDir
+from gan.study.jobs import find_jobs
+from gan.study.stats import STILL_MOVING
+from gan.study.tables import progress_table
 
 STEPS = list(range(0, 301, 30))  # 11 evaluations; a window of 0.5 holds steps 150..300 (6 of them)
 WINDOW = 0.5
@@ -109,7 +111,7 @@ def test_a_verdict_is_settled_when_it_survives_the_runs_remaining_movement(tmp_p
                                                           "resized": "lower"}
     # the drifting group's mean may still rise by each run's change over one more window: the larger end of
     # the 95% interval of 3e-4 x 150 steps (every seed has the same slope and scatter)
-    p = R.plateau(summarize.find_jobs(tmp_path / "12_job")[0].records, WINDOW, N.HEADLINE)
+    p = R.plateau(find_jobs(tmp_path / "12_job")[0].records, WINDOW, N.HEADLINE)
     assert p.low < 3e-4 * 150 < p.high
     assert float(rows["drifting"]["movement"]) == pytest.approx(p.high, rel=1e-9)
     assert float(rows["resized"]["movement"]) == 0.0 and float(rows["drifting"]["high"]) < 0
@@ -125,8 +127,8 @@ def test_progress_table_is_the_headline_as_if_training_had_stopped_there(tmp_pat
     for seed, offset in enumerate((0.0, 0.02)):
         fake_run(tmp_path, f"{seed}_job", "transposed", seed,
                  evaluations(lambda s: 80.0, lambda s, o=offset: 0.2 - 5e-4 * s + o))
-    jobs = summarize.find_jobs(tmp_path)
-    table = summarize.progress_table(["upsampler._target_"], jobs, N.HEADLINE)
+    jobs = find_jobs(tmp_path)
+    table = progress_table(["upsampler._target_"], jobs, N.HEADLINE)
     row = next(line for line in table.splitlines() if line.startswith("| transposed"))
     cells = [c.strip() for c in row.split("|")[2:-1]]
     # at 50% (step 150) each run's window is steps 75..150: 90, 120, 150; the mean over seeds adds 0.01

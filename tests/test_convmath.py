@@ -4,9 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gan import convmath as cm
-from gan import build
-from gan.filters import blur_kernel
+from gan.model import build
+from gan.model import convmath as cm
+from gan.model.filters import blur_kernel
 
 X = torch.tensor([[0.0, 1.0], [2.0, 3.0]])
 K = torch.tensor([[0.0, 1.0], [2.0, 3.0]])

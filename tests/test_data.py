@@ -3,9 +3,11 @@ import pytest
 import torch
 from PIL import Image
 
-from gan.data import (DataError, ImageFolder, TensorImages, batches, dead_leaves_images, deadleaves,
-                      epoch_permutation, torchvision_dataset)
-from gan import spectral
+from gan.core.errors import DataError
+from gan.data.files import ImageFolder, torchvision_dataset
+from gan.data.loading import TensorImages, batches, epoch_permutation
+from gan.data.procedural import dead_leaves_images, deadleaves
+from gan.measure import spectral
 from tests.conftest import write_mnist
 
 

@@ -1,4 +1,4 @@
-"""Grid-only depths (``gan.depths``): zero expectation for stationary sets at any sample count and
+"""Grid-only depths (``gan.measure.depths``): zero expectation for stationary sets at any sample count and
 size, the depths of known patterns recovered (content-following, fixed, resampling replicas),
 borders of any side never read, the distance between two sets' patterns, standard errors and
 intervals that hold over independent draws, and agreement with a slow independent implementation."""
@@ -11,9 +11,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gan import artifacts
-from gan import depths as D
-from gan.data import dead_leaves_images, stroke_images
+from gan.data.procedural import dead_leaves_images, stroke_images
+from gan.measure import artifacts
+from gan.measure import depths as D
 from tests import depths_reference
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "experiments"))

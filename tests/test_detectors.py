@@ -1,4 +1,4 @@
-"""The published spectrum-based detectors (``gan.detectors``): real against real reads AUC 0.5
+"""The published spectrum-based detectors (``gan.measure.detectors``): real against real reads AUC 0.5
 with intervals that hold it at their nominal rate, a planted checkerboard is found and more so the
 deeper it is, and the AUC's standard error is the spread of the AUC over independent test sets."""
 import math
@@ -9,9 +9,9 @@ import torch
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from gan import artifacts
-from gan import detectors as DT
-from gan.data import dead_leaves_images
+from gan.data.procedural import dead_leaves_images
+from gan.measure import artifacts
+from gan.measure import detectors as DT
 
 
 def test_auc_is_the_mann_whitney_statistic_and_its_se_is_its_spread():

@@ -16,10 +16,10 @@ import torch
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from torchvision.utils import save_image
 
-from gan import cli
 from gan.app import compose
-from gan.config import presets
-from gan.validate import validate
+from gan.core.config import presets
+from gan.run import cli
+from gan.run.validate import validate
 from tests.conftest import ROOT
 from tests.test_docs import TEXT
 

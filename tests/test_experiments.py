@@ -146,8 +146,8 @@ def test_fig_marked_shows_the_runs_the_rule_marks(tmp_path):
 
     from PIL import Image
 
-    from gan import names as N
-    from gan.rundir import RunDir
+    from gan.measure import names as N
+    from gan.run.rundir import RunDir
     spec = importlib.util.spec_from_file_location("fig_marked", ROOT / "experiments" / "fig_marked.py")
     fig = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fig)

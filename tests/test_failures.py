@@ -1,9 +1,9 @@
-"""The failure rule (``gan.failures``) on synthetic records: each kind of failure planted alone is
+"""The failure rule (``gan.study.failures``) on synthetic records: each kind of failure planted alone is
 found, a healthy run is not marked, and the artifact metrics never decide."""
 import pytest
 
-from gan import failures as F
-from gan import names as N
+from gan.measure import names as N
+from gan.study import failures as F
 
 
 def records(swd, d_fake=0.3, saturation=0.01, depth=0.05, steps=200):

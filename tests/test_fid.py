@@ -4,9 +4,9 @@ import logging
 import pytest
 import torch
 
-from gan import fid
-from gan.evaluation import Evaluator
-from gan.build import build_dataset
+from gan.measure import fid
+from gan.measure.evaluation import Evaluator
+from gan.model.build import build_dataset
 from tests.conftest import TINY, compose_config
 
 

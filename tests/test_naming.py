@@ -1,9 +1,9 @@
-"""gan.naming: the folder names of runs and sweep jobs, from the overrides as typed."""
+"""gan.run.naming: the folder names of runs and sweep jobs, from the overrides as typed."""
 import hashlib
 
 import pytest
 
-from gan.naming import among, job_name, named_overrides, run_name, short_keys, short_name
+from gan.run.naming import among, job_name, named_overrides, run_name, short_keys, short_name
 
 
 def test_a_key_is_among_settings_when_it_is_one_or_lies_under_one():

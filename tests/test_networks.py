@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from gan.networks import Discriminator, Generator, num_stages
+from gan.model.networks import Discriminator, Generator, num_stages
 
 
 @pytest.mark.parametrize("size", [32, 64, 128])

@@ -12,13 +12,13 @@ PROBE = """
 import gan, sys
 from pathlib import Path
 from gan import build
-from gan.config import presets
+from gan.core.config import presets
 assert Path(gan.__file__).resolve().is_relative_to(Path(sys.argv[1]).resolve()), gan.__file__
 names = presets("upsampler")
 assert len(names) >= 10, names
 for name in names:
     up = build.upsampler(name, 4, 4)
-print(gan.config.CONF_DIR)
+print(gan.core.config.CONF_DIR)
 """
 
 

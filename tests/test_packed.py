@@ -9,11 +9,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from gan import summarize, training
-from gan.config import presets
-from gan.replicas import replica_state
-from gan.rundir import RunDir
-from gan.training import train
+from gan import summarize
+from gan.core.config import presets
+from gan.model.replicas import replica_state
+from gan.run import training
+from gan.run.rundir import RunDir
+from gan.run.training import train
+from gan.study.jobs import find_jobs
+from gan.study.tables import summary_rows
 from tests.conftest import TINY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,7 +83,7 @@ def test_packed_job_writes_k_ordinary_runs(tiny_cfg, tmp_path):
     assert final["checkerboard_excess_db/p2"] == pytest.approx(
         sum(f["checkerboard_excess_db/p2"] for f in final["replicas"]) / 3)
     assert summarize.main([str(job)]) == 0
-    (row,) = summarize.summarize(summarize.find_jobs(job))[1]
+    (row,) = summary_rows(find_jobs(job))[1]
     assert row["n"] == 3 and row["seeds"] == "3 4 5"
     out = subprocess.run([sys.executable, "-m", "gan.analyze", str(job / "seed=4"), "--reference", "deadleaves",
                           "--num-samples", "16", "--out", str(tmp_path / "an")], cwd=ROOT, capture_output=True,

@@ -1,15 +1,16 @@
-"""Adding a metric is one function and one registry line: a new entry of ``gan.metrics.REGISTRY``
+"""Adding a metric is one function and one registry line: a new entry of ``gan.measure.metrics.REGISTRY``
 is logged by training, tabled by ``gan.summarize`` and printed by ``gan.analyze`` with no other
 change."""
 import json
 
 import pytest
 
-from gan import analyze, spectral, summarize
-from gan import metrics as M
-from gan import records as R
-from gan.rundir import RunDir
-from gan.training import train
+from gan import analyze, summarize
+from gan.measure import metrics as M
+from gan.measure import spectral
+from gan.run import records as R
+from gan.run.rundir import RunDir
+from gan.run.training import train
 from tests.conftest import TINY, compose_config
 
 NAME = "spectral/corner_share"

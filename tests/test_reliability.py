@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from gan import checkpoint as ckpt
-from gan import summarize, training
-from gan.errors import TrainingDiverged
-from gan.rundir import STALE_AFTER_S, RunDir, RunDirInUse, Status
-from gan.training import train
+from gan import summarize
+from gan.core.errors import TrainingDiverged
+from gan.run import checkpoint as ckpt
+from gan.run import training
+from gan.run.rundir import STALE_AFTER_S, RunDir, RunDirInUse, Status
+from gan.run.training import train
 from tests.conftest import TINY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -235,7 +236,7 @@ def test_lock_is_reentrant_in_one_process_and_released(tmp_path):
     assert run.lock() is True and run.lock() is False  # this process already holds it
     holder = json.loads(run.lock_file.read_text())
     assert holder["pid"] == os.getpid()
-    probe = ("import sys; from gan.rundir import RunDir, RunDirInUse\n"
+    probe = ("import sys; from gan.run.rundir import RunDir, RunDirInUse\n"
              "try:\n    RunDir(sys.argv[1]).lock()\nexcept RunDirInUse as e:\n    print(e); sys.exit(2)\n")
     other = subprocess.run([sys.executable, "-c", probe, str(run.path)], cwd=ROOT, capture_output=True, text=True)
     assert other.returncode == 2 and f"pid {os.getpid()}" in other.stdout

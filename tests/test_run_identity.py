@@ -1,17 +1,17 @@
 """A run is what its folder says: a command that finds a folder holding a run continues it only if
-every setting but the continuable ones (``gan.naming.CONTINUABLE_KEYS``) equals the run's saved
+every setting but the continuable ones (``gan.run.naming.CONTINUABLE_KEYS``) equals the run's saved
 config; otherwise it is refused in one line, exit 2, with every record left as it was."""
 import shutil
 
 import pytest
 from omegaconf import OmegaConf
 
-from gan import lifecycle
-from gan.config import flatten
-from gan.errors import UserError
-from gan.naming import CONTINUABLE_KEYS, UNNAMED_KEYS
-from gan.rundir import RunDir
-from gan.training import train
+from gan.core.config import flatten
+from gan.core.errors import UserError
+from gan.run import lifecycle
+from gan.run.naming import CONTINUABLE_KEYS, UNNAMED_KEYS
+from gan.run.rundir import RunDir
+from gan.run.training import train
 from tests.conftest import TINY, cli, compose_config
 from tests.test_commands import one_error_line, snapshot
 

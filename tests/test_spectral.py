@@ -3,9 +3,10 @@ import math
 import pytest
 import torch
 
-from gan import build, imagestats, metrics, spectral
-from gan import names as N
-from gan.data import dead_leaves_images
+from gan.data.procedural import dead_leaves_images
+from gan.measure import imagestats, metrics, spectral
+from gan.measure import names as N
+from gan.model import build
 
 
 def dft_share(x: torch.Tensor, period: int) -> torch.Tensor:

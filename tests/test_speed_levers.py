@@ -5,11 +5,11 @@ The code paths run on CPU here; their speed is measured on a GPU with experiment
 import pytest
 import torch
 
-from gan import runtime
-from gan.build import build_dataset
-from gan.data import batches
-from gan.state import new_state
-from gan.training import next_batches, train, train_step
+from gan.core import runtime
+from gan.data.loading import batches
+from gan.model.build import build_dataset
+from gan.run.state import new_state
+from gan.run.training import next_batches, train, train_step
 
 CPU = torch.device("cpu")
 

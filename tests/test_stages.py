@@ -1,4 +1,4 @@
-"""Depths of every generator stage (``gan.metrics.stage_depths``): what theory says of untrained
+"""Depths of every generator stage (``gan.measure.metrics.stage_depths``): what theory says of untrained
 upsamplers, the names and periods logged at every evaluation, the weight average measured the same
 way, and where ``gan.summarize`` reports them."""
 import csv
@@ -6,12 +6,12 @@ import json
 
 import torch
 
-from gan import metrics as M
-from gan import names as N
-from gan import records as R
 from gan import summarize
-from gan.networks import Generator
-from gan.training import train
+from gan.measure import metrics as M
+from gan.measure import names as N
+from gan.model.networks import Generator
+from gan.run import records as R
+from gan.run.training import train
 
 
 def stage_outputs(upsampler: str, n: int = 256, size: int = 32, seed: int = 0) -> list[torch.Tensor]:

@@ -1,16 +1,15 @@
-"""gan.stats against what its rules state and against scipy: intervals, Welch and Holm, the rank
+"""gan.study.stats against what its rules state and against scipy: intervals, Welch and Holm, the rank
 test and its seeds, two one-sided tests, failure rates, and the movement a verdict survives."""
 import math
 
 import numpy as np
 import pytest
+from scipy import stats as st
 from scipy.stats import binomtest, fisher_exact, mannwhitneyu
 
-from scipy import stats as st
-
-from gan import names as N
-from gan.stats import (STILL_MOVING, compare, equivalent, estimate, hodges_lehmann, holm, rank_test_seeds, rate,
-                       rates_differ, seeds_to_decide, settle, t_interval, welch)
+from gan.measure import names as N
+from gan.study.stats import (STILL_MOVING, compare, equivalent, estimate, hodges_lehmann, holm, rank_test_seeds, rate,
+                             rates_differ, seeds_to_decide, settle, t_interval, welch)
 
 
 @pytest.mark.parametrize("low,high,expected", [
@@ -192,7 +191,7 @@ def test_estimate_of_nothing_is_nan_with_no_values(positive):
 
 
 # ---------------------------------------------------------------------------------------------
-# Moved from the summary's tests: rules of gan.stats on synthetic groups
+# Moved from the summary's tests: rules of gan.study.stats on synthetic groups
 
 
 def test_mean_ci_edge_cases():

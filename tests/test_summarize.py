@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from gan import metrics as M
-from gan import names as N
 from gan import summarize
-from gan.logging import RunLogger
-from gan.rundir import RunDir
+from gan.measure import metrics as M
+from gan.measure import names as N
+from gan.run.logging import RunLogger
+from gan.run.rundir import RunDir
+from gan.study.jobs import find_jobs
+from gan.study.tables import summary_rows
 
 
 def fake_job(root, name, upsampler, seed, status="finished", ce=0.01, steps=(0, 10)):
@@ -30,7 +32,7 @@ def fake_job(root, name, upsampler, seed, status="finished", ce=0.01, steps=(0, 
 def test_groups_by_all_but_seed_with_intervals(tmp_path):
     for i, (up, seed, ce) in enumerate([("A", 0, 0.010), ("A", 1, 0.012), ("B", 0, 0.020), ("B", 1, 0.026)]):
         fake_job(tmp_path, f"{i}_job", up, seed, ce=ce)
-    keys, rows = summarize.summarize(summarize.find_jobs(tmp_path))
+    keys, rows = summary_rows(find_jobs(tmp_path))
     assert keys == ["upsampler._target_"]
     by = {r["upsampler._target_"]: r for r in rows}
     assert by["A"]["n"] == 2 and by["B"]["n"] == 2
@@ -99,7 +101,7 @@ def test_non_finite_values_are_excluded_with_their_reason_and_n_is_per_metric(tm
     records = [json.loads(x) for x in (tmp_path / "2_job" / "metrics.jsonl").read_text().splitlines()]
     records[-1]["checkerboard_excess_db/p2"] = "-inf"  # a non-finite value written as text
     (tmp_path / "2_job" / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    _, rows = summarize.summarize(summarize.find_jobs(tmp_path))
+    _, rows = summary_rows(find_jobs(tmp_path))
     (row,) = rows
     assert row["n"] == 3 and row["checkerboard/p2 n"] == 3
     assert row["checkerboard_excess_db/p2 n"] == 1  # counted per metric, never as n=3 from one value
@@ -164,7 +166,7 @@ def test_each_metric_is_judged_within_its_own_margin(tmp_path):
 
 def test_headline_is_the_mean_over_the_last_part_of_training(tmp_path):
     run = fake_job(tmp_path, "0_job", "A", 0, steps=(0, 4, 6, 8, 10))  # last evaluation at 10: window from 7.5
-    (job,) = summarize.find_jobs(tmp_path)
+    (job,) = find_jobs(tmp_path)
     db = [10 * 0.01 + s for s in (8, 10)]
     assert job.numbers["checkerboard_excess_db/p2"] == pytest.approx(sum(db) / 2)
     ce = [0.01 * (1 + s) for s in (8, 10)]

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from gan import swd
-from gan.data import dead_leaves_images
-from gan.filters import Blur
+from gan.data.procedural import dead_leaves_images
+from gan.measure import swd
+from gan.model.filters import Blur
 
 
 @pytest.fixture(scope="module")

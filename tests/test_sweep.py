@@ -9,9 +9,9 @@ import pytest
 
 from gan import summarize
 from gan.app import register_plugins
-from gan.config import CONF_DIR, flatten, plain_optional
-from gan.training import train
-from gan.validate import validate
+from gan.core.config import CONF_DIR, flatten, plain_optional
+from gan.run.training import train
+from gan.run.validate import validate
 from tests.conftest import ROOT, TINY, cli, compose_config
 
 SWEEP = [*TINY, "train.steps=2", "eval.figures=false", "data.num_images=32"]

@@ -5,10 +5,10 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from gan.build import build_generator
-from gan.errors import UserError
-from gan.state import new_state
-from gan.training import train, train_step
+from gan.core.errors import UserError
+from gan.model.build import build_generator
+from gan.run.state import new_state
+from gan.run.training import train, train_step
 from tests.conftest import ROOT, TINY, cli
 
 TRAIN_TAGS = {"train/loss_D", "train/loss_G", "train/D_real", "train/D_fake"}

@@ -3,10 +3,10 @@ import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
 
-from gan import build, upsamplers
-from gan.config import presets
-from gan.filters import Blur, blur_kernel, fir_filter2d
-from gan.networks import Generator, dcgan_init_
+from gan.core.config import presets
+from gan.model import build, upsamplers
+from gan.model.filters import Blur, blur_kernel, fir_filter2d
+from gan.model.networks import Generator, dcgan_init_
 from tests.conftest import compose_config
 
 PRESETS = presets("upsampler")

@@ -3,10 +3,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf, open_dict
 
-from gan.build import build_generator
-from gan.config import flatten, load_preset, presets
-from gan.errors import ConfigError
-from gan.validate import validate
+from gan.core.config import flatten, load_preset, presets
+from gan.core.errors import ConfigError
+from gan.model.build import build_generator
+from gan.run.validate import validate
 from tests.conftest import ROOT, TINY, cli, cli_process, compose_config
 
 BAD = [  # (override, key named in the message)

@@ -34,7 +34,8 @@ def child(kind: str, size: int, count: int, folder: str) -> None:
         path = Path(folder) / f"{name}_{size}_{count}.npz"
         np.savez(path, images=rng.integers(0, 256, (count, size, size, 3), dtype=np.uint8))
         paths.append(path)
-    from gan import analyze, spectral  # imported before the clock starts: the start-up is not the analysis
+    from gan import analyze
+    from gan.measure import spectral  # imported before the clock starts: the start-up is not the analysis
 
     start = time.perf_counter()
     if kind == "analyze":

@@ -6,7 +6,7 @@ weight average, beside the training step it is spread over, in one process.
 Builds the study's configuration (``+scale=study``: 32x32, ngf = ndf = 16, 256 samples against 1024
 real images) with ``train.ema=0.998`` and times, alternating so that drift on a shared machine
 falls on all of them alike: ``--steps`` training steps (the median time of one), and one evaluation
-(``gan.training.evaluate``: sampling, every metric, the sample grid and records) with
+(``gan.run.training.evaluate``: sampling, every metric, the sample grid and records) with
 ``eval.stages=false``, with ``eval.stages=true``, and with the weight average evaluated too. Prints
 the medians, the ratios to the evaluation without stages, and each evaluation in training steps.
 The training step is the same in every case (stage outputs are taken only when sampling).
@@ -20,14 +20,14 @@ import time
 
 import torch
 
-from gan import lifecycle, training
 from gan.app import compose
-from gan.build import build_dataset
-from gan.data import batches
-from gan.evaluation import Evaluator
-from gan.rundir import RunDir
-from gan.runtime import resolve_device, set_threads
-from gan.state import new_state
+from gan.core.runtime import resolve_device, set_threads
+from gan.data.loading import batches
+from gan.measure.evaluation import Evaluator
+from gan.model.build import build_dataset
+from gan.run import lifecycle, training
+from gan.run.rundir import RunDir
+from gan.run.state import new_state
 
 
 def main(argv=None) -> None:

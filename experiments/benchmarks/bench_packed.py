@@ -3,7 +3,7 @@
     python experiments/benchmarks/bench_packed.py [--ks 1 2 4 8 16] [--steps 30] [--repeats 3]
         [--size 32 --ngf 16 --ndf 16 --batch 32] [overrides ...]
 
-For each K, one job with ``num_seeds=K`` runs ``--steps`` training steps (``gan.training.train_step``
+For each K, one job with ``num_seeds=K`` runs ``--steps`` training steps (``gan.run.training.train_step``
 on K batches at once, no evaluation), timed ``--repeats`` times after a warm-up; a single run
 (K = 1) is timed in the same process. Prints the total and per-replica images/s and the speed-up
 over training the K seeds one after another. Start-up and evaluation, which a packed job also
@@ -17,12 +17,12 @@ import time
 
 import torch
 
-from gan.build import build_dataset
 from gan.app import compose
-from gan.data import batches
-from gan.runtime import resolve_device, set_threads
-from gan.state import new_state
-from gan.training import next_batches, train_step
+from gan.core.runtime import resolve_device, set_threads
+from gan.data.loading import batches
+from gan.model.build import build_dataset
+from gan.run.state import new_state
+from gan.run.training import next_batches, train_step
 
 
 def rate(cfg, dataset, device, k: int, steps: int, repeats: int) -> float:

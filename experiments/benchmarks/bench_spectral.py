@@ -5,7 +5,7 @@
 The loop and the batched core compute the same thing for N RGB images: CE_P for P = 2, 4, 8, 16,
 the mean power spectrum and its radial profile. The loop follows the published reference code
 (per-image FFT, then a Python azimuthal average over bins). A third row times everything the suite
-computes per image set (``gan.imagestats.image_stats``: also CE on the periodic component, pooled and
+computes per image set (``gan.measure.imagestats.image_stats``: also CE on the periodic component, pooled and
 fixed-pattern CE, PS_P, the saturation share). Prints the median time of each, the throughputs,
 the like-for-like ratio, and checks that loop and batched core give the same profile and CE values.
 """
@@ -18,8 +18,8 @@ import time
 import numpy as np
 import torch
 
-from gan import spectral
-from gan.imagestats import image_stats
+from gan.measure import spectral
+from gan.measure.imagestats import image_stats
 
 PERIODS = [2, 4, 8, 16]
 

@@ -1,11 +1,11 @@
-"""Benchmark: training throughput of ``gan.training`` against a bare PyTorch loop, in one process.
+"""Benchmark: training throughput of ``gan.run.training`` against a bare PyTorch loop, in one process.
 
     python experiments/benchmarks/bench_train.py [--steps 500] [--repeats 3] [--ks 4,8] [--compile MODE]
         [overrides ...]
 
 The bare loop follows pytorch/examples' ``dcgan/main.py`` (same Generator/Discriminator with the
 transposed k=4 upsampler, BCE on logits, Adam, batches indexed from the in-memory dataset, no
-logging). The suite runs ``gan.training.run_loop`` with its default logging, checkpoint and
+logging). The suite runs ``gan.run.training.run_loop`` with its default logging, checkpoint and
 evaluation schedule, and once more with evaluation switched off. The three are alternated
 ``--repeats`` times; the median images/s of each and the ratios to the bare loop are printed, and
 the median and range of the per-repeat ratios to the bare window just before (drift cancels),
@@ -30,14 +30,14 @@ import torch
 import torch.nn.functional as F
 from omegaconf import OmegaConf
 
-from gan import lifecycle, training
-from gan.build import build_dataset
 from gan.app import compose
-from gan.data import batches
-from gan.evaluation import Evaluator
-from gan.rundir import RunDir
-from gan.runtime import resolve_device, seed_everything, set_threads
-from gan.state import State, new_state
+from gan.core.runtime import resolve_device, seed_everything, set_threads
+from gan.data.loading import batches
+from gan.measure.evaluation import Evaluator
+from gan.model.build import build_dataset
+from gan.run import lifecycle, training
+from gan.run.rundir import RunDir
+from gan.run.state import State, new_state
 
 
 def fresh_state(cfg, channels: int, device) -> State:
@@ -73,7 +73,7 @@ def bare_loop(cfg, images: torch.Tensor, device, steps: int) -> float:
 
 
 def replicas_in(d: str, cfg) -> list[lifecycle.Replica]:
-    """The job's replicas in folder ``d``, with their records open (as ``gan.training.train_in`` sets them up)."""
+    """The job's replicas in folder ``d``, with their records open (as ``gan.run.training.train_in`` sets them up)."""
     replicas = training.replicas_of(RunDir(d), cfg)
     for r in replicas:
         lifecycle.open_run(r, step=0, resumed=False)
@@ -81,7 +81,7 @@ def replicas_in(d: str, cfg) -> list[lifecycle.Replica]:
 
 
 def suite_loop(cfg, dataset, evaluator, device, steps: int, evaluation: bool, state=None) -> float:
-    """``gan.training.run_loop`` in a temporary job folder (on ``state``, else a fresh one); returns seconds."""
+    """``gan.run.training.run_loop`` in a temporary job folder (on ``state``, else a fresh one); returns seconds."""
     s = state or fresh_state(cfg, dataset[0].shape[0], device)
     s.step, cfg.train.steps = steps, 2 * steps  # steps W..2W: no extra step-0 evaluation in the window
     with tempfile.TemporaryDirectory() as d:
@@ -168,7 +168,7 @@ def variant(cfg, dataset, evaluator, device, override: str):
 
 
 def evaluation_seconds(cfg, dataset, evaluator, device, repeats: int) -> float:
-    """Median wall time of one ``gan.training.evaluate`` (sampling, metrics, figures, sample grid)."""
+    """Median wall time of one ``gan.run.training.evaluate`` (sampling, metrics, figures, sample grid)."""
     s = fresh_state(cfg, dataset[0].shape[0], device)
     times = []
     with tempfile.TemporaryDirectory() as d:

@@ -16,9 +16,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from gan.app import compose
-from gan.config import presets
-from gan.state import new_state
-from gan.training import train_step
+from gan.core.config import presets
+from gan.run.state import new_state
+from gan.run.training import train_step
 
 
 def median_rate(fn, batch: int, repeats: int, iters: int) -> float:

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from gan.app import compose
-from gan.sweeps import quote
+from gan.study.sweeps import quote
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,5 +1,5 @@
 """The ``gan`` Hydra sweeper: Hydra's basic sweeper plus readable job directories, a check of every
-job before any starts, and one line per failed job (logic in ``gan/sweeps.py``).
+job before any starts, and one line per failed job (logic in ``gan/study/sweeps.py``).
 
 Hydra loads sweepers only from the ``hydra_plugins`` namespace package; this module registers
 ``hydra/sweeper=gan``, the default of ``conf/train.yaml``.
@@ -17,8 +17,9 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobStatus
 from omegaconf import open_dict, read_write
 
-from gan import signals, sweeps
-from gan.errors import ConfigError, TrainingInterrupted, report
+from gan.core.errors import ConfigError, TrainingInterrupted, report
+from gan.run import signals
+from gan.study import sweeps
 
 log = logging.getLogger(__name__)
 

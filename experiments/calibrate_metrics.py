@@ -74,10 +74,11 @@ def all_changes(last_stages: bool) -> dict[str, artifacts.Artifact]:
 
 def evaluator_for(reference: torch.Tensor, n: int, saturation: str) -> Evaluator:
     """The ``gan.measure.evaluation.Evaluator`` a run would build on these reference images (``eval.num_real``
-    of them, sets of ``n`` = ``eval.num_samples`` images, no SWD): each response is a logged number."""
+    of them, sets of ``n`` = ``eval.num_samples`` images, no SWD, every number with ``eval.detail``): each
+    response is a number a run logs."""
     cfg = compose(f"image_size={reference.shape[-1]}", f"eval.num_samples={n}", f"eval.num_real={len(reference)}",
-                  f"eval.saturation={saturation}", "eval.swd=false", "eval.figures=false", "device=cpu")
-    return Evaluator(TensorImages(reference), cfg, "cpu")
+                  f"eval.saturation={saturation}", "eval.swd=false", "eval.figures=false", "eval.detail=true", "device=cpu")
+    return Evaluator.from_config(TensorImages(reference), cfg, "cpu")
 
 
 def compute(data: str, size: int, n: int, num_real: int, trials: int, pre_tanh: bool, saturation: str,

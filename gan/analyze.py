@@ -28,11 +28,11 @@ from gan.core.errors import report
 from gan.data.files import ImageFolder
 from gan.data.loading import sample_images
 from gan.measure import depths as D
-from gan.measure import detectors, metrics, spectral
+from gan.measure import detectors, spectral
 from gan.measure import names as N
 from gan.measure.figures import radial_profiles_figure, save_figure, spectra_figure
-from gan.measure.imagestats import SpectralStats, image_stats
-from gan.measure.metrics import compute
+from gan.measure.evaluation import Evaluator
+from gan.measure.imagestats import SpectralStats
 from gan.model.build import build_dataset, build_generator
 from gan.model.networks import sample
 from gan.model.replicas import replica_state
@@ -174,10 +174,19 @@ def stats_arrays(prefix: str, stats: SpectralStats) -> dict[str, np.ndarray]:
     return out
 
 
+def swd_settings() -> tuple[int, int]:
+    """SWD's patches and directions as a run's evaluation has them (``conf/eval/default.yaml``)."""
+    e = config.load_preset("eval", "default")
+    return int(e.swd_patches), int(e.swd_dirs)
+
+
 def analyze(images: torch.Tensor, reference: torch.Tensor | None, out: Path, window: str = "none",
             channels: str = "mean", residual: bool = False, f_min: float = 0.0, boundary: str = "none",
-            saturation: str = "none", source: str = "images", max_period: int | None = None) -> dict:
-    """Compute and save ``spectra.npz`` and ``metrics.json`` in ``out``; return the metrics. The
+            saturation: str = "none", source: str = "images", max_period: int | None = None,
+            detail: bool = False, swd: tuple[int, int] | None = None) -> dict:
+    """Compute (``gan.measure.evaluation.Evaluator``: the numbers a run's evaluation logs, ``detail``:
+    every number, ``swd``: SWD's patches and directions) and save ``spectra.npz`` and ``metrics.json``
+    in ``out``; return the metrics. The
     periods read are ``gan.measure.names.periods_for`` the size (a generator that starts at 4x4), up to
     ``max_period``; which were read, and why the others were not, is printed and saved."""
     h, w = images.shape[-2:]
@@ -205,15 +214,16 @@ def analyze(images: torch.Tensor, reference: torch.Tensor | None, out: Path, win
           + (f" (the whole grid: P={grid}, {int(math.log2(grid))} x2 stages)" if grid else "")
           + "".join(f"; P={p} {'spectra only: ' if p in periods else 'left out: '}{why}" for p, why in skipped.items()))
     options = dict(window=window, channels=channels, residual=residual, boundary=boundary, saturation=saturation)
-    stats = image_stats(images, periods, progress=True, **options)
-    # the reference's set statistics (fixed-pattern CE, phase spread) at the analysed images' sample count
-    ref = image_stats(reference, periods, group=len(images), progress=True, **options) if reference is not None else None
-    values = compute(stats, ref, f_min)
+    # the reference's set statistics (fixed-pattern CE, phase spread) at the analysed images' sample count;
+    # the published detectors, held out, where both sets have 32 images or more
+    detect = reference is not None and min(len(images), len(reference)) >= 32
+    evaluate = Evaluator(reference, periods, options, group=len(images), f_min=f_min, swd=swd,
+                         detector_images=len(reference) if detect else 0, detail=detail, progress=True)
+    evaluation = evaluate(images, detector_fake=images if detect else None)
+    values, stats, ref = evaluation.metrics, evaluation.fake, evaluation.real
     arrays = stats_arrays("", stats) | (stats_arrays("ref_", ref) if ref is not None else {})
-    if reference is not None and min(len(images), len(reference)) >= 32:  # the published detectors, held out
-        found = detectors.detectability(images, reference)
-        values |= metrics.detector_numbers(found)
-        arrays |= {f"detector_{name}_weights": d.weights for name, d in found.items()}  # which features give them away
+    if detect:  # which features give the images away
+        arrays |= {f"detector_{name}_weights": d.weights for name, d in evaluate.detections.items()}
     out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out / "spectra.npz", **arrays)
     record = {"metrics": values, "options": {**options, "f_min": f_min, "periods": periods, "grid": grid,
@@ -258,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--f-min", type=float, default=0.0, help="lowest frequency in spectral/distance (cycles/px)")
     ap.add_argument("--max-period", type=int, help="the largest period read (2^L for L x2 stages; default: a quarter of "
                     "the side, the grid of a generator that starts at 4x4)")
+    ap.add_argument("--detail", action="store_true", help="every number: the superseded dB detectors (CE_P, PS_P, ...) "
+                    "and each depth part per period too")
     ap.add_argument("--plot-only", action="store_true", help="redraw the figures of an existing output folder")
     args = ap.parse_args(argv)
     try:
@@ -277,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
                 reference = run_reference(path, args.num_samples)
             print(f"writing to {out}" + ("" if reference is not None else " (no reference: numbers of PATH alone)"))
             values = analyze(images, reference, out, args.window, args.channels, args.residual, args.f_min,
-                             args.boundary, args.saturation, source=args.path, max_period=args.max_period)
+                             args.boundary, args.saturation, source=args.path, max_period=args.max_period,
+                             detail=args.detail, swd=swd_settings())
             for k, v in values.items():
                 print(f"{k:32s} {v:.6g}")
             for name in detectors.DETECTORS:

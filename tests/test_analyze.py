@@ -35,7 +35,7 @@ def test_analyze_folder_against_tensor_file(tmp_path):
     ref = torch.rand(10, 3, 16, 16) * 2 - 1
     torch.save(ref, tmp_path / "ref.pt")
     out = tmp_path / "out"
-    assert analyze.main([str(folder), "--reference", str(tmp_path / "ref.pt"), "--out", str(out)]) == 0
+    assert analyze.main([str(folder), "--reference", str(tmp_path / "ref.pt"), "--out", str(out), "--detail"]) == 0
     record = json.loads((out / "metrics.json").read_text())
     assert record["options"]["num_images"] == 6 and record["options"]["window"] == "none"
     imgs = analyze.load_folder(folder)
@@ -120,7 +120,7 @@ def test_a_blank_set_is_a_result_that_says_so(tmp_path, capsys):
     rng = np.random.default_rng(0)
     blank = save_npz(tmp_path / "blank.npz", np.zeros((40, 16, 16, 3), np.uint8))
     real = save_npz(tmp_path / "real.npz", rng.integers(0, 255, (40, 16, 16, 3), dtype=np.uint8))
-    assert analyze.main([str(blank), "--reference", str(real), "--out", str(tmp_path / "o")]) == 0
+    assert analyze.main([str(blank), "--reference", str(real), "--out", str(tmp_path / "o"), "--detail"]) == 0
     out = capsys.readouterr().out
     assert "the images are constant (blank): they hold no pattern" in out
     values = json.loads((tmp_path / "o" / "metrics.json").read_text())["metrics"]
@@ -130,7 +130,7 @@ def test_a_blank_set_is_a_result_that_says_so(tmp_path, capsys):
 
 def test_too_few_images_for_the_depths_is_said_and_left_out(tmp_path, capsys):
     few = save_npz(tmp_path / "few.npz", np.random.default_rng(0).integers(0, 255, (5, 16, 16, 3), dtype=np.uint8))
-    assert analyze.main([str(few), "--out", str(tmp_path / "o")]) == 0
+    assert analyze.main([str(few), "--out", str(tmp_path / "o"), "--detail"]) == 0
     assert "fewer than 8 images: the depths are left out" in capsys.readouterr().out
     values = json.loads((tmp_path / "o" / "metrics.json").read_text())["metrics"]
     assert np.isnan(values.get("checkerboard_depth/p2", np.nan)) and values["checkerboard/p2"] > 0

@@ -104,7 +104,7 @@ def test_analyze_only_reads_and_compares_a_run_with_its_own_data(finished, monke
     assert f"writing to {Path('analysis') / folder.name}" in capsys.readouterr().out
     numbers = json.loads((target / "metrics.json").read_text())
     flat = json.dumps(numbers)
-    assert "checkerboard_depth_excess/p2" in flat and "phase_depth_real/p2" in flat
+    assert "checkerboard_depth_excess/p2" in flat and "checkerboard_depth_real/p2" in flat
 
 
 def test_ctrl_c_on_a_joblib_sweep_checkpoints_every_running_job_and_the_same_command_continues(tmp_path):

@@ -14,7 +14,7 @@ def test_no_weights_means_skipped_with_one_line(tmp_path, caplog, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))  # an empty hub cache
     cfg = compose_config(*TINY, "eval.fid=true")
     with caplog.at_level(logging.INFO):
-        ev = Evaluator(build_dataset(cfg), cfg)
+        ev = Evaluator.from_config(build_dataset(cfg), cfg)
     skipped = [r for r in caplog.records if "FID/KID skipped" in r.getMessage()]
     assert len(skipped) == 1 and ev.fid_weights is None
     metrics = ev(torch.rand(16, 3, 16, 16) * 2 - 1).metrics

@@ -45,4 +45,4 @@ def test_installed_wheel_finds_its_presets(tmp_path):
                                "--num-samples", "16", "--out", "out"], cwd=work, env=env, capture_output=True,
                               text=True, timeout=300)
     assert analysis.returncode == 0, analysis.stderr[-3000:]
-    assert "checkerboard_excess_db/p2" in analysis.stdout and (work / "out" / "metrics.json").is_file()
+    assert "checkerboard_depth_excess/grid" in analysis.stdout and (work / "out" / "metrics.json").is_file()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from gan.measure import names as N
 from gan import summarize
 from gan.core.config import presets
 from gan.model.replicas import replica_state
@@ -79,9 +80,9 @@ def test_packed_job_writes_k_ordinary_runs(tiny_cfg, tmp_path):
         assert any(f.name.startswith("events.out.tfevents") for f in r.path.iterdir())
         assert (r.path / "samples" / "step_0000020.png").is_file()
     assert not (job / "seed=3" / "checkpoints").exists() and (job / "checkpoints" / "last.pt").is_file()
-    assert len(final["replicas"]) == 3 and math.isfinite(final["checkerboard_excess_db/p2"])
-    assert final["checkerboard_excess_db/p2"] == pytest.approx(
-        sum(f["checkerboard_excess_db/p2"] for f in final["replicas"]) / 3)
+    assert len(final["replicas"]) == 3 and math.isfinite(final[N.HEADLINE])
+    assert final[N.HEADLINE] == pytest.approx(
+        sum(f[N.HEADLINE] for f in final["replicas"]) / 3)
     assert summarize.main([str(job)]) == 0
     (row,) = summary_rows(find_jobs(job))[1]
     assert row["n"] == 3 and row["seeds"] == "3 4 5"

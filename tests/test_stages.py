@@ -28,7 +28,11 @@ def test_icnr_at_init_is_nearest_neighbour_upsampling_at_every_stage():
     x2 gives a map whose level changes with position (the zero padding of the small early maps).
     The mean and the contrast stay nearly the same in every phase, for the same reason to within 5%
     of the contrast, not 0."""
-    depths = M.stage_depths(stage_outputs("pixel_shuffle_icnr"))
+    outputs = stage_outputs("pixel_shuffle_icnr")
+    depths = M.stage_depths(outputs)
+    lean = M.stage_depths(outputs, detail=False)  # without eval.detail: each stage's total depth alone
+    assert lean and set(lean) < set(depths) and all(lean[k] == depths[k] for k in lean)
+    assert all(N.base_name(k).startswith((N.DEPTH.split("/")[0] + "/", N.DEPTH.split("/")[0] + "_se/")) for k in lean)
     for stage in (1, 2):
         assert 0.97 < depths[N.stage_name(stage, N.REPLICA_DEPTH.format(p=2))] < 1.1, stage
         for name in (N.PHASE_DEPTH, N.FIXED_DEPTH):
@@ -53,7 +57,7 @@ def test_every_evaluation_logs_each_stage_for_both_generators(tiny_cfg, tmp_path
     """A 16-px run has 2 stages (8 and 16 px): P = 2 at both, P = 4 at the second; with train.ema the
     weight average's depths come under ema/; the summary tables them at step 0 and at the end and
     draws them against the step."""
-    cfg = tiny_cfg("train.ema=0.9", "eval.figures=false", run_dir=tmp_path / "sweep" / "0_job")
+    cfg = tiny_cfg("train.ema=0.9", "eval.figures=false", "eval.detail=true", run_dir=tmp_path / "sweep" / "0_job")
     train(cfg)
     records = [json.loads(line) for line in (tmp_path / "sweep" / "0_job" / "metrics.jsonl").read_text().splitlines()]
     evaluations = [r for r in records if R.is_evaluation(r)]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from gan.measure import names as N
 from gan import summarize
 from gan.app import register_plugins
 from gan.core.config import CONF_DIR, flatten, plain_optional
@@ -43,8 +44,8 @@ def check_two_by_two(sweep_dir: Path) -> None:
     assert set(rows) == {"transposed", "resize_nearest"}  # grouped by the preset name, not its fields
     for r in rows.values():
         assert r["n"] == "2" and r["seeds"] == "0 1"
-        lo, hi = float(r["checkerboard/p2 ci_low"]), float(r["checkerboard/p2 ci_high"])
-        assert math.isfinite(lo) and math.isfinite(hi) and lo <= float(r["checkerboard/p2"]) <= hi
+        lo, hi = float(r[f"{N.HEADLINE} ci_low"]), float(r[f"{N.HEADLINE} ci_high"])
+        assert math.isfinite(lo) and math.isfinite(hi) and lo <= float(r[N.HEADLINE]) <= hi
 
 
 def test_basic_launcher_sweep_and_summary(tmp_path):
@@ -138,7 +139,7 @@ def test_names_say_what_varies_in_folders_tensorboard_and_hparams(tmp_path):
         layout = mux.SummaryMetadata(run, "custom_scalars__config__") if "custom_scalars__config__" in \
             mux.GetAccumulator(run).Tags()["tensors"] else None
         assert layout is not None  # the comparison charts of the Custom Scalars tab
-        steps = {e.step for e in mux.Scalars(run, "final/checkerboard_excess_db/p2")}
+        steps = {e.step for e in mux.Scalars(run, f"final/{N.HEADLINE}")}
         assert steps == {2}  # final numbers at the final step, not at step 0
 
 

@@ -5,6 +5,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from gan.measure import names as N
 from gan.core.errors import UserError
 from gan.model.build import build_generator
 from gan.run.state import new_state
@@ -24,7 +25,8 @@ def check_run_dir(run_dir: Path, steps: int) -> None:
     acc = read_events(run_dir)
     tags = acc.Tags()
     assert TRAIN_TAGS <= set(tags["scalars"])
-    assert {"checkerboard/p2", "checkerboard_excess_db/p2", "checkerboard_fixed/p2", "spectral/distance"} <= set(tags["scalars"])
+    assert {N.HEADLINE, N.P2_HEADLINE, N.PHASE_HEADLINE, "checkerboard_depth/p2", "spectral/distance"} <= set(tags["scalars"])
+    assert "checkerboard/p2" not in tags["scalars"]  # the superseded dB detectors only with eval.detail
     assert "samples" in tags["images"]
     assert "spectrum/radial_profile" in tags["images"]
     assert any(t.startswith("config") for t in tags["tensors"])  # the resolved config as text
@@ -32,7 +34,7 @@ def check_run_dir(run_dir: Path, steps: int) -> None:
     assert [e.step for e in acc.Scalars("train/loss_D")] == list(range(1, steps + 1))
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [0, 2, 4]
-    assert 0 <= records[-1]["checkerboard/p2"] <= 1
+    assert 0 <= records[-1][N.HEADLINE] <= 1
     assert "dc_checkerboard/stage0" in records[-1]
     assert json.loads((run_dir / "status.json").read_text())["status"] == "finished"
     ckpt = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
@@ -46,7 +48,7 @@ def test_train_end_to_end(tiny_cfg, tmp_path):
     cfg = tiny_cfg()
     final = train(cfg)
     assert final["step"] == 4
-    assert {"train/loss_D", "train/loss_G", "checkerboard/p2", "spectral/distance"} <= set(final)
+    assert {"train/loss_D", "train/loss_G", N.HEADLINE, "spectral/distance"} <= set(final)
     check_run_dir(Path(cfg.run_dir), 4)
 
 
@@ -99,7 +101,7 @@ def test_run_directory_is_named_from_the_overrides_and_a_rerun_continues_it(tmp_
     (run,) = (tmp_path / "outputs").iterdir()
     assert run.name == "resize_nearest,debug=tiny,seed=3"  # the upsampler first, then what was set
     assert f"finished outputs/{run.name} at step 4" in first.stdout  # the closing summary ...
-    assert f"tensorboard --logdir outputs/{run.name}" in first.stdout and "checkerboard_excess_db/p2" in first.stdout
+    assert f"tensorboard --logdir outputs/{run.name}" in first.stdout and N.HEADLINE in first.stdout
     records = (run / "metrics.jsonl").read_text()
     again = cli(tmp_path, *cmd)
     assert again.returncode == 0 and "at step 4 (before)" in again.stdout  # found, nothing retrained
@@ -123,7 +125,7 @@ def test_final_numbers_at_the_final_step(tiny_cfg):
     train(cfg)
     acc = read_events(Path(cfg.run_dir))
     finals = [t for t in acc.Tags()["scalars"] if t.startswith("final/")]
-    assert "final/checkerboard_excess_db/p2" in finals and "final/phase_spread_excess_db/p2" in finals
+    assert f"final/{N.HEADLINE}" in finals and f"final/{N.PHASE_HEADLINE}" in finals
     assert all([e.step for e in acc.Scalars(t)] == [4] for t in finals)
 
 

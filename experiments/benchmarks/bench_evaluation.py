@@ -41,7 +41,7 @@ def main(argv=None) -> None:
     device = resolve_device(cfg.device)
     dataset = build_dataset(cfg)
     state = new_state(cfg, int(dataset[0].shape[0]), device)
-    evaluator = Evaluator(dataset, cfg, device)
+    evaluator = Evaluator.from_config(dataset, cfg, device)
     stream = [batches(dataset, cfg.train.batch_size, seed=cfg.seed)]
     average = state.G_ema
 

@@ -115,7 +115,7 @@ def main() -> None:
     set_threads(cfg.threads)
     device = resolve_device(cfg.device)
     dataset = build_dataset(cfg)
-    evaluator = Evaluator(dataset, cfg, device)
+    evaluator = Evaluator.from_config(dataset, cfg, device)
     images = dataset.images
     b = cfg.train.batch_size
     bare_loop(cfg, images, device, 20), suite_loop(cfg, dataset, evaluator, device, 20, False)  # warm-up

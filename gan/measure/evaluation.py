@@ -1,11 +1,13 @@
 """One evaluation of generated images against real ones, with the real side computed once.
 
-``Evaluator(dataset, cfg, device)`` caches the real images' statistics (and SWD's sorted
-projections); calling it on one generator's samples returns an ``Evaluation``: every number of the
-evaluation by its registered name (``gan.measure.metrics``: the depths and distances, the dB detectors,
-the spectral distance, SWD/FID, with the generator's stage outputs their depths, with detector
-samples the published detectors' results) plus the statistics that figures are drawn from. This
-is the one place an evaluation's numbers are computed; it draws and logs nothing itself.
+``Evaluator(real, ...)`` caches the real images' statistics, SWD's sorted projections, the FID
+weights and the detectors' real images (``Evaluator.from_config(dataset, cfg)`` draws them as
+``cfg.eval`` says); calling it on one generator's samples returns an ``Evaluation``: every number
+of every ``gan.measure.metrics.REGISTRY`` entry by its name (the depths and distances, the
+spectral distance, SWD/FID, with the generator's stage outputs their depths, with its network the
+layers' checkerboard, with detector images the published detectors' results) plus the statistics
+that figures are drawn from. Training (the trained and the averaged generator alike),
+``gan.analyze`` and the calibrations evaluate through it; it draws and logs nothing itself.
 """
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from dataclasses import dataclass
 import torch
 
 from gan.data.loading import sample_images
-from gan.measure import detectors, fid, metrics
+from gan.measure import fid as inception
+from gan.measure import metrics
 from gan.measure import names as N
 from gan.measure.imagestats import SpectralStats, image_stats
 from gan.measure.swd import SlicedWasserstein
@@ -31,57 +34,68 @@ REFERENCE_SEED = 0
 class Evaluation:
     metrics: dict[str, float]
     fake: SpectralStats
-    real: SpectralStats
+    real: SpectralStats | None
 
 
 class Evaluator:
-    """Real statistics cached at construction; ``__call__(fake (N, C, S, S)) -> Evaluation``."""
+    """The reference cached at construction; ``__call__(fake (N, C, S, S), ...) -> Evaluation``.
 
-    def __init__(self, dataset, cfg, device: torch.device | str = "cpu"):
-        e = cfg.eval
-        self.options = dict(window=e.window, channels=e.channels, residual=e.residual, boundary=e.boundary,
-                            saturation=e.saturation)
-        self.f_min = float(e.f_min)
-        self.periods = N.periods_for(cfg.image_size)
-        self.device = torch.device(device)
-        real = sample_images(dataset, e.num_real, seed=REFERENCE_SEED).to(self.device)
-        # set statistics (fixed-pattern CE, phase spread) of the data at the generated sample count
-        self.real = image_stats(real, self.periods, group=e.num_samples, **self.options)
-        if self.real.saturation > 0.5 and e.saturation == "none":
+    ``real``: ``(M, C, S, S)`` reference images, or None (numbers of the generated images alone);
+    ``periods``: the checkerboard periods read; ``options``: ``image_stats``' spectrum options;
+    ``group``: the generated sample count (the reference's set statistics are taken at it);
+    ``swd``: ``(patches, directions)`` or None; ``fid``: FID/KID with Inception weights ``fid_weights``
+    (None: torch-fidelity's cached file), skipped with a note where unavailable;
+    ``detector_images``: real images kept for the published detectors (0: none); ``detail``: the
+    ``detail`` entries of the registry too."""
+
+    def __init__(self, real: torch.Tensor | None, periods: list[int], options: dict, group: int, f_min: float = 0.0,
+                 swd: tuple[int, int] | None = None, fid: bool = False, fid_weights: str | None = None,
+                 detector_images: int = 0,
+                 detail: bool = False, device: torch.device | str = "cpu", progress: bool = False):
+        self.periods, self.options, self.f_min, self.detail = periods, options, float(f_min), detail
+        self.device, self.progress, self.seed = torch.device(device), progress, REFERENCE_SEED
+        self.real = None if real is None else image_stats(real.to(self.device), periods, group=group,
+                                                           progress=progress, **options)
+        if self.real is not None and self.real.saturation > 0.5 and options.get("saturation", "none") == "none":
             log.warning("%.0f%% of the real pixels sit at tanh's limits: artifacts there are squashed; "
                         "eval.saturation=atanh measures them before the tanh", 100 * self.real.saturation)
-        self.swd_count = min(e.num_real, e.num_samples)  # images per set compared by SWD
-        self.swd = (SlicedWasserstein(real[: self.swd_count], REFERENCE_SEED, e.swd_patches, e.swd_dirs)
-                    if e.swd and cfg.image_size >= 16 else None)
-        self.real_images = real.cpu() if e.fid else None
-        self.detector_real = real[: e.detector_images].cpu() if e.detectors else None
+        self.swd_count = 0 if real is None else min(len(real), group)  # images per set compared by SWD
+        self.swd = (SlicedWasserstein(real[: self.swd_count].to(self.device), REFERENCE_SEED, *swd)
+                    if swd is not None and real is not None and min(real.shape[-2:]) >= 16 else None)
         self.fid_weights = None
-        if e.fid:
-            reason = fid.unavailable_reason(e.fid_weights)
+        if fid and real is not None:
+            reason = inception.unavailable_reason(fid_weights)
             if reason:
                 log.info("FID/KID skipped: %s", reason)
             else:
-                self.fid_weights = fid.inception_weights(e.fid_weights)
+                self.fid_weights = inception.inception_weights(fid_weights)
+        self.real_images = real.cpu() if self.fid_weights is not None else None
+        self.detector_real = real[:detector_images].cpu() if detector_images and real is not None else None
+        self.detections: dict = {}  # the last detectors' results (their weights: what gives the images away)
+
+    @classmethod
+    def from_config(cls, dataset, cfg, device: torch.device | str = "cpu") -> Evaluator:
+        """The evaluation of a run: ``cfg.eval.num_real`` images of ``dataset`` (the same for every
+        seed), its periods, spectrum options, SWD, FID, detectors and ``eval.detail``."""
+        e = cfg.eval
+        real = sample_images(dataset, e.num_real, seed=REFERENCE_SEED)
+        options = dict(window=e.window, channels=e.channels, residual=e.residual, boundary=e.boundary,
+                       saturation=e.saturation)
+        return cls(real, N.periods_for(cfg.image_size), options, group=e.num_samples, f_min=e.f_min,
+                   swd=(e.swd_patches, e.swd_dirs) if e.swd else None,
+                   fid=e.fid, fid_weights=e.fid_weights,
+                   detector_images=e.detector_images if e.detectors else 0, detail=bool(e.get("detail", False)),
+                   device=device)
 
     def __call__(self, fake: torch.Tensor, stages: list[torch.Tensor] | None = None,
-                 detector_fake: torch.Tensor | None = None) -> Evaluation:
+                 detector_fake: torch.Tensor | None = None, generator: torch.nn.Module | None = None) -> Evaluation:
         """Every number of one generator's samples ``fake`` ``(N, C, S, S)``; with ``stages`` (its
         stage outputs ``[(N, C_i, S_i, S_i), ...]``, the last one ``fake``) their depths, with
-        ``detector_fake`` ``(M, C, S, S)`` the published detectors' results on them."""
-        stats = image_stats(fake.to(self.device), self.periods, **self.options)
-        values = metrics.compute(stats, self.real, self.f_min)
-        if self.swd is not None:
-            values |= self.swd(fake[: self.swd_count])
-        if self.fid_weights is not None:
-            values |= fid.fid_kid(self.real_images, fake.cpu(), self.fid_weights, str(self.device))
-        if stages is not None:
-            values |= metrics.stage_depths(stages)
-        if detector_fake is not None:
-            values |= self.detectability(detector_fake)
+        ``generator`` its layers' checkerboard, with ``detector_fake`` ``(M, C, S, S)`` the
+        published detectors' results on them."""
+        stats = image_stats(fake.to(self.device), self.periods, progress=self.progress, **self.options)
+        sample = metrics.Sample(fake, stats, stages, generator, detector_fake)
+        values = metrics.compute(stats, self.real, self.f_min, self.detail)
+        for measure in metrics.measures():
+            values |= measure(self, sample)
         return Evaluation(values, stats, self.real)
-
-    def detectability(self, fake: torch.Tensor) -> dict[str, float]:
-        """The held-out results of every detector of ``gan.measure.detectors`` on ``fake`` ``(N, C, S, S)``
-        against the cached real images (``eval.detector_images`` of them), as flat named numbers."""
-        found = detectors.detectability(fake.cpu(), self.detector_real, seed=REFERENCE_SEED)
-        return metrics.detector_numbers(found)

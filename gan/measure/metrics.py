@@ -1,11 +1,13 @@
 """Every number the suite reports about images: its meaning, direction and how it is computed.
 
-``REGISTRY`` holds one ``Metric`` per number (or per family: ``{p}`` a period); ``compute`` turns one
-set's statistics (``gan.measure.imagestats``), and optionally a reference set's, into flat named numbers
-(``checkerboard/p2``, ``checkerboard_depth_excess/grid``, ``spectral/distance``, ...). The names
-are ``gan.measure.names``'; image quality (SWD, FID) is computed in ``gan.measure.swd`` and ``gan.measure.fid``, the
-published detectors in ``gan.measure.detectors``, all under names registered here, and ``gan.measure.evaluation``
-computes every one of them through one call.
+``REGISTRY`` holds one ``Metric`` per number (or per family: ``{p}`` a period, ``{i}`` a generator
+stage), each with its function: ``fn`` reads one set's statistics (``gan.measure.imagestats``) and
+optionally a reference set's, per period; ``measure`` reads the evaluated ``Sample`` (images, stages,
+network, detector images) against the evaluation's cached reference and returns a family's numbers at
+once (SWD with its levels, FID with KID, the detectors, the stage depths). ``gan.measure.evaluation``
+calls every one of them; adding a metric is one function and one ``register`` line. The names are
+``gan.measure.names``'. ``detail`` entries (the superseded dB detectors, the parts per period) are
+computed only on request (``eval.detail``).
 """
 from __future__ import annotations
 
@@ -13,12 +15,12 @@ import functools
 import math
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
 from gan.measure import depths as D
-from gan.measure import spectral
+from gan.measure import detectors, fid, spectral
 from gan.measure.detectors import DETECTORS
 from gan.measure.imagestats import SpectralStats
 from gan.measure.names import (CE, CE_FIXED, DC_CHECKERBOARD, DEPTH_PARTS, FID, KID, PHASE_SPREAD, SATURATION,
@@ -48,7 +50,11 @@ class Metric:
     part: str | None = None  # the gan.measure.depths part it reads: reported only where the images fit it
     octave: bool = False  # ``{p}`` is an octave of the whole grid: reported for p up to the grid's period
     margin: float = math.nan  # equivalence margin of two groups' difference, in its unit (NaN: none; gan.study.stats.compare)
+    detail: bool = False  # computed only with eval.detail (superseded or per-part numbers no table reads)
     fn: Callable[[SpectralStats, SpectralStats | None, int | None, float], float] | None = None
+    #: ``measure(evaluation, sample) -> {name: value}``: a family computed at once from the sample
+    #: (``evaluation``: the ``gan.measure.evaluation.Evaluator`` with the cached reference)
+    measure: Callable[[Any, "Sample"], dict[str, float]] | None = None
 
     @property
     def per_period(self) -> bool:
@@ -71,11 +77,11 @@ def _family(name: str, description: str, value: Callable[[SpectralStats, int], f
         floor = spectral.ce_floor(p, *f.size)
         return float(spectral.excess_db(value(f, p), value(r, p), floor))
 
-    return (Metric(name, description, True, fn=lambda f, r, p, _: value(f, p)),
-            Metric(real_name(name), f"{description}, on real images", None, needs_reference=True,
+    return (Metric(name, description, True, detail=True, fn=lambda f, r, p, _: value(f, p)),
+            Metric(real_name(name), f"{description}, on real images", None, needs_reference=True, detail=True,
                    fn=lambda f, r, p, _: value(r, p)),
             Metric(excess_name(name), f"dB of {name} above the data (floor: {spectral.FLOOR_DB:g} dB re white noise)",
-                   True, positive=False, needs_reference=True, fn=excess))
+                   True, positive=False, needs_reference=True, detail=True, fn=excess))
 
 
 def _distance(f: SpectralStats, r: SpectralStats, p: int, octave: bool = False) -> dict[str, D.Depth]:
@@ -109,7 +115,9 @@ def _depth_family(part: str, description: str, scope: str = "period") -> tuple[M
     def distance(f: SpectralStats, r: SpectralStats, p: int | None) -> D.Depth:
         return _distance(f, r, f.grid if p is None else p, octave)[part]
 
-    kind = dict(percent=True, part=part, octave=octave, margin=DEPTH_MARGIN)
+    # per period, the content-following and fixed parts are detail: the whole grid's carry them
+    kind = dict(percent=True, part=part, octave=octave, margin=DEPTH_MARGIN,
+                detail=scope == "period" and part in ("phase", "fixed"))
     return (Metric(name, description, True, positive=False, fn=lambda f, r, p, _: depth(f, p).value, **kind),
             Metric(se_name(name), f"standard error of {name} (jackknife over groups of images)", None,
                    fn=lambda f, r, p, _: depth(f, p).se, **kind),
@@ -145,10 +153,51 @@ _DETECTOR_NUMBERS = {
 
 
 def _detector_family(name: str) -> tuple[Metric, ...]:
-    """The numbers of detector ``name``, computed at a run's last evaluation (``detector_numbers``)."""
+    """The numbers of detector ``name``, computed at a run's last evaluation (``_detectability``)."""
     return tuple(Metric(f"detect/{name}{suffix}", text.format(d=name), worse, positive=positive, needs_reference=True,
-                        margin=AUC_MARGIN if field == "auc" else math.nan)
+                        margin=AUC_MARGIN if field == "auc" else math.nan, measure=_detectability)
                  for field, (suffix, text, worse, positive) in _DETECTOR_NUMBERS.items())
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers of the sample itself (``measure``): each function returns its family's numbers at once,
+# or nothing where the sample or the evaluation lacks what it reads
+
+
+@dataclass
+class Sample:
+    """What one evaluation reads of one generator: ``images`` ``(N, C, S, S)`` and their statistics;
+    optionally its stage outputs ``[(N, C_i, S_i, S_i), ...]``, its network (an ``Upsampler``-holding
+    generator) and images for the published detectors ``(M, C, S, S)``."""
+
+    images: torch.Tensor
+    stats: SpectralStats
+    stages: list[torch.Tensor] | None = None
+    generator: torch.nn.Module | None = None
+    detector_images: torch.Tensor | None = None
+
+
+def _swd(ev, s: Sample) -> dict[str, float]:
+    return ev.swd(s.images[: ev.swd_count]) if ev.swd is not None else {}
+
+
+def _fid(ev, s: Sample) -> dict[str, float]:
+    return fid.fid_kid(ev.real_images, s.images.cpu(), ev.fid_weights, str(ev.device)) if ev.fid_weights else {}
+
+
+def _stages(ev, s: Sample) -> dict[str, float]:
+    return stage_depths(s.stages, ev.detail) if s.stages is not None else {}
+
+
+def _layers(ev, s: Sample) -> dict[str, float]:
+    return layer_checkerboard(s.generator) if s.generator is not None else {}
+
+
+def _detectability(ev, s: Sample) -> dict[str, float]:
+    if s.detector_images is None or ev.detector_real is None:
+        return {}
+    ev.detections = detectors.detectability(s.detector_images.cpu(), ev.detector_real, seed=ev.seed)
+    return detector_numbers(ev.detections)
 
 
 REGISTRY: tuple[Metric, ...] = (
@@ -184,12 +233,17 @@ REGISTRY: tuple[Metric, ...] = (
            needs_reference=True, fn=lambda f, r, p, _: r.saturation),
     Metric(SPECTRAL_DISTANCE, "mean |log10 P_fake - log10 P_real| over radial profile bins f >= f_min (decades)",
            True, needs_reference=True, fn=_spectral_distance),
-    Metric(SWD, "multi-scale sliced Wasserstein distance x 1e3 (Karras et al. 2018)", True, needs_reference=True),
-    Metric(SWD_LEVEL, "sliced Wasserstein distance x 1e3 at one Laplacian pyramid level", True, needs_reference=True),
-    Metric(FID, "Frechet Inception distance (torch-fidelity)", True, needs_reference=True),
-    Metric(KID, "kernel Inception distance (torch-fidelity)", True, needs_reference=True),
+    Metric(SWD, "multi-scale sliced Wasserstein distance x 1e3 (Karras et al. 2018)", True, needs_reference=True,
+           measure=_swd),
+    Metric(SWD_LEVEL, "sliced Wasserstein distance x 1e3 at one Laplacian pyramid level", True, needs_reference=True,
+           measure=_swd),
+    Metric(FID, "Frechet Inception distance (torch-fidelity)", True, needs_reference=True, measure=_fid),
+    Metric(KID, "kernel Inception distance (torch-fidelity)", True, needs_reference=True, measure=_fid),
     Metric(DC_CHECKERBOARD, "per generator stage: spread of the polyphase DC responses relative to their mean",
-           True, positive=False),
+           True, positive=False, measure=_layers),
+    Metric(stage_name("{i}", DEPTH_PARTS["total"]), "depth of generator stage i's output feature maps at period P "
+           "(every part with eval.detail): where in the generator a pattern is born", True, positive=False,
+           percent=True, measure=_stages),
     *(m for name in DETECTORS for m in _detector_family(name)),
 )
 
@@ -206,11 +260,28 @@ def find(name: str) -> Metric | None:
     return None
 
 
-def compute(stats: SpectralStats, reference: SpectralStats | None = None, f_min: float = 0.0) -> dict[str, float]:
-    """Flat metrics of ``stats``: every registered spectral metric, per period where it has one;
-    those that need a reference (real data) only when ``reference`` is given."""
+def register(metric: Metric) -> Metric:
+    """Add ``metric`` to ``REGISTRY``: every evaluation computes it from then on, and logging,
+    summaries and dashboards find it by name."""
+    global REGISTRY
+    REGISTRY = (*REGISTRY, metric)
+    find.cache_clear()
+    return metric
+
+
+def measures() -> list[Callable[[Any, Sample], dict[str, float]]]:
+    """Every registered ``measure`` function, once each, in registry order."""
+    return list(dict.fromkeys(m.measure for m in REGISTRY if m.measure is not None))
+
+
+def compute(stats: SpectralStats, reference: SpectralStats | None = None, f_min: float = 0.0,
+            detail: bool = True) -> dict[str, float]:
+    """Flat metrics of ``stats``: every registered spectral metric (``fn``), per period where it has
+    one; those that need a reference (real data) only when ``reference`` is given; ``detail`` entries
+    only with ``detail``."""
     out: dict[str, float] = {}
-    usable = [m for m in REGISTRY if m.fn is not None and (reference is not None or not m.needs_reference)]
+    usable = [m for m in REGISTRY if m.fn is not None and (reference is not None or not m.needs_reference)
+              and (detail or not m.detail)]
     for p in stats.ce:
         for m in usable:
             if m.per_period and m.applies(stats, p):
@@ -227,9 +298,9 @@ def detector_numbers(found: dict) -> dict[str, float]:
             for field, (suffix, *_) in _DETECTOR_NUMBERS.items()}
 
 
-def stage_depths(outputs: list[torch.Tensor]) -> dict[str, float]:
-    """The depths (every part, with its standard error) of each generator stage's output feature maps
-    ``[(N, C_i, S_i, S_i), ...]`` at every period of its resolution (``periods_for``), as
+def stage_depths(outputs: list[torch.Tensor], detail: bool = True) -> dict[str, float]:
+    """The depths (every part with ``detail``, else the total; with standard errors) of each generator
+    stage's output feature maps ``[(N, C_i, S_i, S_i), ...]`` at every period of its resolution (``periods_for``), as
     ``stageI/NAME/pP``: where in the generator a pattern is born and whether later stages keep it
     (a pattern of stage I at period P is one of period 2P after the next x2 stage)."""
     out = {}
@@ -237,7 +308,7 @@ def stage_depths(outputs: list[torch.Tensor]) -> dict[str, float]:
         for p in periods_for(*x.shape[-2:]):
             found = D.phase_depths(x, p) if D.fits(p, *x.shape[-2:]) and x.shape[0] >= D.MIN_IMAGES else {}
             for part, depth in found.items():
-                if not D.fits(p, *x.shape[-2:], part):
+                if not D.fits(p, *x.shape[-2:], part) or not (detail or part == "total"):
                     continue
                 name = DEPTH_PARTS[part].format(p=p)
                 out[stage_name(i, name)], out[stage_name(i, se_name(name))] = depth.value, depth.se

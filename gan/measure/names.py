@@ -118,10 +118,9 @@ REPLICA_HEADLINE = excess_name(REPLICA_DEPTH, "").format(p=2)
 #: The headline's octaves (``OCTAVE``), one name per period: ``octave_headline(8)``.
 OCTAVE_HEADLINE = octave_name(excess_name(DEPTH, ""))
 #: The numbers of a run's closing summary and HParams row, and the columns of ``gan.summarize``'s
-#: table: the depths first (whole grid, content-following, fixed, P = 2, replica), then the dB
-#: detectors, spectra, quality, and the published detectors' AUC (at the last evaluation).
-SUMMARY = (HEADLINE, PHASE_HEADLINE, FIXED_HEADLINE, P2_HEADLINE, REPLICA_HEADLINE, CE_EXCESS_DB.format(p=2),
-           excess_name(PHASE_SPREAD).format(p=2), SPECTRAL_DISTANCE, SWD,
+#: table: the depths first (whole grid, content-following, fixed, P = 2, replica), then spectra,
+#: quality, and the published detectors' AUC (at the last evaluation).
+SUMMARY = (HEADLINE, PHASE_HEADLINE, FIXED_HEADLINE, P2_HEADLINE, REPLICA_HEADLINE, SPECTRAL_DISTANCE, SWD,
            *(DETECTOR_AUC.format(d=name) for name in DETECTORS))
 #: The numbers whose differences between upsamplers ``gan.summarize`` tests (rank test, Holm): the
 #: depths, and how detectable the images are to the published detectors.

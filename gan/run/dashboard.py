@@ -56,11 +56,11 @@ def hparams(cfg: DictConfig) -> dict[str, Any]:
     return out
 
 
-def layout(size: int, stages: int = 0) -> dict[str, dict[str, list]]:
+def layout(size: int, stages: int = 0, detail: bool = False) -> dict[str, dict[str, list]]:
     """A TensorBoard custom-scalars layout for ``size x size`` images: every run on shared charts, the
-    whole grid's depth and its octaves first, then each part per period where the images have room
-    for it (no empty chart); with ``stages``, one chart per depth and period with every generator
-    stage's line."""
+    whole grid's depth and its octaves first, then the depth per period where the images have room
+    for it (no empty chart); with ``stages``, one chart per period with every generator stage's line;
+    ``detail`` (``eval.detail``): each part per period and stage, and the dB detectors, too."""
     def chart(*patterns: str) -> list:
         return ["Multiline", list(patterns)]
 
@@ -78,11 +78,12 @@ def layout(size: int, stages: int = 0) -> dict[str, dict[str, list]]:
         "1 checkerboard depth of the whole grid, distance from the data's pattern (fraction of contrast)": whole,
         "2 checkerboard depth per period": {
             f"{label} P={p}": chart(f"^{re.escape(name.format(p=p))}$")
-            for label, name in excess.items() for p in periods if D.fits(p, size, size, part[label])},
-        "3 dB detectors, spectra and quality": {
-            **{f"CE_{p} excess (dB)": chart(f"^{re.escape(N.CE_EXCESS_DB.format(p=p))}$") for p in periods},
+            for label, name in excess.items() for p in periods if D.fits(p, size, size, part[label])
+            and (detail or label in ("total", "replica"))},
+        "3 spectra and quality" + (", dB detectors" if detail else ""): {
+            **{f"CE_{p} excess (dB)": chart(f"^{re.escape(N.CE_EXCESS_DB.format(p=p))}$") for p in periods if detail},
             **{f"PS_{p} excess (dB)": chart(f"^{re.escape(N.excess_name(N.PHASE_SPREAD).format(p=p))}$")
-               for p in periods},
+               for p in periods if detail},
             "spectral distance (decades)": chart(f"^{re.escape(N.SPECTRAL_DISTANCE)}$"),
             "SWD x 1e3": chart(f"^{re.escape(N.SWD)}$"),
         },
@@ -91,5 +92,5 @@ def layout(size: int, stages: int = 0) -> dict[str, dict[str, list]]:
     if stages:
         out["5 depth per generator stage (every stage on one chart)"] = {
             f"{label} P={p}": chart(*(f"^{re.escape(N.stage_name(i, name.format(p=p)))}$" for i in range(stages)))
-            for label, name in depths.items() for p in periods}
+            for label, name in depths.items() for p in periods if detail or label == "total"}
     return out

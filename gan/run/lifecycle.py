@@ -158,7 +158,8 @@ def open_run(replica: Replica, step: int, resumed: bool) -> None:
     r.logger, r.heartbeat = RunLogger(r.run, resume_step=step if resumed else None), Heartbeat(r.run)
     if not resumed:
         r.logger.text("config", f"```\n{OmegaConf.to_yaml(r.cfg)}\n```")
-        r.logger.layout(dashboard.layout(r.cfg.image_size, stages=num_stages(r.cfg.image_size)))
+        r.logger.layout(dashboard.layout(r.cfg.image_size, stages=num_stages(r.cfg.image_size),
+                                             detail=r.cfg.eval.get("detail", False)))
     r.run.save_config(r.cfg)
 
 

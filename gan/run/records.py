@@ -12,13 +12,14 @@ from scipy.stats import linregress
 from scipy.stats import t as student_t
 
 from gan.measure.metrics import find
-from gan.measure.names import (CE, CONVERGENCE, DIVERGED, FIXED_HEADLINE, HEADLINE, LAST_PREFIX, OCTAVE_HEADLINE,
+from gan.measure.names import (CONVERGENCE, DIVERGED, FIXED_HEADLINE, HEADLINE, LAST_PREFIX, OCTAVE_HEADLINE,
                                P2_HEADLINE, PHASE_HEADLINE, REPLICA_HEADLINE, of_generator, se_name)
 
 
 def is_evaluation(record: dict) -> bool:
-    """Whether a metrics.jsonl record is an evaluation (not a training-loss line)."""
-    return CE.format(p=2) in record
+    """Whether a metrics.jsonl record is an evaluation (not a training-loss line): it holds a
+    registered metric (``gan.measure.metrics.find``)."""
+    return any(find(k) is not None for k in record if k != "step")
 
 
 def last_values(record: dict) -> dict[str, Any]:

@@ -19,7 +19,6 @@ from omegaconf import DictConfig
 from gan.core.errors import TrainingDiverged
 from gan.core.runtime import autocast, memory_format, resolve_device, seed_everything, set_threads
 from gan.data.loading import batches, describe
-from gan.measure import metrics as M
 from gan.measure import names as N
 from gan.measure.evaluation import Evaluator
 from gan.model.build import build_dataset
@@ -84,12 +83,13 @@ def evaluate(state: State, evaluator: Evaluator, replicas: list[Replica], cfg: D
     for r in replicas:
         if state.diverged[r.index]:
             continue
-        r.last = M.layer_checkerboard(state.G.replica(r.index))
+        r.last = {}
         for prefix, outputs in stages.items():
             fake = outputs[-1][r.index]
             r.logger.images(state.step, f"{prefix}samples", fake[: cfg.eval.grid_size], save=not prefix)
             evaluation = evaluator(fake, stages=[o[r.index] for o in outputs] if cfg.eval.stages else None,
-                                   detector_fake=detector_images[prefix][r.index] if final else None)
+                                   detector_fake=detector_images[prefix][r.index] if final else None,
+                                   generator=generators[prefix].replica(r.index))
             r.last |= {f"{prefix}{k}": v for k, v in evaluation.metrics.items()}
             if not prefix and cfg.eval.figures and (state.step % (cfg.eval.every * cfg.eval.figures_every) == 0
                                                     or state.step == cfg.train.steps):
@@ -248,6 +248,6 @@ def train_in(job: RunDir, cfg: DictConfig) -> dict[str, Any]:
                 return lifecycle.finish(job, cfg, replicas, state.step, state.diverged, None)
         for r in replicas:
             lifecycle.open_run(r, state.step, resumed is not None)
-        evaluator = Evaluator(dataset, cfg, device)
+        evaluator = Evaluator.from_config(dataset, cfg, device)
         run_loop(cfg, state, dataset, evaluator, replicas, job, device)
     return lifecycle.finish(job, cfg, replicas, state.step, state.diverged, time.time() - started)

@@ -146,6 +146,7 @@ RULES: dict[str, Rule] = {
     "eval.f_min": number(0, 0.5, low_open=False),
     "eval.figures": boolean,
     "eval.stages": boolean,
+    "eval.detail": boolean,
     "eval.figures_every": integer(1),
     "eval.swd": boolean,
     "eval.swd_patches": integer(1),

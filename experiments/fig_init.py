@@ -18,10 +18,9 @@ import numpy as np
 import torch
 
 from gan.core.config import presets
-from gan.measure import imagestats
-from gan.measure import metrics as M
 from gan.measure import names as N
 from gan.measure.figures import image_grid, load_figure_data, save_figure, save_figure_data, show_spectra
+from gan.measure.evaluation import Evaluator
 from gan.model.networks import Generator, sample
 
 
@@ -29,14 +28,15 @@ def compute(image_size: int, ngf: int, n: int, seed: int = 0) -> tuple[dict[str,
     periods = N.periods_for(image_size)
     z = torch.randn(n, 100, generator=torch.Generator().manual_seed(seed))
     arrays, table = {}, {}
+    evaluate = Evaluator(None, periods, {}, group=n, detail=True)  # every number of the images alone
     for name in presets("upsampler"):
         torch.manual_seed(seed)
         G = Generator(image_size, 3, ngf=ngf, upsampler=name)
         images = sample(G, z)
-        stats = imagestats.image_stats(images, periods)
+        evaluation = evaluate(images)
         arrays[f"{name}/grid"] = images[:16].numpy()
-        arrays[f"{name}/log_spectrum"] = stats.log_spectrum.numpy()
-        table[name] = M.compute(stats)
+        arrays[f"{name}/log_spectrum"] = evaluation.fake.log_spectrum.numpy()
+        table[name] = evaluation.metrics
     return arrays, {"image_size": image_size, "ngf": ngf, "num_images": n, "seed": seed, "metrics": table}
 
 

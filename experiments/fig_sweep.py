@@ -17,10 +17,10 @@ import numpy as np
 
 from gan.analyze import load_run
 from gan.data.loading import sample_images
-from gan.measure import imagestats, spectral
-from gan.measure import metrics as M
+from gan.measure import spectral
 from gan.measure import names as N
 from gan.measure.figures import frequency_axis, image_grid, load_figure_data, save_figure, save_figure_data, show_spectra
+from gan.measure.evaluation import Evaluator
 from gan.model.build import build_dataset
 from gan.run.rundir import RunDir
 from gan.study.jobs import find_jobs, varying_keys
@@ -41,20 +41,22 @@ def compute(sweep_dir: Path, n: int) -> tuple[dict[str, np.ndarray], dict]:
     size = cfg.image_size
     periods = N.periods_for(size)
     real = sample_images(build_dataset(cfg), n, seed=0)  # the sweep's own training data
-    real_stats = imagestats.image_stats(real, periods)
+    evaluate = Evaluator(real, periods, {}, group=n, detail=True)  # every number, against the data
+    real_stats = evaluate.real
     freqs, real_profile = real_stats.radial
     arrays = {"freqs": freqs.numpy(), "real/profile": real_profile.numpy(),
               "real/log_spectrum": real_stats.log_spectrum.numpy(), "real/grid": real[:16].numpy()}
     table = {}
     for label, job in groups.items():
         fake = load_run(job.path, n)
-        stats = imagestats.image_stats(fake, periods)
+        evaluation = evaluate(fake)
+        stats = evaluation.fake
         profile = stats.radial[1]
         arrays[f"{label}/grid"] = fake[:16].numpy()
         arrays[f"{label}/log_spectrum"] = stats.log_spectrum.numpy()
         arrays[f"{label}/profile"] = profile.numpy()
         arrays[f"{label}/relative_error"] = spectral.relative_spectral_error(profile, real_profile).numpy()
-        table[label] = {"run": str(job.path), **M.compute(stats, real_stats)}
+        table[label] = {"run": str(job.path), **evaluation.metrics}
     return arrays, {"keys": keys, "image_size": size, "num_images": n, "groups": list(groups), "metrics": table}
 
 

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from gan import analyze
+from gan.measure import names as N
 from gan.run import checkpoint as ckpt
+from gan.run import training
 from gan.run.rundir import RunDir
 from tests.conftest import ROOT, cli
 
@@ -40,6 +42,21 @@ def finished(tmp_path_factory) -> Path:
     out = run(cwd, "debug=tiny")
     assert out.returncode == 0, out.stderr[-2000:]
     return cwd
+
+
+def test_a_finished_run_answers_before_building_data_or_networks(finished, monkeypatch):
+    def heavy(*args, **kwargs):
+        raise AssertionError("a finished run built its data or networks")
+
+    monkeypatch.setattr(training, "build_dataset", heavy)
+    monkeypatch.setattr(training, "new_state", heavy)
+    (folder,) = (finished / "outputs").iterdir()
+    before = snapshot(folder)
+    out = run(finished, "debug=tiny")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert N.HEADLINE in out.stdout  # its closing numbers, from its records
+    assert {k: v for k, v in snapshot(folder).items() if "train.log" not in k and ".hydra" not in k} == \
+        {k: v for k, v in before.items() if "train.log" not in k and ".hydra" not in k}
 
 
 def test_refused_commands_leave_every_record_byte_identical(finished, tmp_path):

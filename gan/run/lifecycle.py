@@ -163,9 +163,17 @@ def open_run(replica: Replica, step: int, resumed: bool) -> None:
     r.run.save_config(r.cfg)
 
 
-def already_finished(replicas: list[Replica]) -> bool:
-    """Whether every replica's record says it ended (finished or diverged)."""
-    return all(r.run.read_status().get("status") in (Status.FINISHED, Status.DIVERGED) for r in replicas)
+def finished_at(replicas: list[Replica], steps: int) -> tuple[int, list[bool]] | None:
+    """``(step, diverged per replica)`` when every replica's ``status.json`` says it ended (finished or
+    diverged) and the finished ones reached ``steps``: a run that answers without building anything;
+    else None."""
+    statuses = [r.run.read_status() for r in replicas]
+    if not all(s.get("status") in (Status.FINISHED, Status.DIVERGED) for s in statuses):
+        return None
+    reached = [s.get("step") for s in statuses if s.get("status") == Status.FINISHED]
+    if not reached or any(not isinstance(step, int) or step < steps for step in reached):
+        return None
+    return max(reached), [s.get("status") == Status.DIVERGED for s in statuses]
 
 
 def mark_diverged(replica: Replica, step: int) -> None:

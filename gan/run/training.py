@@ -231,6 +231,9 @@ def train_in(job: RunDir, cfg: DictConfig) -> dict[str, Any]:
     """Set up (data, networks, the checkpoint to continue from), run the loop, record how it ended."""
     started = time.time()
     replicas = replicas_of(job, cfg)
+    ended = lifecycle.finished_at(replicas, cfg.train.steps)
+    if ended is not None:  # a finished run answers before data and networks are built
+        return lifecycle.finish(job, cfg, replicas, *ended, None)
     with lifecycle.recorded([r.run for r in replicas]):
         seed_everything(cfg.seed, cfg.deterministic)
         set_threads(cfg.threads)
@@ -244,8 +247,6 @@ def train_in(job: RunDir, cfg: DictConfig) -> dict[str, Any]:
         if resumed is not None:
             state.load_state_dict(resumed[0])
             log.info("resumed from %s at step %d", resumed[1], state.step)
-            if state.step >= cfg.train.steps and lifecycle.already_finished(replicas):
-                return lifecycle.finish(job, cfg, replicas, state.step, state.diverged, None)
         for r in replicas:
             lifecycle.open_run(r, state.step, resumed is not None)
         evaluator = Evaluator.from_config(dataset, cfg, device)

@@ -19,6 +19,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from gan.measure import names as N
+from gan.measure.metrics import number_text
 from gan.data.procedural import dead_leaves_images
 from gan.measure import artifacts
 from gan.measure import depths as D
@@ -52,7 +54,7 @@ def compute(draws: int, n: int, size: int) -> dict:
 
 
 def table(info: dict) -> str:
-    lines = ["| detector | pattern | " + " | ".join(f"{100 * d:g}%" for d in info["depths"]) + " |",
+    lines = ["| detector | pattern | " + " | ".join(number_text(N.HEADLINE, d, "g") for d in info["depths"]) + " |",
              "|---|---|" + "---|" * len(info["depths"])]
     for name, kinds in info["results"].items():
         for kind, by_depth in kinds.items():

@@ -19,6 +19,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from gan.measure.metrics import PERCENT, number_text
 from gan.measure import names as N
 from gan.measure.detectors import DETECTORS
 from gan.measure.figures import load_figure_data, save_figure, write_figure
@@ -51,8 +52,8 @@ def table(info: dict) -> str:
         for d in DETECTORS:
             a = np.array([r[d][0] for r in rows])
             cells.append(f"{a.mean():.3f} ({a.min():.3f}-{a.max():.3f})")
-        lines.append(f"| {name} | {len(rows)} | {100 * np.mean([r['depth'] for r in rows]):.3g}% | " + " | ".join(cells)
-                     + " |")
+        depth = number_text(N.HEADLINE, np.mean([r["depth"] for r in rows]))
+        lines.append(f"| {name} | {len(rows)} | {depth} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -64,7 +65,7 @@ def plot(out: Path) -> Path:
     for ax, d in zip(axes, DETECTORS):
         for name in names:
             rows = [r for r in info["runs"] if r["upsampler"] == name]
-            ax.errorbar([100 * r["depth"] for r in rows], [r[d][0] for r in rows],
+            ax.errorbar([PERCENT * r["depth"] for r in rows], [r[d][0] for r in rows],
                         yerr=[[r[d][0] - r[d][1] for r in rows], [r[d][2] - r[d][0] for r in rows]],
                         fmt="o", ms=4, capsize=2, color=colours[name], label=name)
         ax.axhline(0.5, color="k", lw=0.5)

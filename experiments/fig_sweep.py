@@ -15,6 +15,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from gan.measure.metrics import number_text
 from gan.analyze import load_run
 from gan.data.loading import sample_images
 from gan.measure import spectral
@@ -71,7 +72,8 @@ def plot(out: Path) -> list[Path]:
     for ax, name in zip(axes.flat, names):
         ax.imshow(image_grid(a[f"{name}/grid"]))
         m = info["metrics"].get(name, {})
-        ce = "" if name == "real" else (f"\ndepth {100 * m[N.HEADLINE]:+.1f}%, fixed {100 * m[N.FIXED_HEADLINE]:+.1f}%")
+        ce = "" if name == "real" else (f"\ndepth {number_text(N.HEADLINE, m[N.HEADLINE], '+.1f')}, "
+                                      f"fixed {number_text(N.FIXED_HEADLINE, m[N.FIXED_HEADLINE], '+.1f')}")
         ax.set_title(f"{name}{ce}", fontsize=8)
     for ax in axes.flat:
         ax.axis("off")

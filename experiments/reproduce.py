@@ -28,6 +28,7 @@ import fig_init  # noqa: E402
 import fig_overlap  # noqa: E402
 import fig_sweep  # noqa: E402
 
+from gan.measure.metrics import number_text  # noqa: E402
 from gan.measure import names as N  # noqa: E402
 from gan.measure.detectors import DETECTORS  # noqa: E402
 from gan.summarize import main as summarize_main  # noqa: E402
@@ -135,8 +136,9 @@ def main(argv=None) -> None:
         fig_sweep.main([str(last), "--out", str(out / "last_layer"), "--n", str(n)])
         info = json.loads((out / "last_layer" / "sweep.json").read_text())
         aucs = [N.DETECTOR_AUC.format(d=d) for d in DETECTORS]
-        rows = "\n".join(f"| {g} | {100 * m[N.HEADLINE]:.2g}% | {100 * m[N.PHASE_HEADLINE]:.2g}% | "
-                         f"{100 * m[N.FIXED_HEADLINE]:.2g}% | {m[N.SPECTRAL_DISTANCE]:.3g} | "
+        rows = "\n".join(f"| {g} | {number_text(N.HEADLINE, m[N.HEADLINE], '.2g')} | "
+                         f"{number_text(N.PHASE_HEADLINE, m[N.PHASE_HEADLINE], '.2g')} | "
+                         f"{number_text(N.FIXED_HEADLINE, m[N.FIXED_HEADLINE], '.2g')} | {m[N.SPECTRAL_DISTANCE]:.3g} | "
                          + " | ".join(f"{m.get(a, float('nan')):.2f}" for a in aucs) + " |"
                          for g, m in info["metrics"].items())
         sections.append(f"## 7. Last layer only (`{last}`)\n\nOnly the final generator stage is swapped; the "

@@ -248,6 +248,23 @@ REGISTRY: tuple[Metric, ...] = (
 )
 
 
+#: A depth (a fraction of the images' contrast) is shown in % of the contrast: the one scaling of the suite.
+PERCENT = 100.0
+
+
+def units(metric: str) -> tuple[float, str]:
+    """How ``metric``'s numbers are shown, (scale, unit): ``percent`` entries (the depths) in %."""
+    info = find(metric)
+    return (PERCENT, "%") if info is not None and info.percent else (1.0, "")
+
+
+def number_text(metric: str, value: float, spec: str = ".3g", unit: str | None = None) -> str:
+    """One number as shown: ``number_text(HEADLINE, 0.25, ".1f")`` -> ``25.0%`` (``unit``: another word
+    than ``units``', e.g. `` points`` for a difference of depths)."""
+    scale, shown = units(metric)
+    return f"{scale * value:{spec}}{shown if unit is None or not shown else unit}"
+
+
 @functools.lru_cache(maxsize=None)
 def find(name: str) -> Metric | None:
     """The registry entry of a concrete name (``checkerboard/p4`` -> the ``checkerboard/p{p}`` entry;

@@ -11,7 +11,7 @@ from typing import Any
 from scipy.stats import linregress
 from scipy.stats import t as student_t
 
-from gan.measure.metrics import find
+from gan.measure.metrics import find, number_text
 from gan.measure.names import (CONVERGENCE, DIVERGED, FIXED_HEADLINE, HEADLINE, LAST_PREFIX, OCTAVE_HEADLINE,
                                P2_HEADLINE, PHASE_HEADLINE, REPLICA_HEADLINE, of_generator, se_name)
 
@@ -75,15 +75,17 @@ def describe(numbers: dict[str, Any], generator: str = "raw") -> str:
     octave = re.compile(re.escape(of_generator(OCTAVE_HEADLINE, generator)).replace(r"\{p\}", r"(\d+)") + "$")
     octaves = sorted((int(m.group(1)), float(v)) for k, v in numbers.items() if (m := octave.match(k)))
     se = value(se_name(HEADLINE))
-    pm = f" (SE {100 * se:.2g} points, the sampling of one evaluation)" if math.isfinite(se) else ""
+    def shown(name: str) -> str:
+        return number_text(name, value(name), ".1f")
+
+    pm = f" (SE {number_text(HEADLINE, se, '.2g', ' points')}, the sampling of one evaluation)" if math.isfinite(se) else ""
     grid = f" (P={octaves[-1][0]})" if octaves else ""
-    by = ", by octave " + ", ".join(f"{100 * v:.1f}% at P={p}" for p, v in octaves) if octaves else ""
-    replica = value(REPLICA_HEADLINE)
-    replica_text = f", {100 * replica:.1f}% replicas" if math.isfinite(replica) else ""
+    by = ", by octave " + ", ".join(f"{number_text(HEADLINE, v, '.1f')} at P={p}" for p, v in octaves) if octaves else ""
+    replica_text = f", {shown(REPLICA_HEADLINE)} replicas" if math.isfinite(value(REPLICA_HEADLINE)) else ""
     whose = " of the weight average" if generator == "ema" else ""
-    return (f"the whole grid's pattern{grid}{whose} {100 * whole:.1f}% of the contrast away from the data's{pm}{by}; "
-            f"{100 * value(PHASE_HEADLINE):.1f}% following the content, {100 * value(FIXED_HEADLINE):.1f}% fixed; "
-            f"at P=2 alone {100 * value(P2_HEADLINE):.1f}%{replica_text}")
+    return (f"the whole grid's pattern{grid}{whose} {shown(HEADLINE)} of the contrast away from the data's{pm}{by}; "
+            f"{shown(PHASE_HEADLINE)} following the content, {shown(FIXED_HEADLINE)} fixed; "
+            f"at P=2 alone {shown(P2_HEADLINE)}{replica_text}")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from matplotlib.ticker import FormatStrFormatter, NullFormatter  # noqa: E402
 from gan.measure import metrics as M  # noqa: E402
 from gan.measure import names as N  # noqa: E402
 from gan.measure.figures import save_figure  # noqa: E402
-from gan.study.jobs import PROGRESS, Job, curve, grouped, last_step, stage_depth_names  # noqa: E402
+from gan.study.jobs import PROGRESS, Job, curve, group_label, grouped, last_step, stage_depth_names  # noqa: E402
 from gan.study.stats import STILL_MOVING, Comparison  # noqa: E402
 
 
@@ -74,7 +74,7 @@ def training_curves(curves: Mapping[str, Mapping[str, tuple]], marks: Sequence[i
     fig, axes = plt.subplots(len(metrics), cols, figsize=(7 * cols, 3.0 * len(metrics)), layout="constrained",
                              squeeze=False)
     for row, metric in enumerate(metrics):
-        scale, unit = (100.0, " (%)") if metric in percent else (1.0, "")
+        scale, unit = (M.units(metric)[0], " (%)") if metric in percent else (1.0, "")
         ax = axes[row, 0]
         later = [np.r_[lo[1:], hi[1:]] for _, _, lo, hi, _ in curves[metric].values() if len(lo) > 1]
         later = np.concatenate([v[np.isfinite(v)] for v in later]) if later else np.array([])
@@ -126,7 +126,7 @@ def generator_stages_figure(curves: Mapping[str, Mapping[tuple[int, int], tuple]
     for ax, group in zip(axes.flat, groups):
         for (stage, period), (steps, mean, *_) in sorted(curves[group].items()):
             colour = colours(stage / max(len(stages) - 1, 1))
-            ax.plot(steps, 100 * np.asarray(mean, dtype=float), color=colour, lw=1.2, ls="-" if period == 2 else "--",
+            ax.plot(steps, M.PERCENT * np.asarray(mean, dtype=float), color=colour, lw=1.2, ls="-" if period == 2 else "--",
                     label=f"stage {stage}, P={period}")
         ax.set_yscale("symlog", linthresh=0.1)
         ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
@@ -178,13 +178,9 @@ def comparison_figure(rows: Sequence):
     return fig
 
 
-def label_of(row: dict[str, Any], keys: list[str]) -> str:
-    return ", ".join(f"{k.removeprefix('choice.')}={row[k]}" for k in keys)
-
-
 def plot_bars(path: Path, keys: list[str], rows: list[dict[str, Any]], metrics: list[str]) -> None:
     rows = [r for r in rows if r["n"] > 0]
-    fig = summary_bars([label_of(r, keys) for r in rows], metrics,
+    fig = summary_bars([group_label(r, keys) for r in rows], metrics,
                        {m: [r[m] for r in rows] for m in metrics},
                        {m: [r[f"{m} ci_low"] for r in rows] for m in metrics},
                        {m: [r[f"{m} ci_high"] for r in rows] for m in metrics},

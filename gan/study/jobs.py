@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from omegaconf import OmegaConf
 
@@ -218,9 +218,10 @@ def upsampler_key(keys: list[str]) -> str | None:
     return next((k for k in keys if k in ("choice.upsampler", "upsampler._target_")), None)
 
 
-def group_label(job: Job, keys: list[str]) -> str:
-    """A run's group: its values of the varying ``keys`` (``transposed, 0.0002``)."""
-    return ", ".join(str(job.config.get(k)) for k in keys)
+def group_label(values: Mapping[str, Any], keys: list[str]) -> str:
+    """A group's label: its values of the varying ``keys`` (``transposed, 0.0002``), from a run's config
+    or a summary row; the one label of a group in tables and figures."""
+    return ", ".join(str(values.get(k)) for k in keys)
 
 
 def groups(keys: list[str], jobs: list[Job], keep: Callable[[Job], bool] = lambda j: True) -> dict[str, list[Job]]:
@@ -229,7 +230,7 @@ def groups(keys: list[str], jobs: list[Job], keep: Callable[[Job], bool] = lambd
     out: dict[str, list[Job]] = defaultdict(list)
     for j in jobs:
         if keep(j):
-            out[group_label(j, keys)].append(j)
+            out[group_label(j.config, keys)].append(j)
     return dict(sorted(out.items()))
 
 

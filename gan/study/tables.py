@@ -130,18 +130,12 @@ def generators_table(keys: list[str], jobs: list[Job]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def units(metric: str) -> tuple[float, str]:
-    """How ``metric``'s numbers are shown, (scale, unit): depths (fractions of the contrast) in %."""
-    info = M.find(metric)
-    return (100.0, "%") if info is not None and info.percent else (1.0, "")
-
-
 def estimate_text(metric: str, e: Estimate) -> str:
     """The one format of an estimate over seeds: ``12.3% ± 1.5`` (depths, in points of %), ``91.6 ± 12``
     (mean ± 95% half-width) or ``0.21 [0.15, 0.3]`` (a geometric mean and its interval); ``n/a``."""
     if math.isnan(e.center):
         return "n/a"
-    scale, unit = units(metric)
+    scale, unit = M.units(metric)
     text = f"{scale * e.center:.3g}{unit}"
     if math.isnan(e.low):
         return text
@@ -195,8 +189,8 @@ def movement_table(keys: list[str], jobs: list[Job]) -> str:
         spreads: dict[str, str] = {}  # per metric, the group's seed SD: computed once, where a trend needs it
         for j in members:
             for p in (p for p in j.plateaus if not p.flat):
-                info = M.find(p.metric)
-                scale, unit = (100, " pts") if info is not None and info.percent else (1, "")
+                scale, unit = M.units(p.metric)
+                unit = " pts" if unit else ""
                 if p.metric not in spreads:
                     values = [v for m in members if math.isfinite(v := m.numbers.get(p.metric, math.nan))]
                     spreads[p.metric] = f"{scale * statistics.stdev(values):.3g}{unit}" if len(values) > 1 else "n/a"
@@ -247,7 +241,7 @@ def precision_table(keys: list[str], jobs: list[Job], generator: str = "raw") ->
     spread stays as seen (half-widths shrink as 1 / sqrt(n))."""
     metric = N.of_generator(N.HEADLINE, generator)
     lines = [f"Precision of `{metric}` on the runs that did not fail: 95% half-width over seeds against the target "
-             f"max({100 * PRECISION_POINTS:g} points, {100 * PRECISION_SHARE:g}% of the mean):", "",
+             f"max({M.number_text(metric, PRECISION_POINTS, 'g', ' points')}, {100 * PRECISION_SHARE:g}% of the mean):", "",
              "| group | n | mean ± half-width | target | met | seeds for the target |", "|---|---|---|---|---|---|"]
     found = False
     for label, members in grouped(keys, jobs, generator).items():
@@ -257,6 +251,6 @@ def precision_table(keys: list[str], jobs: list[Job], generator: str = "raw") ->
         found = True
         target = max(PRECISION_POINTS, PRECISION_SHARE * abs(e.center))
         need = e.n if e.half_width <= target else math.ceil(e.n * (e.half_width / target) ** 2)
-        lines.append(f"| {label} | {e.n} | {estimate_text(metric, e)} | {units(metric)[0] * target:.2g} | "
+        lines.append(f"| {label} | {e.n} | {estimate_text(metric, e)} | {M.units(metric)[0] * target:.2g} | "
                      f"{'yes' if e.half_width <= target else 'no'} | {need} |")
     return "\n".join(lines) + "\n" if found else ""

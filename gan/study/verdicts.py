@@ -9,7 +9,6 @@ from pathlib import Path
 from gan.measure import metrics as M
 from gan.study.jobs import Job, entering, grouped, upsampler_key
 from gan.study.stats import STILL_MOVING, Comparison, compare, settle
-from gan.study.tables import units
 
 
 def comparisons(keys: list[str], jobs: list[Job], reference: str, metrics: list[str],
@@ -68,7 +67,7 @@ def write_comparison(out: Path, rows: list[Comparison], name: str = "comparison"
     for r in rows:
         need = ("longer training" if r.verdict == STILL_MOVING else "") if r.seeds_needed is None else \
             "> 1000" if r.seeds_needed > 1000 else str(r.seeds_needed)
-        k, _ = units(r.metric)
+        k, _ = M.units(r.metric)
         margin = f"±{k * r.margin:.3g}" if math.isfinite(r.margin) else "-"
         lines.append(f"| {r.group} | {r.metric} | {r.n} vs {r.n_reference} | {k * r.shift:+.3g} | "
                      f"[{k * r.shift_low:.3g}, {k * r.shift_high:.3g}] | "

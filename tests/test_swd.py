@@ -50,6 +50,14 @@ def test_laplacian_pyramid_reconstructs():
     torch.testing.assert_close(rec, x, atol=1e-5, rtol=0)
 
 
+def test_the_pyramid_in_chunks_of_images_is_the_same_pyramid():
+    x = dead_leaves_images(5, 64, seed=1)
+    whole = swd.laplacian_pyramid(x, chunk_values=x.numel())
+    for chunk in (1, 2):  # one image, two images a chunk
+        parts = swd.laplacian_pyramid(x, chunk_values=chunk * x[0].numel())
+        assert len(parts) == len(whole) and all(torch.equal(a, b) for a, b in zip(parts, whole))
+
+
 def test_patch_descriptors_pick_real_neighbourhoods():
     x = torch.arange(2 * 3 * 10 * 10, dtype=torch.float32).view(2, 3, 10, 10)
     g = torch.Generator().manual_seed(0)

@@ -31,7 +31,7 @@ def dead_leaves_images(n: int, size: int, channels: int = 3, seed: int = 0, num_
     coords = (torch.arange(size, dtype=torch.float32) + 0.5) / size  # pixel centres in [0, 1]
     yy, xx = coords.view(1, size, 1), coords.view(1, 1, size)
     a, b = r_min ** (1 - alpha), r_max ** (1 - alpha)
-    out = []
+    out = torch.empty(n, channels, size, size)  # filled chunk by chunk: the images once in memory, not four times
     for start in range(0, n, chunk):
         m = min(chunk, n - start)
         u = torch.rand(m, num_discs, generator=gen)
@@ -43,8 +43,8 @@ def dead_leaves_images(n: int, size: int, channels: int = 3, seed: int = 0, num_
             dist = torch.hypot(yy - centre[:, k, 0, None, None], xx - centre[:, k, 1, None, None])
             cover = ((radius[:, k, None, None] - dist) * size + 0.5).clamp_(0, 1).unsqueeze(1)  # (m,1,S,S)
             img.lerp_(colour[:, k], cover)
-        out.append(img)
-    return torch.cat(out) * 2 - 1
+        out[start:start + m] = img * 2 - 1
+    return out
 
 
 def deadleaves(image_size: int, num_images: int = 8192, channels: int = 3, seed: int = 0, num_discs: int = 16,
@@ -67,7 +67,7 @@ def stroke_images(n: int, size: int, channels: int = 1, seed: int = 0, num_strok
     gen = torch.Generator().manual_seed(int(seed))
     coords = (torch.arange(size, dtype=torch.float32) + 0.5) / size
     yy, xx = coords.view(1, size, 1), coords.view(1, 1, size)
-    out = []
+    out = torch.empty(n, channels, size, size)
     for start in range(0, n, chunk):
         m = min(chunk, n - start)
         ends = torch.rand(m, num_strokes, 2, 2, generator=gen) * 0.6 + 0.2  # (m, K, end, yx)
@@ -79,8 +79,8 @@ def stroke_images(n: int, size: int, channels: int = 1, seed: int = 0, num_strok
             dist = torch.hypot(yy - p0[:, 0, None, None] - t * d[:, 0, None, None],
                                xx - p0[:, 1, None, None] - t * d[:, 1, None, None])
             ink = torch.maximum(ink, ((width - dist) * size + 0.5).clamp(0, 1))
-        out.append(ink[:, None].expand(m, channels, size, size))
-    return torch.cat(out) * 2 - 1
+        out[start:start + m] = ink[:, None].expand(m, channels, size, size) * 2 - 1
+    return out
 
 
 def strokes(image_size: int, num_images: int = 8192, channels: int = 1, seed: int = 0, num_strokes: int = 3,

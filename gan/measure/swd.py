@@ -8,8 +8,11 @@ difference between the sorted projections. Reported x 1e3 per level (as ProGAN) 
 """
 from __future__ import annotations
 
+from typing import Iterator
+
 import torch
 
+from gan.measure.imagestats import CHUNK_VALUES
 from gan.measure.names import SWD, SWD_LEVEL
 from gan.model.filters import blur_kernel, fir_filter2d
 
@@ -26,15 +29,22 @@ def _upsample(x: torch.Tensor) -> torch.Tensor:
     return fir_filter2d(y, blur_kernel(GAUSS_TAPS).to(x))
 
 
-def laplacian_pyramid(x: torch.Tensor, min_size: int = 16) -> list[torch.Tensor]:
-    """``(N, C, S, S)`` -> band-pass levels at S, S/2, ..., and the low-pass residual at ``min_size``."""
-    levels, g = [], x
+def _pyramid(x: torch.Tensor, min_size: int) -> Iterator[torch.Tensor]:
+    g = x
     while g.shape[-1] > min_size:
         low = _downsample(g)
-        levels.append(g - _upsample(low))
+        yield g - _upsample(low)
         g = low
-    levels.append(g)
-    return levels
+    yield g
+
+
+def laplacian_pyramid(x: torch.Tensor, min_size: int = 16, chunk_values: int = CHUNK_VALUES) -> list[torch.Tensor]:
+    """``(N, C, S, S)`` -> band-pass levels at S, S/2, ..., and the low-pass residual at ``min_size``.
+    Images are filtered in chunks of at most ``chunk_values`` values (the same numbers: each image's
+    pyramid is its own), so the filters' working memory does not grow with the set."""
+    per_chunk = max(1, chunk_values // max(1, x[0].numel()))
+    chunks = [list(_pyramid(x[i:i + per_chunk], min_size)) for i in range(0, len(x), per_chunk)]
+    return [torch.cat(level) if len(level) > 1 else level[0] for level in zip(*chunks)]
 
 
 def patch_descriptors(level: torch.Tensor, per_image: int, size: int = 7,

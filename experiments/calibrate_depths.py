@@ -41,6 +41,7 @@ from gan.data.procedural import dead_leaves_images, stroke_images
 from gan.measure import artifacts
 from gan.measure import depths as D
 from gan.measure.figures import load_figure_data, save_figure, save_figure_data
+from gan.measure.names import periods_for
 
 SOURCES = {
     "white noise": lambda n, size, seed: torch.randn(n, 1, size, size, generator=torch.Generator().manual_seed(seed)),
@@ -142,6 +143,40 @@ def cell(source: str, n: int, size: int, draws: int, period: int, seed: int, tru
                 "mean": float(a[:, 0].mean()), "sd": sd, "mean_se": se, "sd_over_se": sd / se if se > 0 else math.nan,
                 "coverage": float(np.mean((a[:, 2] <= truth) & (truth <= a[:, 3])))}
     return out
+
+
+def noise_floor(source: str, ns: list[int], size: int, draws: int, seed: int) -> dict:
+    """The depths of clean sets at every period the default reads at ``size`` (``periods_for``; the
+    largest is the whole grid's): per n and period, over ``draws`` independent sets of a stationary
+    source (truth 0 in closed form), the mean, the SD (the noise floor a clean generator reads),
+    the mean reported SE and how often the 95% interval holds 0."""
+    rows = []
+    for n in ns:
+        found: dict[int, list] = {p: [] for p in periods_for(size) if D.fits(p, size, size)}
+        for k in tqdm(range(draws), desc=f"floor {source} n={n} {size}px", leave=False,
+                      disable=not sys.stderr.isatty()):
+            x = SOURCES[source](n, size, seed + 1000 * n + k).double()
+            for p in found:
+                found[p].append(list(D.depths(D.group_patterns(x, p, D.DEPTH_GROUPS))["total"]))
+        for p, values in found.items():
+            a = np.array(values)  # (draws, 4): value, se, low, high
+            sd, se = float(a[:, 0].std(ddof=1)), float(a[:, 1].mean())
+            rows.append({"n": n, "period": p, "mean": float(a[:, 0].mean()), "sd": sd, "mean_se": se,
+                         "sd_over_se": sd / se if se > 0 else math.nan,
+                         "coverage": float(np.mean((a[:, 2] <= 0) & (0 <= a[:, 3])))})
+        print(f"floor {source} n={n} {size}px: done", flush=True)
+    return {"source": source, "size": size, "draws": draws, "seed": seed, "rows": rows}
+
+
+def floor_table(info: dict) -> str:
+    """The noise floor as a Markdown table: per n and period, the total depth of clean sets (%)."""
+    lines = [f"Total depth of clean {info['source']} sets at {info['size']} px, {info['draws']} sets per row "
+             "(truth 0): mean, SD over the sets (the noise floor), mean reported SE, SD/SE and how often the 95% "
+             "interval holds 0:", "", "| n | P | mean | SD | mean SE | SD/SE | coverage |", "|---|---|---|---|---|---|---|"]
+    for r in info["rows"]:
+        lines.append(f"| {r['n']} | {r['period']} | {100 * r['mean']:+.2g}% | {100 * r['sd']:.2g}% | "
+                     f"{100 * r['mean_se']:.2g}% | {r['sd_over_se']:.2f} | {100 * r['coverage']:.0f}% |")
+    return "\n".join(lines)
 
 
 def draws_for(n: int, draws: int, images: int) -> int:
@@ -255,9 +290,19 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="figures/uncertainty", type=Path)
     ap.add_argument("--plot-only", action="store_true")
+    ap.add_argument("--floor", action="store_true", help="the noise floor instead: clean sets of the first source "
+                    "at the first size, every period the default reads (floor.json; with --plot-only, its table)")
     args = ap.parse_args(argv)
     if args.draws < 20:
         ap.error("--draws must be >= 20 (a coverage and an SD need many sets)")
+    if args.floor:
+        if args.plot_only:
+            info = load_figure_data(args.out, "floor")[1]
+        else:
+            info = noise_floor(args.sources[0], args.n, args.sizes[0], args.draws, args.seed)
+            save_figure_data(args.out, "floor", {}, info)
+        print(floor_table(info))
+        return
     if not args.plot_only:
         done = load_figure_data(args.out, "uncertainty")[1] if (args.out / "uncertainty.json").exists() else None
         compute(args.sources, args.n, args.sizes, args.draws, args.period, args.seed, args.images,

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torchvision.utils import save_image
 
 from gan import analyze
 from gan.measure import spectral
@@ -147,6 +148,23 @@ def test_the_periods_read_are_stated_and_max_period_limits_them(tmp_path, capsys
     record = json.loads((tmp_path / "b" / "metrics.json").read_text())["options"]
     assert record["periods"] == [2, 4] and record["grid"] == 4 and "16" in record["left_out"]
     assert analyze.main([str(x), "--out", str(tmp_path / "c"), "--max-period", "1"]) == 2
+
+
+def test_a_folder_too_large_for_the_memory_is_refused_before_reading_with_a_count_that_fits(tmp_path, monkeypatch,
+                                                                                          capsys):
+    folder = tmp_path / "big"
+    folder.mkdir()
+    for i in range(10):
+        save_image(torch.rand(3, 64, 64), folder / f"{i}.png")
+    one = analyze.PEAK_PER_IMAGE_BYTE * 4 * 3 * 64 * 64  # what one image costs the analysis
+    monkeypatch.setattr(analyze, "available_memory", lambda: 4 * one + 1)
+    read = []
+    monkeypatch.setattr(analyze.ImageFolder, "load_all", lambda self, n=None: read.append(n))
+    assert analyze.main([str(folder), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "analysing 10 images of 3x64x64" in err and "--num-samples 4 or fewer" in err and read == []
+    monkeypatch.setattr(analyze, "available_memory", lambda: 10 * one)
+    assert analyze.load_folder(folder) is None and read == [10]  # fits: read
 
 
 def test_a_folder_is_read_up_to_num_samples(tmp_path):

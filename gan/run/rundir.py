@@ -270,7 +270,7 @@ class RunDir:
         Returns True if this call took the lock, False if this process already held it. Raises
         ``RunDirInUse`` naming the holder when another process holds it; nothing is written then."""
         path = self.lock_file.resolve()
-        if path in _HELD:
+        if self.held():
             return False
         self.path.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -287,6 +287,10 @@ class RunDir:
                                  "since": time.strftime("%Y-%m-%d %H:%M:%S")}).encode())
         _HELD[path] = fd
         return True
+
+    def held(self) -> bool:
+        """Whether this process holds the directory's lock (``lock``)."""
+        return self.lock_file.resolve() in _HELD
 
     def unlock(self) -> None:
         """Release a lock this process took (the lock file stays; only the lock goes)."""

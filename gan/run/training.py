@@ -203,13 +203,14 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     seeds, their mean, and each seed's under ``replicas``.
     """
     job = RunDir.of(cfg)
-    lifecycle.accept(cfg, job)  # Hydra's callback did this before any file was written; tests call train() directly
-    took_lock = job.lock()  # one writer per job directory; RunDirInUse (exit 2) if another process has it
+    if job.held():  # accepted and locked before Hydra wrote anything (gan.run.callbacks.AcceptRun)
+        return train_in(job, cfg)
+    lifecycle.accept(cfg, job)  # a sweep job, or train() called directly: the same check, once, then the lock
+    job.lock()  # one writer per job directory; RunDirInUse (exit 2) if another process has it
     try:
         return train_in(job, cfg)
     finally:
-        if took_lock:
-            job.unlock()
+        job.unlock()
 
 
 def replicas_of(job: RunDir, cfg: DictConfig) -> list[Replica]:

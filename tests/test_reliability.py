@@ -13,8 +13,9 @@ import pytest
 import torch
 
 from gan import summarize
-from gan.core.errors import TrainingDiverged
+from gan.core.errors import TrainingDiverged, TrainingInterrupted
 from gan.run import checkpoint as ckpt
+from gan.run import signals
 from gan.run import training
 from gan.run.rundir import STALE_AFTER_S, RunDir, RunDirInUse, Status
 from gan.run.training import train
@@ -105,6 +106,26 @@ def test_host_signal_handler_gets_the_signal_after_a_checkpoint(tiny_cfg, monkey
         signal.signal(signal.SIGTERM, previous)
     assert calls == [(signal.SIGTERM, 3, "interrupted")]  # step 3 saved before the host handler ran
     assert RunDir(cfg.run_dir).read_status()["status"] == "finished"
+
+
+def test_a_stop_that_comes_while_a_sweep_job_is_set_up_stops_it_at_its_first_boundary(tiny_cfg, monkeypatch):
+    """Ctrl-C on a sweep whose job trains in this process (basic launcher, joblib with one worker),
+    after the job's records are open but before its loop defers signals: the sweep's handler
+    records the stop, and the job stops at its first step boundary with a checkpoint instead of
+    training to the end."""
+    cfg = tiny_cfg("train.steps=1000", "train.ckpt_every=1000", "eval.every=1000", "eval.figures=false")
+    real_loop = training.run_loop
+
+    def signal_then_loop(*args, **kwargs):  # the records are open, the loop's handlers not yet in place
+        os.kill(os.getpid(), signal.SIGINT)
+        return real_loop(*args, **kwargs)
+
+    monkeypatch.setattr(training, "run_loop", signal_then_loop)
+    with signals.sweep_stop() as stop, pytest.raises(TrainingInterrupted):
+        train(cfg)
+    assert stop.signum == signal.SIGINT
+    assert RunDir(cfg.run_dir).read_status()["status"] == "interrupted"
+    assert torch.load(Path(cfg.run_dir) / "checkpoints" / "last.pt", weights_only=True)["step"] == 1
 
 
 @pytest.mark.slow  # a full submitit round trip, about a minute; the stop-signal tests cover the checkpoint

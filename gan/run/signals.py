@@ -46,8 +46,12 @@ class DeferredSignals:
 
 @contextlib.contextmanager
 def deferred_signals(signums: tuple[int, ...] | None = None):
-    """Record stop signals instead of acting mid-step; the loop acts on them at a step boundary."""
+    """Record stop signals instead of acting mid-step; the loop acts on them at a step boundary. A
+    stop the sweep around this job already received (``sweep_stop``: a signal that came while the
+    job was being set up) is the first signal recorded, so the job stops at its first boundary."""
     deferred = DeferredSignals()
+    if _SWEEPS and _SWEEPS[-1].signum:
+        deferred.received.append(_SWEEPS[-1].signum)
     if threading.current_thread() is not threading.main_thread():  # handlers only in the main thread
         yield deferred
         return
@@ -90,6 +94,10 @@ class SweepStop:
     signum: int = 0
 
 
+#: The sweeps running in this process, innermost last (``sweep_stop``).
+_SWEEPS: list[SweepStop] = []
+
+
 @contextlib.contextmanager
 def sweep_stop():
     """While a sweep launches its jobs: a stop signal is recorded instead of raising
@@ -106,8 +114,10 @@ def sweep_stop():
     handler.stops_training = True
     previous = {s: signal.signal(s, handler) for s in stop_signals()} \
         if threading.current_thread() is threading.main_thread() else {}
+    _SWEEPS.append(stop)
     try:
         yield stop
     finally:
+        _SWEEPS.remove(stop)
         for s, h in previous.items():
             signal.signal(s, h)

@@ -113,11 +113,12 @@ def load_folder(path: Path, limit: int | None = None, channels: int | None = Non
     ``--num-samples`` that fits, when analysing that many would not fit in the available memory."""
     folder = ImageFolder(path, image_size=None, channels=channels, strict=True)
     n = len(folder) if limit is None else min(limit, len(folder))
-    per_image = 4 * folder[0].numel()
+    first = folder[0]
+    per_image = 4 * first.numel()
     free = available_memory()
     if free is not None and PEAK_PER_IMAGE_BYTE * per_image * n > free:
         fits = free // (PEAK_PER_IMAGE_BYTE * per_image)
-        shape = "x".join(map(str, folder[0].shape))
+        shape = "x".join(map(str, first.shape))
         raise AnalysisError(f"{path}: analysing {n} images of {shape} needs about "
                             f"{PEAK_PER_IMAGE_BYTE * per_image * n / 1e9:.1f} GB ({PEAK_PER_IMAGE_BYTE}x their "
                             f"{per_image * n / 1e9:.1f} GB as float32), more than the {free / 1e9:.1f} GB available "

@@ -88,8 +88,7 @@ def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
 #: they live now: a run started before the split is still the same run (resumed, compared, summarized).
 MOVED_MODULES = {"gan.data.": {"deadleaves": "gan.data.procedural.", "strokes": "gan.data.procedural.",
                                "torchvision_dataset": "gan.data.files.", "folder": "gan.data.files."},
-                 "gan.upsamplers.": "gan.model.upsamplers.", "gan.networks.": "gan.model.networks.",
-                 "gan.callbacks.": "gan.run.callbacks."}
+                 "gan.upsamplers.": "gan.model.upsamplers.", "gan.networks.": "gan.model.networks."}
 
 
 def current_target(target: str) -> str:

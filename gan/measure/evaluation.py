@@ -50,8 +50,8 @@ class Evaluator:
 
     def __init__(self, real: torch.Tensor | None, periods: list[int], options: dict, group: int, f_min: float = 0.0,
                  swd: tuple[int, int] | None = None, fid: bool = False, fid_weights: str | None = None,
-                 detector_images: int = 0,
-                 detail: bool = False, device: torch.device | str = "cpu", progress: bool = False):
+                 detector_images: int = 0, detail: bool = False, device: torch.device | str = "cpu",
+                 progress: bool = False):
         self.periods, self.options, self.f_min, self.detail = periods, options, float(f_min), detail
         self.device, self.progress, self.seed = torch.device(device), progress, REFERENCE_SEED
         self.real = None if real is None else image_stats(real.to(self.device), periods, group=group,

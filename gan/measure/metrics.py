@@ -37,8 +37,9 @@ DEPTH_MARGIN, AUC_MARGIN = 0.02, 0.01
 @dataclass(frozen=True)
 class Metric:
     """One reported number. ``name`` may hold ``{p}`` (one value per checkerboard period).
-    ``fn(fake, real, period, f_min)`` computes it from statistics (None: computed elsewhere, e.g.
-    SWD). ``higher_is_worse`` is None where no direction applies (a property of the data);
+    ``fn(fake, real, period, f_min)`` computes it from statistics; an entry without ``fn`` has a
+    ``measure`` that computes its family from the sample (SWD, FID, ...). ``higher_is_worse`` is
+    None where no direction applies (a property of the data);
     ``positive``: a ratio-scale quantity (intervals on the log scale), not a difference or dB."""
 
     name: str

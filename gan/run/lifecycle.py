@@ -159,7 +159,7 @@ def open_run(replica: Replica, step: int, resumed: bool) -> None:
     if not resumed:
         r.logger.text("config", f"```\n{OmegaConf.to_yaml(r.cfg)}\n```")
         r.logger.layout(dashboard.layout(r.cfg.image_size, stages=num_stages(r.cfg.image_size),
-                                             detail=r.cfg.eval.get("detail", False)))
+                                         detail=r.cfg.eval.get("detail", False)))
     r.run.save_config(r.cfg)
 
 

@@ -55,17 +55,18 @@ def compute(sweep: Path, n: int) -> dict:
     if not runs:
         sys.exit(f"error: {sweep}: no finished runs")
     durall, frank = defaultdict(list), defaultdict(list)
-    references: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # the runs' data and size -> its features
+    references: dict[str, dict] = {}  # the runs' data and size -> per detector, its features and floor
     for run in tqdm(runs, desc="runs", disable=not sys.stderr.isatty()):
         upsampler = run.hydra_choices().get("upsampler", "?")
         cfg = run.config()
         key = OmegaConf.to_yaml(cfg.data) + str(cfg.image_size)
         if key not in references:
             real = run_reference(run.path, n)
-            references[key] = DT.azimuthal_features(real), DT.dct_features(real)
+            references[key] = {name: (d.features(real), DT.log_floor(d.spectra(real))) for name, d in DT.DETECTORS.items()}
         fake = load_run(run.path, n, seed=DT_SEED)
-        durall[upsampler].append(effect_sizes(DT.azimuthal_features(fake), references[key][0]))
-        frank[upsampler].append(effect_sizes(DT.dct_features(fake), references[key][1]))
+        for name, found in (("durall", durall), ("frank", frank)):  # both sets on the reference's floor, as detect
+            real_features, floor = references[key][name]
+            found[upsampler].append(effect_sizes(DT.DETECTORS[name].features(fake, floor), real_features))
     size = fake.shape[-1]
     out = {"sweep": str(sweep), "n": n, "size": size, "bands": BANDS, "groups": {}}
     for name in sorted(durall):

@@ -25,6 +25,7 @@ import torch
 from gan.app import compose
 from gan.core import config
 from gan.core.errors import report
+from gan.core.runtime import lean_heap
 from gan.data.files import ImageFolder
 from gan.data.loading import sample_images
 from gan.measure import depths as D
@@ -56,11 +57,11 @@ def _to_nchw(x: torch.Tensor, where: str) -> torch.Tensor:
     if x.ndim != 4:
         raise AnalysisError(f"{where}: expected images (N, C, H, W) or (N, H, W, C), got shape {tuple(x.shape)}")
     if x.shape[1] not in (1, 3) and x.shape[-1] in (1, 3):
-        x = x.permute(0, 3, 1, 2)
+        x = x.permute(0, 3, 1, 2).contiguous()  # every later pass reads whole images: (N, C, H, W) in memory order
     if x.shape[0] == 0:
         raise AnalysisError(f"{where}: holds no images")
     if x.dtype == torch.uint8:
-        return x.float() / 127.5 - 1
+        return x.float().div_(127.5).sub_(1)  # in place: one float copy of the set
     if not x.is_floating_point():
         raise AnalysisError(f"{where}: expected uint8 or float images, got {x.dtype}")
     bad = (~torch.isfinite(x)).flatten(1).any(dim=1)
@@ -91,9 +92,9 @@ def load_tensor_file(path: Path) -> torch.Tensor:
     return _to_nchw(x, str(path))
 
 
-#: The analysis peaks at about this many times the bytes of the images it reads (float32):
-#: 9.1 GB for 64 + 64 images of 1024 px (1.6 GB) in ``experiments/benchmarks/bench_analyze.py``.
-PEAK_PER_IMAGE_BYTE = 6
+#: The analysis peaks at about this many times the bytes of the images it reads (float32), with a
+#: margin: 3.25 GB for 64 + 64 images of 1024 px (1.6 GB) in ``experiments/benchmarks/bench_analyze.py``.
+PEAK_PER_IMAGE_BYTE = 3
 
 
 def available_memory() -> int | None:
@@ -301,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
                     "and each depth part per period too")
     ap.add_argument("--plot-only", action="store_true", help="redraw the figures of an existing output folder")
     args = ap.parse_args(argv)
+    lean_heap()  # memory back to the system as the analysis frees it (large images)
     try:
         if args.plot_only:
             out = Path(args.out or args.path)

@@ -12,6 +12,7 @@ from sklearn.metrics import roc_auc_score
 from gan.data.procedural import dead_leaves_images
 from gan.measure import artifacts
 from gan.measure import detectors as DT
+from tests import detectors_reference
 
 
 def test_auc_is_the_mann_whitney_statistic_and_its_se_is_its_spread():
@@ -107,3 +108,22 @@ def test_nan_or_inf_pixels_are_refused_by_name():
     bad[0, 0, 0, 0] = float("nan")
     with pytest.raises(ValueError, match="generated images hold NaN or Inf"):
         DT.detectability(bad, real)
+
+
+@pytest.mark.parametrize("size, n, depth", [(32, 256, 0.02), (32, 64, 0.05), (16, 64, 0.0)])
+def test_the_fit_in_the_training_rows_span_is_the_fit_on_every_feature(size, n, depth, monkeypatch):
+    """``detect`` fits its classifier on the training rows' coordinates in their own span (n x n,
+    however many features); tests/detectors_reference.py fits scikit-learn's scaler and classifier
+    on every feature in float64. At the same tolerance, both are the same penalised optimum: the
+    same test scores' AUC and SE and the same weights per feature, with more features than
+    training rows (Frank's 1024 or 256) and fewer (Durall's 23 or 11), the Gram matrix summed in
+    several column chunks."""
+    monkeypatch.setattr(DT, "GRAM_CHUNK_VALUES", 5000)
+    x = dead_leaves_images(2 * n, size, seed=12)
+    fake, real = x[:n] + depth * (x[:n] - x[:n].mean(dim=(-2, -1), keepdim=True)) * artifacts.checkerboard(size, size), x[n:]
+    for name, detector in DT.DETECTORS.items():
+        found = DT.detect(fake, real, detector, seed=3)
+        score_f, score_r, weights = detectors_reference.detect(fake, real, name, seed=3)
+        auc, se = DT.auc_delong(score_f, score_r)
+        assert (found.auc, found.auc_se) == pytest.approx((auc, se), abs=1e-9), name
+        np.testing.assert_allclose(found.weights, weights, rtol=0, atol=1e-3 * np.abs(weights).max(), err_msg=name)

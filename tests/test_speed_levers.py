@@ -150,3 +150,58 @@ def test_fused_adam_and_bf16_on_cuda(tiny_cfg):
     assert state.opt_g.defaults["fused"]
     stats = train_step(state, torch.rand(1, 8, 3, 16, 16, device="cuda") * 2 - 1, "bce", "bf16")
     assert all(torch.isfinite(v).all() for v in stats.values())
+
+
+GLIBC_ONLY = pytest.mark.skipif(runtime._libc_function("malloc_trim") is None, reason="glibc's malloc_trim is missing")
+
+# a child that frees 400 blocks of 1 MB on the heap (glibc's default mapping threshold raised past them first)
+# and prints its resident memory in MB before and after the call given in argv[1]
+_HEAP_CHILD = """
+import sys, torch
+from gan.core import runtime
+def rss():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")) / 1024
+if sys.argv[1] == "lean":
+    runtime.lean_heap()
+raise_threshold = torch.empty(2**24, dtype=torch.uint8)
+del raise_threshold  # freeing a 16 MB map raises glibc's default threshold to 16 MB
+blocks = [torch.ones(2**20, dtype=torch.uint8) for _ in range(400)]
+keep = torch.ones(2**21, dtype=torch.uint8)  # 2 MB on top of the heap: the blocks cannot be trimmed off its end
+del blocks
+before = rss()
+if sys.argv[1] == "release":
+    runtime.release_freed_memory(runtime.TRIM_BYTES)
+elif sys.argv[1] == "small":
+    runtime.release_freed_memory(runtime.TRIM_BYTES - 1)
+print(before, rss())
+"""
+
+
+@GLIBC_ONLY
+@pytest.mark.parametrize("mode, returned", [("release", True), ("small", False), ("lean", False)])
+def test_freed_heap_memory_goes_back_to_the_system_after_a_large_step(mode, returned):
+    """400 MB of freed 1 MB blocks stay resident until ``release_freed_memory`` trims the heap (and
+    only after a step that handled ``TRIM_BYTES`` or more); under ``lean_heap`` with its 8 MB
+    threshold, 1 MB blocks are heap blocks too, so only a trim returns them."""
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", _HEAP_CHILD, mode], capture_output=True, text=True, check=True)
+    before, after = map(float, out.stdout.split())
+    assert (before - after > 300) == returned, (mode, before, after)
+
+
+@GLIBC_ONLY
+def test_lean_heap_maps_large_blocks_so_that_freeing_returns_them():
+    """Under ``lean_heap``, 40 blocks of 10 MB (over its 8 MB threshold) are returned the moment they
+    are freed; under glibc's default, once its threshold has risen to 16 MB, they stay resident."""
+    import subprocess
+    import sys
+    child = _HEAP_CHILD.replace("2**20, dtype=torch.uint8) for _ in range(400)",
+                                "10 * 2**20, dtype=torch.uint8) for _ in range(40)")
+    for mode, returned in (("lean", True), ("default", False)):
+        out = subprocess.run([sys.executable, "-c", child, mode], capture_output=True, text=True, check=True)
+        before, after = map(float, out.stdout.split())
+        baseline = subprocess.run([sys.executable, "-c", "import torch; print(next(int(l.split()[1]) for l in "
+                                   "open('/proc/self/status') if l.startswith('VmRSS')) / 1024)"],
+                                  capture_output=True, text=True, check=True)
+        assert (before - float(baseline.stdout) < 200) == returned, (mode, before, float(baseline.stdout))

@@ -58,6 +58,20 @@ def test_the_pyramid_in_chunks_of_images_is_the_same_pyramid():
         assert len(parts) == len(whole) and all(torch.equal(a, b) for a, b in zip(parts, whole))
 
 
+def test_patches_read_a_chunk_of_images_at_a_time_are_those_of_the_whole_pyramid():
+    """SWD reads each chunk's pyramid and drops it (``pyramid_patches``): the same neighbourhoods, in
+    the same order, as gathered from the whole set's pyramid, whatever the chunk."""
+    x = dead_leaves_images(7, 64, seed=2)
+    gen = torch.Generator().manual_seed(0)
+    shapes = swd.level_shapes(64, 64, 16)
+    positions = [swd.patch_positions(len(x), h, w, 5, generator=gen) for h, w in shapes]
+    whole = [swd.gather_patches(level, ys, xs) for level, (ys, xs) in zip(swd.laplacian_pyramid(x), positions)]
+    assert [lv.shape[-2:] for lv in swd.laplacian_pyramid(x)] == [torch.Size(s) for s in shapes]
+    for chunk in (1, 3, 7):
+        parts = swd.pyramid_patches(x, positions, chunk_values=chunk * x[0].numel())
+        assert len(parts) == len(whole) and all(torch.equal(a, b) for a, b in zip(parts, whole))
+
+
 def test_patch_descriptors_pick_real_neighbourhoods():
     x = torch.arange(2 * 3 * 10 * 10, dtype=torch.float32).view(2, 3, 10, 10)
     g = torch.Generator().manual_seed(0)

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import functools
 import os
 import random
 
@@ -56,3 +59,46 @@ def autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManage
     if amp == "none":
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=AMP_DTYPES[amp])
+
+
+@functools.cache
+def _libc_function(name: str):
+    """A function of glibc (``malloc_trim``, ``mallopt``), or None where the C library has none."""
+    try:
+        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
+    except (OSError, AttributeError):
+        return None
+
+
+#: Bytes of images a step of work must have handled for ``release_freed_memory`` to trim after it
+#: (below, the heap's own reuse keeps the resident memory in check and a trim costs more than it gives).
+TRIM_BYTES = 2**26
+
+
+def release_freed_memory(handled: int = TRIM_BYTES) -> None:
+    """Hand the freed part of the C heap back to the system (glibc's ``malloc_trim``; nothing where
+    it is missing) after a step that handled ``handled`` bytes of images, if at least ``TRIM_BYTES``.
+    Tensors of a few MB are allocated on that heap, and once freed they still count in the
+    process's resident memory until trimmed: between the steps of a large analysis this keeps it at
+    what is in use (64 images of 1024 px: 0.9 GB less after one set's statistics)."""
+    trim = _libc_function("malloc_trim")
+    if trim is not None and handled >= TRIM_BYTES:
+        trim(0)
+
+
+#: glibc's ``mallopt`` parameter for the size from which allocations are mapped on their own.
+M_MMAP_THRESHOLD = -3
+#: ``lean_heap``'s threshold: the temporaries of large images (a group's float64 copy, a map per channel).
+LEAN_MMAP_BYTES = 2**23
+
+
+def lean_heap() -> None:
+    """Map every allocation of ``LEAN_MMAP_BYTES`` or more on its own, so that the system gets it back
+    the moment it is freed (glibc's ``mallopt``; nothing elsewhere). By default glibc raises that
+    threshold to 32 MB as the process frees large blocks, and the heap then keeps what it freed:
+    64 + 64 images of 1024 px peaked at 4.47 GB and 146 s with ``release_freed_memory`` alone, at
+    3.31 GB and 199 s with this too (each such allocation's pages are faulted in afresh). For a
+    command whose images are large against the memory (``gan.analyze``), not for training."""
+    mallopt = _libc_function("mallopt")
+    if mallopt is not None:
+        mallopt(M_MMAP_THRESHOLD, LEAN_MMAP_BYTES)

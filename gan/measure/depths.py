@@ -52,6 +52,8 @@ import torch.nn.functional as F
 from scipy import special
 from scipy.optimize import brentq
 
+from gan.core.runtime import release_freed_memory
+
 #: Groups of images that the estimates cross (products between different groups only); the jackknife
 #: over them gives the standard errors.
 DEPTH_GROUPS = 16
@@ -316,7 +318,10 @@ def group_patterns(x: torch.Tensor, period: int, groups: int = DEPTH_GROUPS) -> 
         raise ValueError(f"{h}x{w} images are too small for depths at period {period}: the margins "
                          f"({margin(period, h)} px) leave fewer than {2 * period} rows or columns")
     size = n // groups
-    parts = [_one_group(x[k * size:(k + 1) * size].double(), period) for k in range(groups)]  # a group at a time
+    parts = []
+    for k in range(groups):  # a group at a time
+        parts.append(_one_group(x[k * size:(k + 1) * size].double(), period))
+        release_freed_memory(8 * size * x[0].numel())
     profiles = {part: torch.stack([p[0][part] for p in parts]) for part in parts[0][0]}
     levels = {part: torch.stack([p[1][part] for p in parts]) for part in parts[0][1]}
     scale = {part: period * period * c for part in profiles}

@@ -26,10 +26,9 @@ import torch
 from scipy import fft as sfft
 from scipy import stats
 from sklearn.linear_model import LogisticRegressionCV
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from gan.measure import spectral
+from gan.measure.imagestats import chunk_size
 
 #: Coverage of the reported intervals.
 CONFIDENCE = 0.95
@@ -60,23 +59,54 @@ def azimuthal_powers(x: torch.Tensor) -> np.ndarray:
     return profile.cpu().numpy()
 
 
+def in_chunks(parts: list[tuple[torch.Tensor, np.ndarray]], spectrum: Callable[[torch.Tensor], np.ndarray]) -> np.ndarray:
+    """``spectrum`` of ``images[rows]`` for each ``(images (N, C, H, W), rows (k,))`` of ``parts``, one
+    after the other, a chunk of images at a time (``imagestats.chunk_size``): ``(sum k, F)`` float32.
+    The working memory is a chunk's; the result is 4 bytes per feature."""
+    total = sum(len(rows) for _, rows in parts)
+    out, at = None, 0
+    for images, rows in parts:
+        step = chunk_size(tuple(images.shape[1:]))
+        for i in range(0, len(rows), step):
+            values = spectrum(images[torch.as_tensor(rows[i:i + step], dtype=torch.long)])
+            if out is None:
+                out = np.empty((total, values.shape[1]), dtype=np.float32)
+            out[at:at + len(values)] = values
+            at += len(values)
+    return out
+
+
 @dataclass(frozen=True)
 class Detector:
     """A published detector's features: a non-negative spectrum per image and the log it is read in."""
 
     spectrum: Callable[[torch.Tensor], np.ndarray]
-    log: Callable[[np.ndarray], np.ndarray]
+    log: Callable[..., np.ndarray]
 
-    def features(self, x: torch.Tensor, reference: np.ndarray | None = None) -> np.ndarray:
-        """``(N, C, H, W) -> (N, F)``: the log of the spectrum plus the floor of ``reference`` (the
-        reference set's spectra; default: these images' own)."""
-        values = self.spectrum(x)
-        return self.log(values + log_floor(values if reference is None else reference))
+    def spectra_of(self, parts: list[tuple[torch.Tensor, np.ndarray]]) -> np.ndarray:
+        """``in_chunks`` with this detector's spectrum."""
+        return in_chunks(parts, self.spectrum)
+
+    def spectra(self, x: torch.Tensor) -> np.ndarray:
+        """``(N, C, H, W) -> (N, F)`` float32: the spectrum of each image."""
+        return self.spectra_of([(x, np.arange(len(x)))])
+
+    def features(self, x: torch.Tensor, floor: float | None = None) -> np.ndarray:
+        """``(N, C, H, W) -> (N, F)`` float32: the log of the spectrum plus ``floor`` (the reference
+        set's ``log_floor``; default: these images' own)."""
+        values = self.spectra(x)
+        return self.logged(values, log_floor(values) if floor is None else floor)
+
+    def logged(self, spectra: np.ndarray, floor: float) -> np.ndarray:
+        """``log(spectra + floor)``, in place."""
+        np.add(spectra, floor, out=spectra)
+        return self.log(spectra, out=spectra)
 
 
-def log_floor(reference: np.ndarray) -> float:
-    """``LOG_FLOOR`` times the mean of the reference set's spectra (``BLANK_FLOOR`` if it is 0)."""
-    mean = float(np.mean(reference))
+def log_floor(*spectra: np.ndarray) -> float:
+    """``LOG_FLOOR`` times the mean of the reference set's spectra (one or more blocks ``(N_i, F)``;
+    ``BLANK_FLOOR`` if it is 0)."""
+    mean = sum(float(s.sum(dtype=np.float64)) for s in spectra) / sum(s.size for s in spectra)
     return LOG_FLOOR * mean if mean > 0 else BLANK_FLOOR
 
 
@@ -125,35 +155,105 @@ def halves(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return order[: n // 2], order[n // 2: 2 * (n // 2)]
 
 
+#: The classifier's stopping tolerance and its iterations at most: tight, so that the fit is the
+#: penalised optimum itself, the same in any basis of the features (scikit-learn's default, 1e-4 on
+#: the largest gradient component, stops where that component happens to lie).
+TOLERANCE = 1e-8
+MAX_ITER = 10_000
+#: Feature values (images x features) standardised at a time while the Gram matrices are summed.
+GRAM_CHUNK_VALUES = 2**22
+
+
+def column_chunks(rows: int, columns: int) -> list[slice]:
+    """Slices of ``range(columns)`` holding about ``GRAM_CHUNK_VALUES`` values of ``rows`` rows each."""
+    step = max(1, GRAM_CHUNK_VALUES // max(1, rows))
+    return [slice(i, min(columns, i + step)) for i in range(0, columns, step)]
+
+
+@dataclass(frozen=True)
+class Span:
+    """Standardised training features ``(n, F)`` in an orthonormal basis of their own rows' span.
+
+    An L2-penalised linear model's weights lie in the span of its (standardised) training rows, and
+    both its loss and its penalty are the same in any orthonormal basis of that span: fitted on the
+    ``(n, r)`` coordinates ``rows`` it is the model fitted on all F features, whatever F is, at the
+    cost of n x n. ``mean``/``scale``: scikit-learn's ``StandardScaler`` of the training rows
+    (ddof 0; a constant feature is only centred); ``basis``: ``(n, r)``, the span's basis vectors
+    are ``features_std.T @ basis``."""
+
+    rows: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+    basis: np.ndarray
+
+    @classmethod
+    def of(cls, train: np.ndarray) -> Span:
+        """From training features ``(n, F)``: one pass of column chunks for the Gram matrix."""
+        n = len(train)
+        mean, scale = np.empty(train.shape[1]), np.empty(train.shape[1])
+        gram = np.zeros((n, n))
+        for cols in column_chunks(n, train.shape[1]):
+            block = train[:, cols].astype(np.float64)
+            mean[cols], scale[cols] = block.mean(axis=0), block.std(axis=0)
+            scale[cols][scale[cols] < 10 * np.finfo(np.float64).eps] = 1.0
+            block = (block - mean[cols]) / scale[cols]
+            gram += block @ block.T
+        values, vectors = np.linalg.eigh(gram)
+        keep = values > values.max(initial=0.0) * n * np.finfo(np.float64).eps
+        basis = vectors[:, keep] / np.sqrt(values[keep])  # U L^(-1/2): rows' coordinates are gram @ basis
+        if not keep.any():  # every feature constant: one coordinate, 0 for every row (the fit is its intercept)
+            basis = np.zeros((n, 1))
+        return cls(gram @ basis, mean, scale, basis)
+
+    def coordinates(self, features: np.ndarray, train: np.ndarray) -> np.ndarray:
+        """Other rows' features ``(m, F)`` in the span's basis: ``(m, r)``."""
+        cross = np.zeros((len(features), len(train)))
+        for cols in column_chunks(len(train) + len(features), train.shape[1]):
+            mean, scale = self.mean[cols], self.scale[cols]
+            cross += ((features[:, cols] - mean) / scale) @ ((train[:, cols] - mean) / scale).T
+        return cross @ self.basis
+
+    def weights(self, coefficients: np.ndarray, train: np.ndarray) -> np.ndarray:
+        """A model's coefficients in the span ``(r,)`` as weights per standardised feature ``(F,)``."""
+        mix = self.basis @ coefficients  # (n,)
+        out = np.empty(train.shape[1])
+        for cols in column_chunks(len(train), train.shape[1]):
+            out[cols] = mix @ ((train[:, cols] - self.mean[cols]) / self.scale[cols])
+        return out
+
+
 def detect(fake: torch.Tensor, real: torch.Tensor, detector: Detector, seed: int = 0) -> Detection:
     """Train on one half of ``fake`` ``(N, C, H, W)`` and of ``real`` ``(M, C, H, W)``, test on the
     other halves (see the module docstring), both sets' features on the floor of ``real``. Needs at
     least 16 images of each, all finite; a blank (constant) set is told apart perfectly from a
-    set that is not."""
+    set that is not. The classifier is fitted in the span of its training rows (``Span``): the
+    same model as on every feature, in memory that grows with the features only once (float32)."""
     if min(len(fake), len(real)) < 16:
         raise ValueError(f"detectors need at least 16 images of each set, got {len(fake)} and {len(real)}")
     for name, x in (("generated", fake), ("reference", real)):
-        if not bool(torch.isfinite(x).all()):
+        if not all(bool(torch.isfinite(part).all()) for part in x.split(chunk_size(tuple(x.shape[1:])))):
             raise ValueError(f"detectors need finite pixels: the {name} images hold NaN or Inf")
     rng = np.random.default_rng(seed)
-    reference = detector.spectrum(real)
-    f, r = detector.features(fake, reference), detector.features(real, reference)
-    (f_train, f_test), (r_train, r_test) = halves(len(f), rng), halves(len(r), rng)
-    x_train = np.concatenate([f[f_train], r[r_train]])
+    (f_train, f_test), (r_train, r_test) = halves(len(fake), rng), halves(len(real), rng)
+    # rows in the order train (fake, real), test (fake, real): the two halves are views, never copies
+    x = detector.spectra_of([(fake, f_train), (real, r_train), (fake, f_test), (real, r_test)])
+    n_train = len(f_train) + len(r_train)
+    train, test = x[:n_train], x[n_train:]
+    detector.logged(x, log_floor(train[len(f_train):], test[len(f_test):]))
     y_train = np.concatenate([np.ones(len(f_train)), np.zeros(len(r_train))])
-    model = make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=8, cv=5, scoring="neg_log_loss", max_iter=2000,
-                                                                 random_state=seed))
+    span = Span.of(train)
+    model = LogisticRegressionCV(Cs=8, cv=5, scoring="neg_log_loss", max_iter=MAX_ITER, tol=TOLERANCE, random_state=seed)
     with warnings.catch_warnings():  # scikit-learn's notices of future defaults; the settings used are explicit
         warnings.simplefilter("ignore", FutureWarning)
-        model.fit(x_train, y_train)
-    score_f, score_r = model.decision_function(f[f_test]), model.decision_function(r[r_test])
+        model.fit(span.rows, y_train)
+    scores = model.decision_function(span.coordinates(test, train))
+    score_f, score_r = scores[:len(f_test)], scores[len(f_test):]
     auc, se = auc_delong(score_f, score_r)
     low, high = auc_interval(auc, se)
     correct = int((score_f > 0).sum() + (score_r <= 0).sum())
     n = len(score_f) + len(score_r)
     ci = stats.binomtest(correct, n).proportion_ci(CONFIDENCE, method="exact")
-    weights = model[-1].coef_[0]
-    return Detection(auc, se, low, high, correct / n, ci.low, ci.high, n, weights)
+    return Detection(auc, se, low, high, correct / n, ci.low, ci.high, n, span.weights(model.coef_[0], train))
 
 
 def detectability(fake: torch.Tensor, real: torch.Tensor, seed: int = 0) -> dict[str, Detection]:

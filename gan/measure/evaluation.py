@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from gan.core.runtime import release_freed_memory
 from gan.data.loading import sample_images
 from gan.measure import fid as inception
 from gan.measure import metrics
@@ -97,5 +98,6 @@ class Evaluator:
         sample = metrics.Sample(fake, stats, stages, generator, detector_fake)
         values = metrics.compute(stats, self.real, self.f_min, self.detail)
         for measure in metrics.measures():
+            release_freed_memory(fake.numel() * fake.element_size())  # what the last step freed, before the next
             values |= measure(self, sample)
         return Evaluation(values, stats, self.real)

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from gan.core.runtime import release_freed_memory
 from gan.measure import depths as D
 from gan.measure import spectral
 
@@ -117,8 +118,10 @@ def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", 
     treated = spectral.pre_tanh(images.float()) if saturation == "atanh" else images.float()
     mean_images = treated[:whole].reshape(n // group, group, *images.shape[1:]).mean(dim=1)
     fixed = spectral.checkerboard_energies(mean_images, periods)
-    patterns = {p: D.group_patterns(treated, p) if D.fits(p, *images.shape[-2:]) and n >= D.MIN_IMAGES else None
-                for p in tqdm(periods, desc="depths by period", unit="P", disable=None if progress else True, leave=False)}
+    patterns = {}
+    for p in tqdm(periods, desc="depths by period", unit="P", disable=None if progress else True, leave=False):
+        patterns[p] = D.group_patterns(treated, p) if D.fits(p, *images.shape[-2:]) and n >= D.MIN_IMAGES else None
+        release_freed_memory(treated.numel() * treated.element_size())
     spread = {}
     for p in periods:
         per_group = torch.cat(moments[p])[:whole].reshape(n // group, group, *counts[p].shape).sum(dim=1)

@@ -47,18 +47,53 @@ def laplacian_pyramid(x: torch.Tensor, min_size: int = 16, chunk_values: int = C
     return [torch.cat(level) if len(level) > 1 else level[0] for level in zip(*chunks)]
 
 
-def patch_descriptors(level: torch.Tensor, per_image: int, size: int = 7,
-                      generator: torch.Generator | None = None) -> torch.Tensor:
-    """``per_image`` random ``size x size`` neighbourhoods of every image. ``-> (N*per_image, C, size, size)``."""
-    n, c, h, w = level.shape
+def level_shapes(h: int, w: int, min_size: int) -> list[tuple[int, int]]:
+    """``(H, W)`` of each level of ``laplacian_pyramid`` for images of ``h x w``."""
+    shapes = [(h, w)]
+    while shapes[-1][1] > min_size:
+        shapes.append(((shapes[-1][0] + 1) // 2, (shapes[-1][1] + 1) // 2))
+    return shapes
+
+
+def patch_positions(n: int, h: int, w: int, per_image: int, size: int = 7,
+                    generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-left corners ``(ys, xs)``, each ``(n, per_image)``, of random ``size x size`` neighbourhoods
+    of ``n`` images of ``h x w``."""
     ys = torch.randint(0, h - size + 1, (n, per_image), generator=generator)
     xs = torch.randint(0, w - size + 1, (n, per_image), generator=generator)
+    return ys, xs
+
+
+def gather_patches(level: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor, size: int = 7) -> torch.Tensor:
+    """The neighbourhoods at ``(ys, xs)`` ``(N, P)`` of images ``(N, C, H, W)``: ``(N*P, C, size, size)``."""
+    n, c, h, w = level.shape
+    per_image = ys.shape[1]
     offs = torch.arange(size)
     rows = (ys[..., None] + offs)[..., :, None].expand(n, per_image, size, size)  # (N, P, size, size)
     cols = (xs[..., None] + offs)[..., None, :].expand(n, per_image, size, size)
     flat = (rows * w + cols).reshape(n, 1, -1).to(level.device).expand(n, c, -1)
     patches = level.reshape(n, c, h * w).gather(2, flat).reshape(n, c, per_image, size, size)
     return patches.permute(0, 2, 1, 3, 4).reshape(n * per_image, c, size, size)
+
+
+def patch_descriptors(level: torch.Tensor, per_image: int, size: int = 7,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+    """``per_image`` random ``size x size`` neighbourhoods of every image. ``-> (N*per_image, C, size, size)``."""
+    return gather_patches(level, *patch_positions(len(level), *level.shape[-2:], per_image, size, generator), size)
+
+
+def pyramid_patches(x: torch.Tensor, positions: list[tuple[torch.Tensor, torch.Tensor]], min_size: int = 16,
+                    chunk_values: int = CHUNK_VALUES) -> list[torch.Tensor]:
+    """The neighbourhoods at ``positions`` (per level of ``level_shapes``, ``(ys, xs)`` each ``(N, P)``) of
+    every level of the Laplacian pyramid of ``x`` ``(N, C, S, S)``: ``[(N*P, C, 7, 7), ...]``. Each
+    chunk of at most ``chunk_values`` values builds its pyramid, gives its patches and drops it: the
+    memory is a chunk's pyramid and the patches, never the set's pyramid."""
+    per_chunk = max(1, chunk_values // max(1, x[0].numel()))
+    parts: list[list[torch.Tensor]] = [[] for _ in positions]
+    for i in range(0, len(x), per_chunk):
+        for part, level, (ys, xs) in zip(parts, _pyramid(x[i:i + per_chunk], min_size), positions):
+            part.append(gather_patches(level, ys[i:i + per_chunk], xs[i:i + per_chunk]))
+    return [torch.cat(part) for part in parts]
 
 
 def normalize_descriptors(d: torch.Tensor) -> torch.Tensor:
@@ -111,23 +146,24 @@ class SlicedWasserstein:
         self.shape, self.per_image, self.min_size = tuple(real.shape), per_image, min_size
         self.device = real.device
         gen = torch.Generator().manual_seed(seed)
-        self.levels = []  # (size, patch-position RNG state, directions (D, K), sorted real projections (K, M))
-        for level in laplacian_pyramid(real.float(), min_size):
-            positions = gen.get_state()
-            d = normalize_descriptors(patch_descriptors(level, per_image, generator=gen))
-            dirs = random_directions(d.shape[1], num_dirs, generator=gen).to(d)
-            self.levels.append((level.shape[-1], positions, dirs, sorted_projections(d, dirs)))
+        self.levels = []  # (size, patch positions (ys, xs), directions (D, K))
+        for h, w in level_shapes(*real.shape[-2:], min_size):
+            positions = patch_positions(len(real), h, w, per_image, generator=gen)
+            self.levels.append((w, positions, random_directions(real.shape[1] * 7 * 7, num_dirs, generator=gen).to(self.device)))
+        self.reference = [sorted_projections(d, dirs) for d, (_, _, dirs) in zip(self.descriptors(real), self.levels)]
+
+    def descriptors(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Each level's normalised descriptors of ``x`` ``(N, C, S, S)``: ``[(N*P, C*49), ...]``."""
+        patches = pyramid_patches(x.float(), [positions for _, positions, _ in self.levels], self.min_size)
+        return [normalize_descriptors(d) for d in patches]
 
     def __call__(self, fake: torch.Tensor) -> dict[str, float]:
         """``{"quality/swd_level_S": ..., ..., "quality/swd": mean over levels}``, each x 1e3."""
         if tuple(fake.shape) != self.shape:
             raise ValueError(f"image sets differ in shape: {self.shape} (reference) vs {tuple(fake.shape)}")
         fake = fake.to(self.device)
-        values = []
-        for (_size, positions, dirs, ref), level in zip(self.levels, laplacian_pyramid(fake.float(), self.min_size)):
-            gen = torch.Generator().set_state(positions)
-            d = normalize_descriptors(patch_descriptors(level, self.per_image, generator=gen))
-            values.append(1e3 * (sorted_projections(d, dirs) - ref).abs().mean())
+        values = [1e3 * (sorted_projections(d, dirs) - ref).abs().mean()
+                  for d, (_, _, dirs), ref in zip(self.descriptors(fake), self.levels, self.reference)]
         out = {SWD_LEVEL.format(size=size): v for (size, *_), v in zip(self.levels, torch.stack(values).tolist())}
         out[SWD] = sum(out.values()) / len(out)  # one host sync for every level
         return out

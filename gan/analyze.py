@@ -93,7 +93,7 @@ def load_tensor_file(path: Path) -> torch.Tensor:
 
 
 #: The analysis peaks at about this many times the bytes of the images it reads (float32), with a
-#: margin: 3.25 GB for 64 + 64 images of 1024 px (1.6 GB) in ``experiments/benchmarks/bench_analyze.py``.
+#: margin: 3.3 GB for 64 + 64 images of 1024 px (1.6 GB) in ``experiments/benchmarks/bench_analyze.py``.
 PEAK_PER_IMAGE_BYTE = 3
 
 

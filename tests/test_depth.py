@@ -764,3 +764,19 @@ def test_a_fixed_pattern_well_above_the_noise_floor_reads_its_depth_within_one_p
     y = pool + 0.1 * s * artifacts.checkerboard(32, 32, torch.float64)
     u = [squared(x)["fixed"] for x in y.split(n)]
     assert math.sqrt(np.mean(u)) == pytest.approx(0.1, rel=0.01)
+
+
+def test_every_period_from_one_pass_over_the_groups_is_each_period_alone():
+    """``patterns_by_period`` reads each group's maps once for every period: the same profiles and
+    levels, bit for bit, as ``group_patterns`` at one period, including where the replica parts fit
+    at some of the periods only (32 px: P = 2 and 4 with them, P = 8 without)."""
+    x = dead_leaves_images(40, 32, seed=4)
+    periods = [2, 4, 8]
+    together = D.patterns_by_period(x, periods)
+    assert "replica" in together[4].parts() and "replica" not in together[8].parts()
+    for p in periods:
+        alone = D.group_patterns(x, p)
+        assert together[p].parts() == alone.parts() and together[p].groups == alone.groups
+        for k in alone.profiles:
+            assert torch.equal(together[p].profiles[k], alone.profiles[k]) and torch.equal(together[p].levels[k],
+                                                                                            alone.levels[k])

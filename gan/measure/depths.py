@@ -51,6 +51,7 @@ import torch
 import torch.nn.functional as F
 from scipy import special
 from scipy.optimize import brentq
+from tqdm.auto import tqdm
 
 from gan.core.runtime import release_freed_memory
 
@@ -281,23 +282,42 @@ def _var_over_images(t: torch.Tensor) -> torch.Tensor:
     return (t - t.mean(dim=0, keepdim=True)).square().sum(dim=0) / (t.shape[0] - 1)
 
 
-def _one_group(xs: torch.Tensor, period: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """One group's profiles ``(D,)`` and levels ``()`` per part from its images ``(n, C, H, W)``
-    (float64), as ``GroupPatterns`` holds them; memory of a few copies of the group's images."""
-    c, h, w = xs.shape[1:]
+@dataclass
+class GroupMaps:
+    """One group's per-pixel statistics ``(C, H, W)``, which every period's profiles are read from:
+    the variance over its images of each image minus its own mean over the contrast's region, the
+    mean image, and the variances of the differences to the right and lower neighbour (None where
+    no period read needs the replica parts); ``contrast``: the variance's mean over that region."""
+
+    variance: torch.Tensor
+    mean: torch.Tensor
+    contrast: torch.Tensor
+    neighbours: tuple[torch.Tensor, torch.Tensor] | None
+
+
+def group_maps(xs: torch.Tensor, replica: bool) -> GroupMaps:
+    """``GroupMaps`` of a group's images ``(n, C, H, W)`` (float64); memory of a few copies of them."""
+    h, w = xs.shape[-2:]
     ch, cw = contrast_margin(h), contrast_margin(w)  # the contrast's region: one for every period
     own_mean = xs[..., ch:h - ch, cw:w - cw].mean(dim=(-2, -1), keepdim=True)  # each image's mean over the region
     variance = _var_over_images(xs - own_mean)  # (C, H, W)
-    contrast = variance[..., ch:h - ch, cw:w - cw].mean()
+    neighbours = None
+    if replica:  # the padded column or row lies in every period's margins
+        neighbours = (F.pad(_var_over_images(xs[..., :, 1:] - xs[..., :, :-1]), (0, 1)),  # to the right neighbour
+                      F.pad(_var_over_images(xs[..., 1:, :] - xs[..., :-1, :]), (0, 0, 0, 1)))  # to the lower one
+    return GroupMaps(variance, xs.mean(dim=0), variance[..., ch:h - ch, cw:w - cw].mean(), neighbours)
+
+
+def _one_group(maps: GroupMaps, period: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """One group's profiles ``(D,)`` and levels ``()`` per part at period P, as ``GroupPatterns`` holds them."""
+    h, w = maps.variance.shape[-2:]
     mh = margin(period, h)
-    profiles = {"phase": phase_profile(variance, period, mh).flatten(),
-                "fixed": phase_profile(xs.mean(dim=0), period, mh).flatten()}
-    levels = {"phase": 2 * contrast, "fixed": contrast}  # phase: relative to 2 s^2; fixed: to s (MEAN_LEVEL)
+    profiles = {"phase": phase_profile(maps.variance, period, mh).flatten(),
+                "fixed": phase_profile(maps.mean, period, mh).flatten()}
+    levels = {"phase": 2 * maps.contrast, "fixed": maps.contrast}  # phase: relative to 2 s^2; fixed: to s (MEAN_LEVEL)
     if fits(period, h, w, "replica"):
         mr = margin(period, h, "replica")
-        dx = F.pad(_var_over_images(xs[..., :, 1:] - xs[..., :, :-1]), (0, 1))  # to the right neighbour
-        dy = F.pad(_var_over_images(xs[..., 1:, :] - xs[..., :-1, :]), (0, 0, 0, 1))  # to the lower one
-        for part, diff_var in (("replica_x", dx), ("replica_y", dy)):  # the padded column or row is in the margins
+        for part, diff_var in zip(("replica_x", "replica_y"), maps.neighbours):
             profiles[part] = phase_profile(diff_var, period, mr).flatten()
             # over the region the profile reads: nearest x2 reads 1 there even where the level changes
             # with position (a generator stage's zero-padded maps); the replica depth has its own unit
@@ -308,24 +328,38 @@ def _one_group(xs: torch.Tensor, period: int) -> tuple[dict[str, torch.Tensor], 
 def group_patterns(x: torch.Tensor, period: int, groups: int = DEPTH_GROUPS) -> GroupPatterns:
     """``GroupPatterns`` of an image set ``(N, C, H, W)`` at period P: ``min(groups, N // 2)`` groups of
     consecutive images (the images past the last complete group are left out). Needs N >= ``MIN_IMAGES``."""
+    return patterns_by_period(x, [period], groups)[period]
+
+
+def patterns_by_period(x: torch.Tensor, periods: list[int], groups: int = DEPTH_GROUPS,
+                       progress: bool = False) -> dict[int, GroupPatterns]:
+    """``group_patterns`` at every period of ``periods``, each group's ``GroupMaps`` computed once for
+    all of them (the same numbers as one period at a time). ``progress``: a bar over the groups."""
     if x.ndim != 4:
         raise ValueError(f"expected images (N, C, H, W), got shape {tuple(x.shape)}")
     n, c, h, w = x.shape
     groups = min(groups, n // 2)
     if n < MIN_IMAGES:
         raise ValueError(f"depths need at least {MIN_IMAGES} images, got {n}")
-    if not fits(period, h, w):
-        raise ValueError(f"{h}x{w} images are too small for depths at period {period}: the margins "
-                         f"({margin(period, h)} px) leave fewer than {2 * period} rows or columns")
+    for period in periods:
+        if not fits(period, h, w):
+            raise ValueError(f"{h}x{w} images are too small for depths at period {period}: the margins "
+                             f"({margin(period, h)} px) leave fewer than {2 * period} rows or columns")
     size = n // groups
-    parts = []
-    for k in range(groups):  # a group at a time
-        parts.append(_one_group(x[k * size:(k + 1) * size].double(), period))
+    replica = any(fits(p, h, w, "replica") for p in periods)
+    parts: dict[int, list] = {p: [] for p in periods}
+    for k in tqdm(range(groups), desc="depths by group", unit="group", disable=None if progress else True, leave=False):
+        maps = group_maps(x[k * size:(k + 1) * size].double(), replica)  # a group at a time
+        for p in periods:
+            parts[p].append(_one_group(maps, p))
+        del maps
         release_freed_memory(8 * size * x[0].numel())
-    profiles = {part: torch.stack([p[0][part] for p in parts]) for part in parts[0][0]}
-    levels = {part: torch.stack([p[1][part] for p in parts]) for part in parts[0][1]}
-    scale = {part: period * period * c for part in profiles}
-    return GroupPatterns(profiles, levels, scale, groups, period)
+    out = {}
+    for p, found in parts.items():
+        profiles = {part: torch.stack([f[0][part] for f in found]) for part in found[0][0]}
+        levels = {part: torch.stack([f[1][part] for f in found]) for part in found[0][1]}
+        out[p] = GroupPatterns(profiles, levels, {part: p * p * c for part in profiles}, groups, p)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

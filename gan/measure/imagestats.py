@@ -11,9 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
-from gan.core.runtime import release_freed_memory
 from gan.measure import depths as D
 from gan.measure import spectral
 
@@ -79,7 +77,7 @@ def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", 
     but the saturation share on ``spectral.pre_tanh(images)``. ``group``: the statistics of a whole
     set (fixed-pattern CE, phase spread) are means over consecutive groups of that many images, so
     a reference set is compared at the generated set's sample count (default: all N at once).
-    ``progress``: a progress bar over the periods' depths (the slow part on large images).
+    ``progress``: a progress bar over the depths' groups (the slow part on large images).
     """
     if images.ndim != 4 or images.shape[0] == 0:
         raise ValueError(f"expected a non-empty batch (N, C, H, W), got shape {tuple(images.shape)}")
@@ -118,10 +116,8 @@ def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", 
     treated = spectral.pre_tanh(images.float()) if saturation == "atanh" else images.float()
     mean_images = treated[:whole].reshape(n // group, group, *images.shape[1:]).mean(dim=1)
     fixed = spectral.checkerboard_energies(mean_images, periods)
-    patterns = {}
-    for p in tqdm(periods, desc="depths by period", unit="P", disable=None if progress else True, leave=False):
-        patterns[p] = D.group_patterns(treated, p) if D.fits(p, *images.shape[-2:]) and n >= D.MIN_IMAGES else None
-        release_freed_memory(treated.numel() * treated.element_size())
+    fitting = [p for p in periods if D.fits(p, *images.shape[-2:])] if n >= D.MIN_IMAGES else []
+    patterns = dict.fromkeys(periods) | (D.patterns_by_period(treated, fitting, progress=progress) if fitting else {})
     spread = {}
     for p in periods:
         per_group = torch.cat(moments[p])[:whole].reshape(n // group, group, *counts[p].shape).sum(dim=1)

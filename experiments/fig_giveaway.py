@@ -62,7 +62,11 @@ def compute(sweep: Path, n: int) -> dict:
         key = OmegaConf.to_yaml(cfg.data) + str(cfg.image_size)
         if key not in references:
             real = run_reference(run.path, n)
-            references[key] = {name: (d.features(real), DT.log_floor(d.spectra(real))) for name, d in DT.DETECTORS.items()}
+            references[key] = {}
+            for name, d in DT.DETECTORS.items():
+                spectra = d.spectra(real)
+                floor = DT.log_floor(spectra)
+                references[key][name] = d.logged(spectra, floor), floor
         fake = load_run(run.path, n, seed=DT_SEED)
         for name, found in (("durall", durall), ("frank", frank)):  # both sets on the reference's floor, as detect
             real_features, floor = references[key][name]

@@ -57,18 +57,20 @@ def _to_nchw(x: torch.Tensor, where: str) -> torch.Tensor:
     if x.ndim != 4:
         raise AnalysisError(f"{where}: expected images (N, C, H, W) or (N, H, W, C), got shape {tuple(x.shape)}")
     if x.shape[1] not in (1, 3) and x.shape[-1] in (1, 3):
-        x = x.permute(0, 3, 1, 2).contiguous()  # every later pass reads whole images: (N, C, H, W) in memory order
+        x = x.permute(0, 3, 1, 2)
     if x.shape[0] == 0:
         raise AnalysisError(f"{where}: holds no images")
+    # one float32 copy at most, laid out (N, C, H, W) in memory: every later pass reads whole images
+    contiguous = dict(dtype=torch.float32, memory_format=torch.contiguous_format)
     if x.dtype == torch.uint8:
-        return x.float().div_(127.5).sub_(1)  # in place: one float copy of the set
+        return x.to(**contiguous).div_(127.5).sub_(1)  # scaled in place
     if not x.is_floating_point():
         raise AnalysisError(f"{where}: expected uint8 or float images, got {x.dtype}")
     bad = (~torch.isfinite(x)).flatten(1).any(dim=1)
     if bool(bad.any()):
         raise AnalysisError(f"{where}: {int(bad.sum())} of {len(x)} images hold NaN or Inf pixels (the first: image "
                             f"{int(bad.nonzero()[0])}); remove them or fix what wrote them")
-    return x.float()
+    return x.to(**contiguous)
 
 
 def load_tensor_file(path: Path) -> torch.Tensor:
@@ -302,7 +304,6 @@ def main(argv: list[str] | None = None) -> int:
                     "and each depth part per period too")
     ap.add_argument("--plot-only", action="store_true", help="redraw the figures of an existing output folder")
     args = ap.parse_args(argv)
-    lean_heap()  # memory back to the system as the analysis frees it (large images)
     try:
         if args.plot_only:
             out = Path(args.out or args.path)
@@ -339,4 +340,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    lean_heap()  # the command's own process: memory back to the system as the analysis frees it (large images)
     sys.exit(main())

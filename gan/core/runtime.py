@@ -65,9 +65,12 @@ def autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManage
 def _libc_function(name: str):
     """A function of glibc (``malloc_trim``, ``mallopt``), or None where the C library has none."""
     try:
-        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
+        function = getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
     except (OSError, AttributeError):
         return None
+    function.argtypes = {"malloc_trim": [ctypes.c_size_t], "mallopt": [ctypes.c_int, ctypes.c_int]}[name]
+    function.restype = ctypes.c_int
+    return function
 
 
 #: Bytes of images a step of work must have handled for ``release_freed_memory`` to trim after it
@@ -98,7 +101,8 @@ def lean_heap() -> None:
     threshold to 32 MB as the process frees large blocks, and the heap then keeps what it freed:
     64 + 64 images of 1024 px peaked at 4.47 GB and 146 s with ``release_freed_memory`` alone, at
     3.31 GB and 199 s with this too (each such allocation's pages are faulted in afresh). For a
-    command whose images are large against the memory (``gan.analyze``), not for training."""
+    command whose images are large against the memory (``python -m gan.analyze``), not for training: it
+    holds for the rest of the process, so it is called where the command's own process starts."""
     mallopt = _libc_function("mallopt")
     if mallopt is not None:
         mallopt(M_MMAP_THRESHOLD, LEAN_MMAP_BYTES)

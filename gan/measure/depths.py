@@ -341,6 +341,7 @@ def patterns_by_period(x: torch.Tensor, periods: list[int], groups: int = DEPTH_
     groups = min(groups, n // 2)
     if n < MIN_IMAGES:
         raise ValueError(f"depths need at least {MIN_IMAGES} images, got {n}")
+    periods = list(dict.fromkeys(periods))  # each once
     for period in periods:
         if not fits(period, h, w):
             raise ValueError(f"{h}x{w} images are too small for depths at period {period}: the margins "

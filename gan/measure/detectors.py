@@ -98,8 +98,8 @@ class Detector:
         return self.logged(values, log_floor(values) if floor is None else floor)
 
     def logged(self, spectra: np.ndarray, floor: float) -> np.ndarray:
-        """``log(spectra + floor)``, in place."""
-        np.add(spectra, floor, out=spectra)
+        """``log(spectra + floor)``, in place; ``floor`` a number (``log_floor``)."""
+        np.add(spectra, float(floor), out=spectra)
         return self.log(spectra, out=spectra)
 
 
@@ -224,7 +224,8 @@ class Span:
 
 def detect(fake: torch.Tensor, real: torch.Tensor, detector: Detector, seed: int = 0) -> Detection:
     """Train on one half of ``fake`` ``(N, C, H, W)`` and of ``real`` ``(M, C, H, W)``, test on the
-    other halves (see the module docstring), both sets' features on the floor of ``real``. Needs at
+    other halves (see the module docstring), both sets' features on the floor of ``real``'s images in
+    the halves (all of them, or all but one where M is odd). Needs at
     least 16 images of each, all finite; a blank (constant) set is told apart perfectly from a
     set that is not. The classifier is fitted in the span of its training rows (``Span``): the
     same model as on every feature, in memory that grows with the features only once (float32)."""

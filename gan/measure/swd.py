@@ -39,7 +39,8 @@ def _pyramid(x: torch.Tensor, min_size: int) -> Iterator[torch.Tensor]:
 
 
 def laplacian_pyramid(x: torch.Tensor, min_size: int = 16, chunk_values: int = CHUNK_VALUES) -> list[torch.Tensor]:
-    """``(N, C, S, S)`` -> band-pass levels at S, S/2, ..., and the low-pass residual at ``min_size``.
+    """``(N, C, S, S)`` -> band-pass levels at S, S/2, ..., and the low-pass residual at ``min_size``: the
+    whole set's pyramid (SWD itself reads it a chunk at a time, ``pyramid_patches``).
     Images are filtered in chunks of at most ``chunk_values`` values (the same numbers: each image's
     pyramid is its own), so the filters' working memory does not grow with the set."""
     per_chunk = max(1, chunk_values // max(1, x[0].numel()))

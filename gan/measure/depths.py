@@ -308,7 +308,7 @@ def group_maps(xs: torch.Tensor, replica: bool) -> GroupMaps:
     return GroupMaps(variance, xs.mean(dim=0), variance[..., ch:h - ch, cw:w - cw].mean(), neighbours)
 
 
-def _one_group(maps: GroupMaps, period: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+def _profiles(maps: GroupMaps, period: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """One group's profiles ``(D,)`` and levels ``()`` per part at period P, as ``GroupPatterns`` holds them."""
     h, w = maps.variance.shape[-2:]
     mh = margin(period, h)
@@ -352,7 +352,7 @@ def patterns_by_period(x: torch.Tensor, periods: list[int], groups: int = DEPTH_
     for k in tqdm(range(groups), desc="depths by group", unit="group", disable=None if progress else True, leave=False):
         maps = group_maps(x[k * size:(k + 1) * size].double(), replica)  # a group at a time
         for p in periods:
-            parts[p].append(_one_group(maps, p))
+            parts[p].append(_profiles(maps, p))
         del maps
         release_freed_memory(8 * size * x[0].numel())
     out = {}

@@ -170,6 +170,12 @@ def column_chunks(rows: int, columns: int) -> list[slice]:
     return [slice(i, min(columns, i + step)) for i in range(0, columns, step)]
 
 
+def standardised(features: np.ndarray, cols: slice, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Columns ``cols`` of ``features`` ``(m, F)`` standardised by per-feature ``mean`` and ``scale``
+    ``(F,)``: ``(m, len(cols))`` float64."""
+    return (features[:, cols] - mean[cols]) / scale[cols]
+
+
 @dataclass(frozen=True)
 class Span:
     """Standardised training features ``(n, F)`` in an orthonormal basis of their own rows' span.
@@ -177,10 +183,11 @@ class Span:
     An L2-penalised linear model's weights lie in the span of its (standardised) training rows, and
     both its loss and its penalty are the same in any orthonormal basis of that span: fitted on the
     ``(n, r)`` coordinates ``rows`` it is the model fitted on all F features, whatever F is, at the
-    cost of n x n. ``mean``/``scale``: scikit-learn's ``StandardScaler`` of the training rows
-    (ddof 0; a constant feature is only centred); ``basis``: ``(n, r)``, the span's basis vectors
-    are ``features_std.T @ basis``."""
+    cost of n x n. ``train``: the training features (held, not copied); ``mean``/``scale``:
+    scikit-learn's ``StandardScaler`` of them (ddof 0; a constant feature is only centred);
+    ``basis``: ``(n, r)``, the span's basis vectors are ``standardised(train).T @ basis``."""
 
+    train: np.ndarray
     rows: np.ndarray
     mean: np.ndarray
     scale: np.ndarray
@@ -196,29 +203,29 @@ class Span:
             block = train[:, cols].astype(np.float64)
             mean[cols], scale[cols] = block.mean(axis=0), block.std(axis=0)
             scale[cols][scale[cols] < 10 * np.finfo(np.float64).eps] = 1.0
-            block = (block - mean[cols]) / scale[cols]
+            block = standardised(train, cols, mean, scale)
             gram += block @ block.T
         values, vectors = np.linalg.eigh(gram)
         keep = values > values.max(initial=0.0) * n * np.finfo(np.float64).eps
         basis = vectors[:, keep] / np.sqrt(values[keep])  # U L^(-1/2): rows' coordinates are gram @ basis
         if not keep.any():  # every feature constant: one coordinate, 0 for every row (the fit is its intercept)
             basis = np.zeros((n, 1))
-        return cls(gram @ basis, mean, scale, basis)
+        return cls(train, gram @ basis, mean, scale, basis)
 
-    def coordinates(self, features: np.ndarray, train: np.ndarray) -> np.ndarray:
+    def coordinates(self, features: np.ndarray) -> np.ndarray:
         """Other rows' features ``(m, F)`` in the span's basis: ``(m, r)``."""
-        cross = np.zeros((len(features), len(train)))
-        for cols in column_chunks(len(train) + len(features), train.shape[1]):
-            mean, scale = self.mean[cols], self.scale[cols]
-            cross += ((features[:, cols] - mean) / scale) @ ((train[:, cols] - mean) / scale).T
+        cross = np.zeros((len(features), len(self.train)))
+        for cols in column_chunks(len(self.train) + len(features), self.train.shape[1]):
+            cross += standardised(features, cols, self.mean, self.scale) @ standardised(
+                self.train, cols, self.mean, self.scale).T
         return cross @ self.basis
 
-    def weights(self, coefficients: np.ndarray, train: np.ndarray) -> np.ndarray:
+    def weights(self, coefficients: np.ndarray) -> np.ndarray:
         """A model's coefficients in the span ``(r,)`` as weights per standardised feature ``(F,)``."""
         mix = self.basis @ coefficients  # (n,)
-        out = np.empty(train.shape[1])
-        for cols in column_chunks(len(train), train.shape[1]):
-            out[cols] = mix @ ((train[:, cols] - self.mean[cols]) / self.scale[cols])
+        out = np.empty(self.train.shape[1])
+        for cols in column_chunks(len(self.train), self.train.shape[1]):
+            out[cols] = mix @ standardised(self.train, cols, self.mean, self.scale)
         return out
 
 
@@ -247,14 +254,14 @@ def detect(fake: torch.Tensor, real: torch.Tensor, detector: Detector, seed: int
     with warnings.catch_warnings():  # scikit-learn's notices of future defaults; the settings used are explicit
         warnings.simplefilter("ignore", FutureWarning)
         model.fit(span.rows, y_train)
-    scores = model.decision_function(span.coordinates(test, train))
+    scores = model.decision_function(span.coordinates(test))
     score_f, score_r = scores[:len(f_test)], scores[len(f_test):]
     auc, se = auc_delong(score_f, score_r)
     low, high = auc_interval(auc, se)
     correct = int((score_f > 0).sum() + (score_r <= 0).sum())
     n = len(score_f) + len(score_r)
     ci = stats.binomtest(correct, n).proportion_ci(CONFIDENCE, method="exact")
-    return Detection(auc, se, low, high, correct / n, ci.low, ci.high, n, span.weights(model.coef_[0], train))
+    return Detection(auc, se, low, high, correct / n, ci.low, ci.high, n, span.weights(model.coef_[0]))
 
 
 def detectability(fake: torch.Tensor, real: torch.Tensor, seed: int = 0) -> dict[str, Detection]:

@@ -323,9 +323,9 @@ def stage_depths(outputs: list[torch.Tensor], detail: bool = True) -> dict[str, 
     (a pattern of stage I at period P is one of period 2P after the next x2 stage)."""
     out = {}
     for i, x in enumerate(outputs):
-        for p in periods_for(*x.shape[-2:]):
-            found = D.phase_depths(x, p) if D.fits(p, *x.shape[-2:]) and x.shape[0] >= D.MIN_IMAGES else {}
-            for part, depth in found.items():
+        fitting = [p for p in periods_for(*x.shape[-2:]) if D.fits(p, *x.shape[-2:])] if x.shape[0] >= D.MIN_IMAGES else []
+        for p, patterns in (D.patterns_by_period(x, fitting) if fitting else {}).items():  # each group's maps once
+            for part, depth in D.depths(patterns).items():
                 if not D.fits(p, *x.shape[-2:], part) or not (detail or part == "total"):
                     continue
                 name = DEPTH_PARTS[part].format(p=p)

@@ -27,6 +27,7 @@ from gan.core import config
 from gan.core.errors import report
 from gan.core.runtime import lean_heap
 from gan.data.files import ImageFolder
+from gan.data.imageset import FolderImages, ImageSet, float_bytes, head
 from gan.data.loading import sample_images
 from gan.measure import depths as D
 from gan.measure import detectors, spectral
@@ -110,23 +111,23 @@ def available_memory() -> int | None:
     return None
 
 
-def load_folder(path: Path, limit: int | None = None, channels: int | None = None) -> torch.Tensor:
-    """The first ``limit`` images under ``path`` (sorted by path) at their own size (all must
-    match); RGB unless all are greyscale. ``AnalysisError`` before reading, naming a
-    ``--num-samples`` that fits, when analysing that many would not fit in the available memory."""
-    folder = ImageFolder(path, image_size=None, channels=channels, strict=True)
-    n = len(folder) if limit is None else min(limit, len(folder))
-    first = folder[0]
-    per_image = 4 * first.numel()
-    free = available_memory()
-    if free is not None and PEAK_PER_IMAGE_BYTE * per_image * n > free:
-        fits = free // (PEAK_PER_IMAGE_BYTE * per_image)
-        shape = "x".join(map(str, first.shape))
-        raise AnalysisError(f"{path}: analysing {n} images of {shape} needs about "
-                            f"{PEAK_PER_IMAGE_BYTE * per_image * n / 1e9:.1f} GB ({PEAK_PER_IMAGE_BYTE}x their "
-                            f"{per_image * n / 1e9:.1f} GB as float32), more than the {free / 1e9:.1f} GB available "
-                            f"here: pass --num-samples {max(fits, 1)} or fewer")
-    return folder.load_all(n)
+def load_folder(path: Path, limit: int | None = None, channels: int | None = None,
+                chunked: bool | None = None) -> ImageSet:
+    """The first ``limit`` images under ``path`` (sorted by path) at their own size (all must match,
+    checked from the files' headers); RGB unless all are greyscale. Read into memory, or, with
+    ``chunked`` (None: when analysing them in memory would not fit in the available memory), left
+    on disk as ``FolderImages``: every pass of the analysis reads (decodes) them a chunk at a time."""
+    images = FolderImages.of(ImageFolder(path, image_size=None, channels=channels, strict=True), limit)
+    need, free = PEAK_PER_IMAGE_BYTE * float_bytes(images), available_memory()
+    if chunked is None:
+        chunked = free is not None and need > free
+    if not chunked:
+        return images[:]
+    print(f"{path}: {len(images)} images of {'x'.join(map(str, images.shape[1:]))} ({float_bytes(images) / 1e9:.1f} "
+          "GB as float32) read from the files a chunk at a time"
+          + (f": analysing them in memory needs about {need / 1e9:.1f} GB, {free / 1e9:.1f} GB available"
+             if free is not None and need > free else ""))
+    return images
 
 
 def load_run(path: Path, num_samples: int, seed: int = 0) -> torch.Tensor:
@@ -175,13 +176,14 @@ def run_reference(path: Path, num: int, seed: int = 0) -> torch.Tensor | None:
     return sample_images(build_dataset(run.config()), num, seed)
 
 
-def load_images(spec: str, num_samples: int, image_size: int | None = None) -> torch.Tensor:
-    """Images from a run directory, folder, tensor file, or (with ``image_size``) a dataset name."""
+def load_images(spec: str, num_samples: int, image_size: int | None = None, chunked: bool | None = None) -> ImageSet:
+    """Images from a run directory, folder (``chunked``: see ``load_folder``), tensor file, or (with
+    ``image_size``) a dataset name."""
     path = Path(spec)
     if path.is_dir():
         if RunDir(path).config_file.is_file() or RunDir(path).checkpoint_dir.is_dir():
             return load_run(path, num_samples)
-        return load_folder(path, num_samples)
+        return load_folder(path, num_samples, chunked=chunked)
     if path.is_file():
         if path.suffix not in TENSOR_SUFFIXES:
             raise AnalysisError(f"{path}: not a run directory, folder or tensor file ({', '.join(TENSOR_SUFFIXES)})")
@@ -212,7 +214,7 @@ def swd_settings() -> tuple[int, int]:
     return int(e.swd_patches), int(e.swd_dirs)
 
 
-def analyze(images: torch.Tensor, reference: torch.Tensor | None, out: Path, window: str = "none",
+def analyze(images: ImageSet, reference: ImageSet | None, out: Path, window: str = "none",
             channels: str = "mean", residual: bool = False, f_min: float = 0.0, boundary: str = "none",
             saturation: str = "none", source: str = "images", max_period: int | None = None,
             detail: bool = False, swd: tuple[int, int] | None = None) -> dict:
@@ -228,10 +230,6 @@ def analyze(images: torch.Tensor, reference: torch.Tensor | None, out: Path, win
     if reference is not None and reference.shape[1] != images.shape[1]:
         raise AnalysisError(f"{source}: images have {images.shape[1]} channel(s) but the reference images "
                             f"{reference.shape[1]}: channels must match (greyscale against greyscale, RGB against RGB)")
-    for what, x in (("images", images), ("reference", reference)):
-        if x is not None and float(x.amax() - x.amin()) == 0:
-            print(f"the {what} are constant (blank): they hold no pattern; a depth's distance reads the other "
-                  "set's own pattern, and every detector tells a blank set from one that is not")
     if min(len(images), len(reference) if reference is not None else len(images)) < D.MIN_IMAGES:
         print(f"fewer than {D.MIN_IMAGES} images: the depths are left out (NaN); the detectors need 32 of each set")
     if max_period is not None and max_period < 2:
@@ -249,10 +247,21 @@ def analyze(images: torch.Tensor, reference: torch.Tensor | None, out: Path, win
     # the reference's set statistics (fixed-pattern CE, phase spread) at the analysed images' sample count;
     # the published detectors, held out, where both sets have 32 images or more
     detect = reference is not None and min(len(images), len(reference)) >= 32
+    cap = detectors.max_images(h, w) if detect else 0
+    if detect and cap < max(len(images), len(reference)):
+        print(f"detectors: at most the first {cap} images of each set (their features' memory: "
+              f"gan.measure.detectors.MAX_PIXELS)")
     evaluate = Evaluator(reference, periods, options, group=len(images), f_min=f_min, swd=swd,
-                         detector_images=len(reference) if detect else 0, detail=detail, progress=True)
-    evaluation = evaluate(images, detector_fake=images if detect else None)
+                         detector_images=min(cap, len(reference)) if detect else 0, detail=detail, progress=True)
+    if evaluate.swd is not None and evaluate.swd_count < min(len(images), len(reference)):
+        print(f"SWD: the first {evaluate.swd_count} images of each set (its projections' memory: "
+              "gan.measure.swd.PROJECTION_BYTES)")
+    evaluation = evaluate(images, detector_fake=head(images, cap) if detect else None)
     values, stats, ref = evaluation.metrics, evaluation.fake, evaluation.real
+    for what, s in (("images", stats), ("reference", ref)):
+        if s is not None and s.value_range[0] == s.value_range[1]:
+            print(f"the {what} are constant (blank): they hold no pattern; a depth's distance reads the other "
+                  "set's own pattern, and every detector tells a blank set from one that is not")
     arrays = stats_arrays("", stats) | (stats_arrays("ref_", ref) if ref is not None else {})
     if detect:  # which features give the images away
         arrays |= {f"detector_{name}_weights": d.weights for name, d in evaluate.detections.items()}
@@ -262,6 +271,9 @@ def analyze(images: torch.Tensor, reference: torch.Tensor | None, out: Path, win
                                               "left_out": {str(p): why for p, why in skipped.items()},
                                               "num_images": int(images.shape[0]),
                                               "num_reference": int(reference.shape[0]) if reference is not None else 0,
+                                              "num_swd": evaluate.swd_count,
+                                              "num_detector": [min(cap, len(x)) for x in (images, reference)]
+                                              if detect else [0, 0],
                                               "image_size": [int(h), int(w)]}}
     (out / "metrics.json").write_text(json.dumps(record, indent=2))
     return values
@@ -289,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reference", help="path as above, or a dataset name from conf/data (e.g. deadleaves); "
                     "default for a run directory: the dataset it was trained on")
     ap.add_argument("--out", help="output folder (default: analysis/<PATH's name> here; PATH is only read)")
-    ap.add_argument("--num-samples", type=int, default=1024, help="images sampled from a run / a dataset")
+    ap.add_argument("--num-samples", type=int, default=1024, help="images sampled from a run / a dataset, and the "
+                    "most read from a folder (the first by path)")
     ap.add_argument("--window", default="none", choices=spectral.WINDOWS)
     ap.add_argument("--channels", default="mean", choices=spectral.CHANNEL_MODES)
     ap.add_argument("--residual", action="store_true", help="spectrum of the median-filter residual")
@@ -302,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
                     "the side, the grid of a generator that starts at 4x4)")
     ap.add_argument("--detail", action="store_true", help="every number: the superseded dB detectors (CE_P, PS_P, ...) "
                     "and each depth part per period too")
+    ap.add_argument("--chunked", action="store_true", help="read image folders from the files a chunk at a time even "
+                    "where they fit in memory (default: only where they do not; slower: every pass decodes them)")
     ap.add_argument("--plot-only", action="store_true", help="redraw the figures of an existing output folder")
     args = ap.parse_args(argv)
     try:
@@ -314,9 +329,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise AnalysisError(f"--num-samples must be >= 1, got {args.num_samples}")
             path = Path(args.path)
             out = Path(args.out) if args.out else default_out(path)
-            images = load_images(args.path, args.num_samples)
+            chunked = True if args.chunked else None
+            images = load_images(args.path, args.num_samples, chunked=chunked)
             if args.reference:
-                reference = load_images(args.reference, args.num_samples, image_size=images.shape[-1])
+                reference = load_images(args.reference, args.num_samples, image_size=images.shape[-1], chunked=chunked)
             else:
                 reference = run_reference(path, args.num_samples)
             print(f"writing to {out}" + ("" if reference is not None else " (no reference: numbers of PATH alone)"))

@@ -10,7 +10,9 @@ from PIL import Image
 from torchvision.utils import save_image
 
 from gan import analyze
-from gan.measure import spectral
+from gan.data.imageset import FolderImages
+from gan.measure import depths as D
+from gan.measure import detectors, imagestats, spectral
 from gan.run.training import train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,21 +152,65 @@ def test_the_periods_read_are_stated_and_max_period_limits_them(tmp_path, capsys
     assert analyze.main([str(x), "--out", str(tmp_path / "c"), "--max-period", "1"]) == 2
 
 
-def test_a_folder_too_large_for_the_memory_is_refused_before_reading_with_a_count_that_fits(tmp_path, monkeypatch,
-                                                                                          capsys):
+def test_a_folder_too_large_for_the_memory_is_left_on_disk_and_read_a_chunk_at_a_time(tmp_path, monkeypatch, capsys):
     folder = tmp_path / "big"
     folder.mkdir()
     for i in range(10):
         save_image(torch.rand(3, 64, 64), folder / f"{i}.png")
-    one = analyze.PEAK_PER_IMAGE_BYTE * 4 * 3 * 64 * 64  # what one image costs the analysis
-    monkeypatch.setattr(analyze, "available_memory", lambda: 4 * one + 1)
-    read = []
-    monkeypatch.setattr(analyze.ImageFolder, "load_all", lambda self, n=None: read.append(n))
-    assert analyze.main([str(folder), "--out", str(tmp_path / "o")]) == 2
-    err = capsys.readouterr().err
-    assert "analysing 10 images of 3x64x64" in err and "--num-samples 4 or fewer" in err and read == []
+    one = analyze.PEAK_PER_IMAGE_BYTE * 4 * 3 * 64 * 64  # what one image costs the analysis in memory
+    decoded = []
+    read = FolderImages.read
+    monkeypatch.setattr(FolderImages, "read", lambda self, i: decoded.append(i) or read(self, i))
+    monkeypatch.setattr(analyze, "available_memory", lambda: 10 * one - 1)
+    images = analyze.load_folder(folder)
+    assert isinstance(images, FolderImages) and images.shape == (10, 3, 64, 64) and decoded == []  # nothing read yet
+    assert "10 images of 3x64x64" in capsys.readouterr().out
     monkeypatch.setattr(analyze, "available_memory", lambda: 10 * one)
-    assert analyze.load_folder(folder) is None and read == [10]  # fits: read
+    assert isinstance(analyze.load_folder(folder), torch.Tensor) and decoded == list(range(10))  # fits: read
+    assert torch.equal(analyze.load_folder(folder), images[:])
+
+
+def test_the_detectors_read_at_most_the_images_whose_features_fit(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(detectors, "MAX_PIXELS", 40 * 16 * 16)
+    assert detectors.max_images(16, 16) == 40 and detectors.max_images(1024, 1024) == 16  # never below 16
+    images, reference = torch.rand(50, 3, 16, 16) * 2 - 1, torch.rand(60, 3, 16, 16) * 2 - 1
+    values = analyze.analyze(images, reference, tmp_path / "o")
+    record = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert record["options"]["num_detector"] == [40, 40] and "at most the first 40 images" in capsys.readouterr().out
+    assert 0 <= values["detect/frank_auc"] <= 1
+
+
+def write_images(root: Path, x: torch.Tensor) -> Path:
+    """Images ``(N, 3, S, S)`` in [-1, 1] as 8-bit PNGs; returns the folder."""
+    root.mkdir(parents=True, exist_ok=True)
+    pixels = ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    for i, image in enumerate(pixels):
+        Image.fromarray(image).save(root / f"{i:03d}.png")
+    return root
+
+
+def test_a_folder_read_in_pieces_gives_the_numbers_of_the_folder_in_memory(tmp_path, monkeypatch):
+    """Every number (detectors and SWD included) from sets read a few images at a time, with the
+    depths' groups and the mean images' groups split across pieces, equals the in-memory analysis
+    within float error; no read asks for more than a chunk."""
+    g = torch.Generator().manual_seed(3)
+    yy, xx = torch.meshgrid(torch.arange(32), torch.arange(32), indexing="ij")
+    grid = 0.2 * ((yy + xx) % 2).float() - 0.1
+    fake = write_images(tmp_path / "fake", (0.6 * torch.rand(40, 3, 32, 32, generator=g) - 0.3 + grid).clamp(-1, 1))
+    real = write_images(tmp_path / "real", 0.6 * torch.rand(36, 3, 32, 32, generator=g) - 0.3)
+    in_memory = analyze.analyze(analyze.load_folder(fake, chunked=False), analyze.load_folder(real, chunked=False),
+                                tmp_path / "a", detail=True, swd=(16, 32))
+    reads = []
+    read = FolderImages.__getitem__
+    monkeypatch.setattr(FolderImages, "__getitem__", lambda self, i: reads.append(read(self, i)) or reads[-1])
+    monkeypatch.setattr(imagestats, "CHUNK_VALUES", 7 * 3 * 32 * 32)  # chunks of 7: across the groups of 40
+    monkeypatch.setattr(D, "PIECE_VALUES", 3 * 32 * 32)  # the depths' groups (2 or 3 images) an image at a time
+    chunked = analyze.analyze(analyze.load_folder(fake, chunked=True), analyze.load_folder(real, chunked=True),
+                              tmp_path / "b", detail=True, swd=(16, 32))
+    assert max(len(x) for x in reads if x.ndim == 4) <= 7
+    assert chunked.keys() == in_memory.keys() and any(k.startswith("detect/") for k in chunked)
+    for k, v in in_memory.items():
+        assert chunked[k] == pytest.approx(v, rel=1e-5, abs=1e-9, nan_ok=True), k
 
 
 def test_a_folder_is_read_up_to_num_samples(tmp_path):

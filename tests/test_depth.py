@@ -780,3 +780,17 @@ def test_every_period_from_one_pass_over_the_groups_is_each_period_alone():
         for k in alone.profiles:
             assert torch.equal(together[p].profiles[k], alone.profiles[k]) and torch.equal(together[p].levels[k],
                                                                                             alone.levels[k])
+
+
+@pytest.mark.parametrize("sizes", [(1, 9), (4, 3, 3), (5, 5)])
+def test_a_groups_maps_merged_over_pieces_are_its_maps_at_once(sizes):
+    """``group_maps`` merges the moments of a group read in pieces (a set larger than memory): the
+    variance, mean and neighbour maps and the contrast of the whole group, within float64 error."""
+    x = dead_leaves_images(10, 32, seed=5).double() + 0.05 * artifacts.checkerboard(32, 32, torch.float64)
+    whole = D.group_maps([x], replica=True)
+    parts = D.group_maps(list(x.split(list(sizes))), replica=True)
+    for a, b in [(whole.variance, parts.variance), (whole.mean, parts.mean), (whole.contrast, parts.contrast),
+                 *zip(whole.neighbours, parts.neighbours)]:
+        torch.testing.assert_close(b, a, rtol=1e-12, atol=1e-15)
+    moments = D.Moments.of(x)
+    torch.testing.assert_close(moments.variance, x.var(dim=0), rtol=1e-12, atol=0)  # the unbiased variance

@@ -86,12 +86,14 @@ class ImageFolder(Dataset):
                             f"(any tree of {', '.join(IMAGE_EXTENSIONS[:4])}, ... files)")
         candidates = image_files(self.root)
         self.files: list[Path] = []
+        self.sizes: list[tuple[int, int]] = []  # (width, height) of each file, from its header
         modes = set()
         for p in candidates:
             try:
                 with Image.open(p) as im:
                     im.verify()
                     modes.add(im.mode)
+                    self.sizes.append(im.size)
                 self.files.append(p)
             except Exception as e:  # noqa: BLE001 - any unreadable file is skipped and counted
                 if strict:
@@ -118,20 +120,6 @@ class ImageFolder(Dataset):
                 self.failed += 1
                 log.warning("could not read %s; using the next image", path)
         raise DataError(f"no image under {self.root} could be decoded")
-
-    def load_all(self, limit: int | None = None) -> torch.Tensor:
-        """The first ``limit`` images (default: every one), ``(N, C, H, W)``, read one at a time into
-        one tensor; all must have the same size (``image_size=None``)."""
-        n = len(self) if limit is None else min(limit, len(self))
-        first = self[0]
-        out = torch.empty((n, *first.shape), dtype=first.dtype)
-        for i in range(n):
-            x = first if i == 0 else self[i]
-            if x.shape != first.shape:
-                raise DataError(f"mixed image sizes: {self.files[0]} is {first.shape[2]}x{first.shape[1]}, "
-                                f"{self.files[i]} is {x.shape[2]}x{x.shape[1]}; crop or resize them to one size")
-            out[i] = x
-        return out
 
 
 def no_readable_images(root: Path, candidates: int) -> str:

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Iterable, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -54,6 +54,11 @@ from scipy.optimize import brentq
 from tqdm.auto import tqdm
 
 from gan.core.runtime import release_freed_memory
+from gan.data.imageset import ImageSet, pieces
+
+#: Values (images x channels x pixels) of a group read at a time for its maps: 16M, i.e. 5 images of
+#: 3 x 1024 x 1024 (their float64 copies take 0.6 GB); a larger group's moments are merged over pieces.
+PIECE_VALUES = 2**24
 
 #: Groups of images that the estimates cross (products between different groups only); the jackknife
 #: over them gives the standard errors.
@@ -276,10 +281,32 @@ def octave_projection(profiles: torch.Tensor, period: int, octave: int) -> torch
     return periodic_projection(profiles, period, octave) - periodic_projection(profiles, period, octave // 2)
 
 
-def _var_over_images(t: torch.Tensor) -> torch.Tensor:
-    """Unbiased variance over the images, dim 0 ``(n, ...) -> (...)`` (written out: ``Tensor.var`` is
-    tens of times slower over a short leading dimension on the CPU)."""
-    return (t - t.mean(dim=0, keepdim=True)).square().sum(dim=0) / (t.shape[0] - 1)
+class Moments(NamedTuple):
+    """Per-pixel mean ``(...)`` and sum of squared deviations ``m2`` of ``count`` images: what a
+    variance over the images is made of, merged over pieces of a group (Chan et al. 1979)."""
+
+    count: int
+    mean: torch.Tensor
+    m2: torch.Tensor
+
+    @classmethod
+    def of(cls, t: torch.Tensor) -> Moments:
+        """Of the images ``t`` ``(n, ...)``."""
+        mean = t.mean(dim=0, keepdim=True)
+        return cls(t.shape[0], mean[0], (t - mean).square().sum(dim=0))
+
+    def merge(self, other: Moments) -> Moments:
+        """The moments of both sets of images together."""
+        n = self.count + other.count
+        delta = other.mean - self.mean
+        return Moments(n, self.mean + delta * (other.count / n),
+                       self.m2 + other.m2 + delta.square() * (self.count * other.count / n))
+
+    @property
+    def variance(self) -> torch.Tensor:
+        """Unbiased variance over the images (written out: ``Tensor.var`` is tens of times slower
+        over a short leading dimension on the CPU)."""
+        return self.m2 / (self.count - 1)
 
 
 @dataclass
@@ -295,17 +322,33 @@ class GroupMaps:
     neighbours: tuple[torch.Tensor, torch.Tensor] | None
 
 
-def group_maps(xs: torch.Tensor, replica: bool) -> GroupMaps:
-    """``GroupMaps`` of a group's images ``(n, C, H, W)`` (float64); memory of a few copies of them."""
+def _piece_moments(xs: torch.Tensor, replica: bool) -> list[Moments]:
+    """Moments of a piece of a group ``(n, C, H, W)`` (float64): of each image minus its own mean over
+    the contrast's region, of the images, and (``replica``) of the differences to the right and the
+    lower neighbour, the padded column or row in every period's margins."""
     h, w = xs.shape[-2:]
     ch, cw = contrast_margin(h), contrast_margin(w)  # the contrast's region: one for every period
     own_mean = xs[..., ch:h - ch, cw:w - cw].mean(dim=(-2, -1), keepdim=True)  # each image's mean over the region
-    variance = _var_over_images(xs - own_mean)  # (C, H, W)
-    neighbours = None
-    if replica:  # the padded column or row lies in every period's margins
-        neighbours = (F.pad(_var_over_images(xs[..., :, 1:] - xs[..., :, :-1]), (0, 1)),  # to the right neighbour
-                      F.pad(_var_over_images(xs[..., 1:, :] - xs[..., :-1, :]), (0, 0, 0, 1)))  # to the lower one
-    return GroupMaps(variance, xs.mean(dim=0), variance[..., ch:h - ch, cw:w - cw].mean(), neighbours)
+    out = [Moments.of(xs - own_mean), Moments.of(xs)]
+    if replica:
+        out += [Moments.of(F.pad(xs[..., :, 1:] - xs[..., :, :-1], (0, 1))),  # to the right neighbour
+                Moments.of(F.pad(xs[..., 1:, :] - xs[..., :-1, :], (0, 0, 0, 1)))]  # to the lower one
+    return out
+
+
+def group_maps(xs: Iterable[torch.Tensor], replica: bool) -> GroupMaps:
+    """``GroupMaps`` of a group's images, given in one or more pieces ``(n_i, C, H, W)`` (read and
+    turned to float64 one at a time, their moments merged); memory of a few copies of a piece."""
+    total = None
+    for piece in xs:
+        moments = _piece_moments(piece.double(), replica)
+        total = moments if total is None else [a.merge(b) for a, b in zip(total, moments)]
+        del moments
+    variance = total[0].variance
+    h, w = variance.shape[-2:]
+    ch, cw = contrast_margin(h), contrast_margin(w)
+    neighbours = (total[2].variance, total[3].variance) if replica else None
+    return GroupMaps(variance, total[1].mean, variance[..., ch:h - ch, cw:w - cw].mean(), neighbours)
 
 
 def _profiles(maps: GroupMaps, period: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
@@ -331,11 +374,12 @@ def group_patterns(x: torch.Tensor, period: int, groups: int = DEPTH_GROUPS) -> 
     return patterns_by_period(x, [period], groups)[period]
 
 
-def patterns_by_period(x: torch.Tensor, periods: list[int], groups: int = DEPTH_GROUPS,
+def patterns_by_period(x: ImageSet, periods: list[int], groups: int = DEPTH_GROUPS,
                        progress: bool = False) -> dict[int, GroupPatterns]:
     """``group_patterns`` at every period of ``periods``, each group's ``GroupMaps`` computed once for
-    all of them (the same numbers as one period at a time). ``progress``: a bar over the groups."""
-    if x.ndim != 4:
+    all of them (the same numbers as one period at a time), from pieces of at most ``PIECE_VALUES``
+    values (a lazy ``ImageSet`` is read a piece at a time). ``progress``: a bar over the groups."""
+    if len(x.shape) != 4:
         raise ValueError(f"expected images (N, C, H, W), got shape {tuple(x.shape)}")
     n, c, h, w = x.shape
     groups = min(groups, n // 2)
@@ -347,14 +391,15 @@ def patterns_by_period(x: torch.Tensor, periods: list[int], groups: int = DEPTH_
             raise ValueError(f"{h}x{w} images are too small for depths at period {period}: the margins "
                              f"({margin(period, h)} px) leave fewer than {2 * period} rows or columns")
     size = n // groups
+    step = max(1, PIECE_VALUES // (c * h * w))  # images read at a time within a group
     replica = any(fits(p, h, w, "replica") for p in periods)
     parts: dict[int, list] = {p: [] for p in periods}
     for k in tqdm(range(groups), desc="depths by group", unit="group", disable=None if progress else True, leave=False):
-        maps = group_maps(x[k * size:(k + 1) * size].double(), replica)  # a group at a time
+        maps = group_maps(pieces(x, step, k * size, (k + 1) * size), replica)  # a group at a time
         for p in periods:
             parts[p].append(_profiles(maps, p))
         del maps
-        release_freed_memory(8 * size * x[0].numel())
+        release_freed_memory(8 * min(size, step) * c * h * w)
     out = {}
     for p, found in parts.items():
         profiles = {part: torch.stack([f[0][part] for f in found]) for part in found[0][0]}

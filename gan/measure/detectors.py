@@ -27,8 +27,19 @@ from scipy import fft as sfft
 from scipy import stats
 from sklearn.linear_model import LogisticRegressionCV
 
+from gan.data.imageset import ImageSet, pieces
 from gan.measure import spectral
 from gan.measure.imagestats import chunk_size
+
+#: Pixels of one set that ``gan.analyze`` gives the detectors (``max_images``): their features take
+#: up to 4 bytes a pixel per set (Frank's DCT), 0.5 GB here: 128 images of 1024 px, 2048 of 256 px.
+MAX_PIXELS = 2**27
+
+
+def max_images(h: int, w: int) -> int:
+    """The most images of ``h x w`` per set that ``gan.analyze`` gives the detectors (``MAX_PIXELS``)."""
+    return max(16, MAX_PIXELS // (h * w))
+
 
 #: Coverage of the reported intervals.
 CONFIDENCE = 0.95
@@ -59,7 +70,7 @@ def azimuthal_powers(x: torch.Tensor) -> np.ndarray:
     return profile.cpu().numpy()
 
 
-def in_chunks(parts: list[tuple[torch.Tensor, np.ndarray]], spectrum: Callable[[torch.Tensor], np.ndarray]) -> np.ndarray:
+def in_chunks(parts: list[tuple[ImageSet, np.ndarray]], spectrum: Callable[[torch.Tensor], np.ndarray]) -> np.ndarray:
     """``spectrum`` of ``images[rows]`` for each ``(images (N, C, H, W), rows (k,))`` of ``parts``, one
     after the other, a chunk of images at a time (``imagestats.chunk_size``): ``(sum k, F)`` float32.
     The working memory is a chunk's; the result is 4 bytes per feature."""
@@ -229,7 +240,7 @@ class Span:
         return out
 
 
-def detect(fake: torch.Tensor, real: torch.Tensor, detector: Detector, seed: int = 0) -> Detection:
+def detect(fake: ImageSet, real: ImageSet, detector: Detector, seed: int = 0) -> Detection:
     """Train on one half of ``fake`` ``(N, C, H, W)`` and of ``real`` ``(M, C, H, W)``, test on the
     other halves (see the module docstring), both sets' features on the floor of ``real``'s images in
     the halves (all of them, or all but one where M is odd). Needs at
@@ -239,7 +250,7 @@ def detect(fake: torch.Tensor, real: torch.Tensor, detector: Detector, seed: int
     if min(len(fake), len(real)) < 16:
         raise ValueError(f"detectors need at least 16 images of each set, got {len(fake)} and {len(real)}")
     for name, x in (("generated", fake), ("reference", real)):
-        if not all(bool(torch.isfinite(part).all()) for part in x.split(chunk_size(tuple(x.shape[1:])))):
+        if not all(bool(torch.isfinite(part).all()) for part in pieces(x, chunk_size(tuple(x.shape[1:])))):
             raise ValueError(f"detectors need finite pixels: the {name} images hold NaN or Inf")
     rng = np.random.default_rng(seed)
     (f_train, f_test), (r_train, r_test) = halves(len(fake), rng), halves(len(real), rng)
@@ -264,6 +275,6 @@ def detect(fake: torch.Tensor, real: torch.Tensor, detector: Detector, seed: int
     return Detection(auc, se, low, high, correct / n, ci.low, ci.high, n, span.weights(model.coef_[0]))
 
 
-def detectability(fake: torch.Tensor, real: torch.Tensor, seed: int = 0) -> dict[str, Detection]:
+def detectability(fake: ImageSet, real: ImageSet, seed: int = 0) -> dict[str, Detection]:
     """Every detector of ``DETECTORS`` on the same images."""
     return {name: detect(fake, real, detector, seed) for name, detector in DETECTORS.items()}

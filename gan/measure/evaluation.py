@@ -17,12 +17,13 @@ from dataclasses import dataclass
 import torch
 
 from gan.core.runtime import release_freed_memory
+from gan.data.imageset import ImageSet, float_bytes, head, on_device
 from gan.data.loading import sample_images
 from gan.measure import fid as inception
 from gan.measure import metrics
 from gan.measure import names as N
 from gan.measure.imagestats import SpectralStats, image_stats
-from gan.measure.swd import SlicedWasserstein
+from gan.measure.swd import SlicedWasserstein, max_images
 
 log = logging.getLogger(__name__)
 
@@ -49,20 +50,22 @@ class Evaluator:
     ``detector_images``: real images kept for the published detectors (0: none); ``detail``: the
     ``detail`` entries of the registry too."""
 
-    def __init__(self, real: torch.Tensor | None, periods: list[int], options: dict, group: int, f_min: float = 0.0,
+    def __init__(self, real: ImageSet | None, periods: list[int], options: dict, group: int, f_min: float = 0.0,
                  swd: tuple[int, int] | None = None, fid: bool = False, fid_weights: str | None = None,
                  detector_images: int = 0, detail: bool = False, device: torch.device | str = "cpu",
                  progress: bool = False):
         self.periods, self.options, self.f_min, self.detail = periods, options, float(f_min), detail
         self.device, self.progress, self.seed = torch.device(device), progress, REFERENCE_SEED
-        self.real = None if real is None else image_stats(real.to(self.device), periods, group=group,
+        self.real = None if real is None else image_stats(on_device(real, self.device), periods, group=group,
                                                            progress=progress, **options)
         if self.real is not None and self.real.saturation > 0.5 and options.get("saturation", "none") == "none":
             log.warning("%.0f%% of the real pixels sit at tanh's limits: artifacts there are squashed; "
                         "eval.saturation=atanh measures them before the tanh", 100 * self.real.saturation)
-        self.swd_count = 0 if real is None else min(len(real), group)  # images per set compared by SWD
-        self.swd = (SlicedWasserstein(real[: self.swd_count].to(self.device), REFERENCE_SEED, *swd)
-                    if swd is not None and real is not None and min(real.shape[-2:]) >= 16 else None)
+        self.swd_count = 0  # images per set compared by SWD (the first ones)
+        self.swd = None
+        if swd is not None and real is not None and min(real.shape[-2:]) >= 16:
+            self.swd_count = min(len(real), group, max_images(*real.shape[-2:], *swd))
+            self.swd = SlicedWasserstein(on_device(head(real, self.swd_count), self.device), REFERENCE_SEED, *swd)
         self.fid_weights = None
         if fid and real is not None:
             reason = inception.unavailable_reason(fid_weights)
@@ -70,8 +73,9 @@ class Evaluator:
                 log.info("FID/KID skipped: %s", reason)
             else:
                 self.fid_weights = inception.inception_weights(fid_weights)
-        self.real_images = real.cpu() if self.fid_weights is not None else None
-        self.detector_real = real[:detector_images].cpu() if detector_images and real is not None else None
+        self.real_images = real[:].cpu() if self.fid_weights is not None else None  # FID reads them all
+        self.detector_real = (on_device(head(real, detector_images), torch.device("cpu"))
+                              if detector_images and real is not None else None)
         self.detections: dict = {}  # the last detectors' results (their weights: what gives the images away)
 
     @classmethod
@@ -88,16 +92,16 @@ class Evaluator:
                    detector_images=e.detector_images if e.detectors else 0, detail=bool(e.get("detail", False)),
                    device=device)
 
-    def __call__(self, fake: torch.Tensor, stages: list[torch.Tensor] | None = None,
-                 detector_fake: torch.Tensor | None = None, generator: torch.nn.Module | None = None) -> Evaluation:
+    def __call__(self, fake: ImageSet, stages: list[torch.Tensor] | None = None,
+                 detector_fake: ImageSet | None = None, generator: torch.nn.Module | None = None) -> Evaluation:
         """Every number of one generator's samples ``fake`` ``(N, C, S, S)``; with ``stages`` (its
         stage outputs ``[(N, C_i, S_i, S_i), ...]``, the last one ``fake``) their depths, with
         ``generator`` its layers' checkerboard, with ``detector_fake`` ``(M, C, S, S)`` the
         published detectors' results on them."""
-        stats = image_stats(fake.to(self.device), self.periods, progress=self.progress, **self.options)
+        stats = image_stats(on_device(fake, self.device), self.periods, progress=self.progress, **self.options)
         sample = metrics.Sample(fake, stats, stages, generator, detector_fake)
         values = metrics.compute(stats, self.real, self.f_min, self.detail)
         for measure in metrics.measures():
-            release_freed_memory(fake.numel() * fake.element_size())  # what the last step freed, before the next
+            release_freed_memory(float_bytes(fake))  # what the last step freed, before the next
             values |= measure(self, sample)
         return Evaluation(values, stats, self.real)

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
+from gan.data.imageset import ImageSet, Treated, pieces
 from gan.measure import depths as D
 from gan.measure import spectral
 
@@ -29,6 +31,7 @@ class SpectralStats:
     patterns: dict[int, D.GroupPatterns | None]  # period -> what depths and distances are computed from
     grid: int | None                     # the whole grid's period: the largest of the periods whose depths fit, or None
     saturation: float                    # share of values at tanh's limits (before any treatment)
+    value_range: tuple[float, float]     # the lowest and the highest value (before any treatment)
     mean_power: torch.Tensor             # (H, W) batch-mean power spectrum, unshifted
     n: int
     group: int                           # images per group in the set statistics (ce_fixed, phase_spread)
@@ -66,7 +69,7 @@ def chunk_size(shape: tuple[int, ...]) -> int:
     return max(1, min(1024, CHUNK_VALUES // max(1, math.prod(shape))))
 
 
-def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", channels: str = "mean",
+def image_stats(images: ImageSet, periods: list[int], window: str = "none", channels: str = "mean",
                 residual: bool = False, boundary: str = "none", saturation: str = "none", group: int | None = None,
                 batch_size: int | None = None, progress: bool = False) -> SpectralStats:
     """Reduce ``images`` ``(N, C, H, W)`` (any device) to ``SpectralStats``, ``batch_size`` at a time
@@ -77,9 +80,10 @@ def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", 
     but the saturation share on ``spectral.pre_tanh(images)``. ``group``: the statistics of a whole
     set (fixed-pattern CE, phase spread) are means over consecutive groups of that many images, so
     a reference set is compared at the generated set's sample count (default: all N at once).
-    ``progress``: a progress bar over the depths' groups (the slow part on large images).
+    ``progress``: progress bars over the chunks and the depths' groups. ``images`` may be a lazy
+    ``ImageSet`` (a folder read a chunk at a time): every pass reads it a piece at a time.
     """
-    if images.ndim != 4 or images.shape[0] == 0:
+    if len(images.shape) != 4 or images.shape[0] == 0:
         raise ValueError(f"expected a non-empty batch (N, C, H, W), got shape {tuple(images.shape)}")
     if saturation not in spectral.SATURATION_TREATMENTS:
         raise ValueError(f"saturation must be one of {', '.join(spectral.SATURATION_TREATMENTS)}, got {saturation!r}")
@@ -94,9 +98,13 @@ def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", 
     pooled_den: Any = 0.0
     power_sum: Any = 0.0
     saturated: Any = 0.0
-    for chunk in images.split(batch_size):  # everything stays on the images' device until the end
+    lows, highs = [], []
+    bar = dict(total=-(-n // batch_size), desc="spectra", unit="chunk", leave=False, disable=None if progress else True)
+    for chunk in tqdm(pieces(images, batch_size), **bar):  # everything stays on the images' device until the end
         chunk = chunk.float() if chunk.dtype not in (torch.float32, torch.float64) else chunk
         saturated = saturated + spectral.saturation_share(chunk) * len(chunk)
+        lows.append(chunk.amin())
+        highs.append(chunk.amax())
         if saturation == "atanh":
             chunk = spectral.pre_tanh(chunk)
         nums, energy = spectral.periodic_energies(chunk, periods)
@@ -113,9 +121,8 @@ def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", 
         pooled_den = pooled_den + energy.sum()
         power_sum = power_sum + spectral.half_power_spectrum(chunk, window, channels, residual, boundary).sum(dim=0)
     whole = n // group * group  # images in complete groups
-    treated = spectral.pre_tanh(images.float()) if saturation == "atanh" else images.float()
-    mean_images = treated[:whole].reshape(n // group, group, *images.shape[1:]).mean(dim=1)
-    fixed = spectral.checkerboard_energies(mean_images, periods)
+    treated = Treated(images, (lambda x: spectral.pre_tanh(x.float())) if saturation == "atanh" else torch.Tensor.float)
+    fixed = spectral.checkerboard_energies(group_means(treated, group, batch_size), periods)
     fitting = [p for p in periods if D.fits(p, *images.shape[-2:])] if n >= D.MIN_IMAGES else []
     patterns = dict.fromkeys(periods) | (D.patterns_by_period(treated, fitting, progress=progress) if fitting else {})
     spread = {}
@@ -126,6 +133,7 @@ def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", 
         "ce": {p: torch.cat(v) for p, v in ce.items()}, "ce_periodic": {p: torch.cat(v) for p, v in ce_periodic.items()},
         "pooled": {p: torch.as_tensor(pooled_num[p]) / torch.as_tensor(pooled_den) for p in periods},
         "den": torch.as_tensor(pooled_den), "fixed": {p: v.mean() for p, v in fixed.items()}, "spread": spread,
+        "range": torch.stack([torch.stack(lows).amin(), torch.stack(highs).amax()]),
         "saturation": torch.as_tensor(saturated) / n, "power": spectral.full_spectrum(power_sum / n, images.shape[-1]),
     })
     return SpectralStats(
@@ -139,10 +147,21 @@ def image_stats(images: torch.Tensor, periods: list[int], window: str = "none", 
         patterns=patterns,
         grid=max((p for p in periods if D.fits(p, *images.shape[-2:])), default=None) if n >= D.MIN_IMAGES else None,
         saturation=float(host["saturation"]),
+        value_range=tuple(host["range"].tolist()),
         mean_power=host["power"],
         n=n,
         group=group,
     )
+
+
+def group_means(images: ImageSet, group: int, batch_size: int) -> torch.Tensor:
+    """The mean image of each complete group of ``group`` consecutive images, summed in float64
+    ``batch_size`` images at a time: ``(N // group, C, H, W)`` float32."""
+    means = []
+    for k in range(len(images) // group):
+        total = sum(x.sum(dim=0, dtype=torch.float64) for x in pieces(images, batch_size, k * group, (k + 1) * group))
+        means.append((total / group).float())
+    return torch.stack(means)
 
 
 def _to_host(tree: Any) -> Any:

@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import torch
 
+from gan.data.imageset import ImageSet, head, on_device
 from gan.measure import depths as D
 from gan.measure import detectors, fid, spectral
 from gan.measure.detectors import DETECTORS
@@ -171,19 +172,19 @@ class Sample:
     optionally its stage outputs ``[(N, C_i, S_i, S_i), ...]``, its network (an ``Upsampler``-holding
     generator) and images for the published detectors ``(M, C, S, S)``."""
 
-    images: torch.Tensor
+    images: ImageSet
     stats: SpectralStats
     stages: list[torch.Tensor] | None = None
     generator: torch.nn.Module | None = None
-    detector_images: torch.Tensor | None = None
+    detector_images: ImageSet | None = None
 
 
 def _swd(ev, s: Sample) -> dict[str, float]:
-    return ev.swd(s.images[: ev.swd_count]) if ev.swd is not None else {}
+    return ev.swd(head(s.images, ev.swd_count)) if ev.swd is not None else {}
 
 
 def _fid(ev, s: Sample) -> dict[str, float]:
-    return fid.fid_kid(ev.real_images, s.images.cpu(), ev.fid_weights, str(ev.device)) if ev.fid_weights else {}
+    return fid.fid_kid(ev.real_images, s.images[:].cpu(), ev.fid_weights, str(ev.device)) if ev.fid_weights else {}
 
 
 def _stages(ev, s: Sample) -> dict[str, float]:
@@ -197,7 +198,8 @@ def _layers(ev, s: Sample) -> dict[str, float]:
 def _detectability(ev, s: Sample) -> dict[str, float]:
     if s.detector_images is None or ev.detector_real is None:
         return {}
-    ev.detections = detectors.detectability(s.detector_images.cpu(), ev.detector_real, seed=ev.seed)
+    ev.detections = detectors.detectability(on_device(s.detector_images, torch.device("cpu")), ev.detector_real,
+                                            seed=ev.seed)
     return detector_numbers(ev.detections)
 
 

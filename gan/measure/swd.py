@@ -8,11 +8,13 @@ difference between the sorted projections. Reported x 1e3 per level (as ProGAN) 
 """
 from __future__ import annotations
 
+import math
 from typing import Iterator
 
 import torch
 
-from gan.measure.imagestats import CHUNK_VALUES
+from gan.data.imageset import ImageSet, on_device, pieces
+from gan.measure.imagestats import CHUNK_VALUES, chunk_size
 from gan.measure.names import SWD, SWD_LEVEL
 from gan.model.filters import blur_kernel, fir_filter2d
 
@@ -83,18 +85,31 @@ def patch_descriptors(level: torch.Tensor, per_image: int, size: int = 7,
     return gather_patches(level, *patch_positions(len(level), *level.shape[-2:], per_image, size, generator), size)
 
 
-def pyramid_patches(x: torch.Tensor, positions: list[tuple[torch.Tensor, torch.Tensor]], min_size: int = 16,
-                    chunk_values: int = CHUNK_VALUES) -> list[torch.Tensor]:
+def pyramid_patches(x: ImageSet, positions: list[tuple[torch.Tensor, torch.Tensor]], min_size: int = 16,
+                    chunk_values: int | None = None) -> list[torch.Tensor]:
     """The neighbourhoods at ``positions`` (per level of ``level_shapes``, ``(ys, xs)`` each ``(N, P)``) of
-    every level of the Laplacian pyramid of ``x`` ``(N, C, S, S)``: ``[(N*P, C, 7, 7), ...]``. Each
-    chunk of at most ``chunk_values`` values builds its pyramid, gives its patches and drops it: the
+    every level of the Laplacian pyramid of ``x`` ``(N, C, S, S)`` (a lazy set: read a chunk at a
+    time): ``[(N*P, C, 7, 7), ...]``. Each chunk of at most ``chunk_values`` values (default:
+    ``imagestats.chunk_size``'s images) builds its pyramid, gives its patches and drops it: the
     memory is a chunk's pyramid and the patches, never the set's pyramid."""
-    per_chunk = max(1, chunk_values // max(1, x[0].numel()))
+    per_chunk = chunk_size(x.shape[1:]) if chunk_values is None else max(1, chunk_values // math.prod(x.shape[1:]))
     parts: list[list[torch.Tensor]] = [[] for _ in positions]
-    for i in range(0, len(x), per_chunk):
-        for part, level, (ys, xs) in zip(parts, _pyramid(x[i:i + per_chunk], min_size), positions):
+    for i, chunk in zip(range(0, len(x), per_chunk), pieces(x, per_chunk)):
+        for part, level, (ys, xs) in zip(parts, _pyramid(chunk.float(), min_size), positions):
             part.append(gather_patches(level, ys[i:i + per_chunk], xs[i:i + per_chunk]))
     return [torch.cat(part) for part in parts]
+
+
+#: Bytes the reference's sorted projections may take (every level, float32): SWD reads at most
+#: ``max_images`` images of each set, 819 of 256 px, 585 of 1024 px with ProGAN's 128 patches and
+#: 512 directions (the numbers of a run's evaluation, 256 images of at most 128 px, are never cut).
+PROJECTION_BYTES = 2**30
+
+
+def max_images(h: int, w: int, per_image: int, num_dirs: int, min_size: int = 16) -> int:
+    """The most images of ``h x w`` whose sorted projections fit in ``PROJECTION_BYTES``."""
+    per = 4 * per_image * num_dirs * len(level_shapes(h, w, min_size))
+    return max(1, PROJECTION_BYTES // per)
 
 
 def normalize_descriptors(d: torch.Tensor) -> torch.Tensor:
@@ -140,7 +155,7 @@ class SlicedWasserstein:
     ``seed``; the same patch positions and directions serve both sets.
     """
 
-    def __init__(self, real: torch.Tensor, seed: int = 0, per_image: int = 128, num_dirs: int = 512,
+    def __init__(self, real: ImageSet, seed: int = 0, per_image: int = 128, num_dirs: int = 512,
                  min_size: int = 16):
         if real.shape[-1] < min_size or real.shape[-1] < 7:
             raise ValueError(f"SWD needs images of at least {max(min_size, 7)} px, got {real.shape[-1]}")
@@ -153,16 +168,16 @@ class SlicedWasserstein:
             self.levels.append((w, positions, random_directions(real.shape[1] * 7 * 7, num_dirs, generator=gen).to(self.device)))
         self.reference = [sorted_projections(d, dirs) for d, (_, _, dirs) in zip(self.descriptors(real), self.levels)]
 
-    def descriptors(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def descriptors(self, x: ImageSet) -> list[torch.Tensor]:
         """Each level's normalised descriptors of ``x`` ``(N, C, S, S)``: ``[(N*P, C*49), ...]``."""
-        patches = pyramid_patches(x.float(), [positions for _, positions, _ in self.levels], self.min_size)
+        patches = pyramid_patches(x, [positions for _, positions, _ in self.levels], self.min_size)
         return [normalize_descriptors(d) for d in patches]
 
-    def __call__(self, fake: torch.Tensor) -> dict[str, float]:
+    def __call__(self, fake: ImageSet) -> dict[str, float]:
         """``{"quality/swd_level_S": ..., ..., "quality/swd": mean over levels}``, each x 1e3."""
         if tuple(fake.shape) != self.shape:
             raise ValueError(f"image sets differ in shape: {self.shape} (reference) vs {tuple(fake.shape)}")
-        fake = fake.to(self.device)
+        fake = on_device(fake, self.device)
         values = [1e3 * (sorted_projections(d, dirs) - ref).abs().mean()
                   for d, (_, _, dirs), ref in zip(self.descriptors(fake), self.levels, self.reference)]
         out = {SWD_LEVEL.format(size=size): v for (size, *_), v in zip(self.levels, torch.stack(values).tolist())}

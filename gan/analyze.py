@@ -1,7 +1,9 @@
 """``python -m gan.analyze PATH [--reference PATH_OR_DATASET] [--out DIR]``: spectra of any images.
 
 PATH is a run directory (its last good checkpoint is loaded and N images are sampled), a folder
-of images, or a ``.pt``/``.npz`` tensor file ``(N, C, H, W)`` (or ``(N, H, W, C)``; uint8 or float).
+of images (up to N, one size; one that would not fit in memory is read from its files a chunk at a
+time, ``gan.data.imageset``), or a ``.pt``/``.npz`` tensor file ``(N, C, H, W)`` (or ``(N, H, W, C)``;
+uint8 or float).
 The reference is another such path or a dataset name from ``conf/data`` (``deadleaves``, ...); a
 run directory without one is compared with the dataset it was trained on. PATH is only read.
 

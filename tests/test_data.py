@@ -5,6 +5,7 @@ from PIL import Image
 
 from gan.core.errors import DataError
 from gan.data.files import ImageFolder, torchvision_dataset
+from gan.data.imageset import FolderImages, Treated, head, pieces
 from gan.data.loading import TensorImages, batches, epoch_permutation
 from gan.data.procedural import dead_leaves_images, deadleaves
 from gan.measure import spectral
@@ -101,3 +102,29 @@ def test_missing_torchvision_data_says_where_and_how(tmp_path):
 def test_deadleaves_factory_rejects_empty():
     with pytest.raises(DataError, match="num_images"):
         deadleaves(16, num_images=0)
+
+
+def test_folder_images_read_only_what_is_indexed_and_check_sizes_from_the_headers(tmp_path, monkeypatch):
+    rng = np.random.default_rng(1)
+    for i in range(5):
+        Image.fromarray(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    folder = ImageFolder(tmp_path, image_size=None, strict=True)
+    whole = torch.stack([folder[i] for i in range(5)])
+    images = FolderImages.of(folder)
+    assert images.shape == (5, 3, 12, 16) and len(head(images, 2)) == 2
+    read = []
+    decode = FolderImages.read
+    monkeypatch.setattr(FolderImages, "read", lambda self, i: read.append(i) or decode(self, i))
+    assert torch.equal(images[1:4], whole[1:4]) and read == [1, 2, 3]
+    assert torch.equal(images[torch.tensor([4, 0])], whole[[4, 0]]) and torch.equal(images[-1], whole[-1])
+    assert torch.equal(torch.cat(list(pieces(images, 2, start=1))), whole[1:])
+    assert torch.equal(Treated(images, torch.neg)[0:5], -whole)
+    Image.fromarray(np.zeros((16, 12, 3), np.uint8)).save(tmp_path / "9.png")  # 12 wide, 16 high
+    read.clear()
+    with pytest.raises(DataError, match=r"mixed image sizes: .*0.png is 16x12, .*9.png is 12x16"):
+        FolderImages.of(ImageFolder(tmp_path, image_size=None, strict=True))
+    assert read == []  # from the headers, before any image is decoded
+    images = FolderImages.of(ImageFolder(tmp_path, image_size=None, strict=True), limit=5)
+    (tmp_path / "1.png").write_bytes(b"")  # gone bad after the folder was listed
+    with pytest.raises(DataError, match="1.png: unreadable image"):
+        images[0:3]

@@ -92,7 +92,8 @@ def image_stats(images: ImageSet, periods: list[int], window: str = "none", chan
     batch_size = batch_size or chunk_size(images.shape[1:])
     ce: dict[int, list[torch.Tensor]] = {p: [] for p in periods}
     ce_periodic: dict[int, list[torch.Tensor]] = {p: [] for p in periods}
-    moments: dict[int, list[torch.Tensor]] = {p: [] for p in periods}
+    whole = n // group * group  # images in complete groups
+    moments: dict[int, Any] = {p: 0.0 for p in periods}  # per group: sums of the local second moments (G, L, P, P)
     counts: dict[int, torch.Tensor] = {}
     pooled_num: dict[int, Any] = {p: 0.0 for p in periods}
     pooled_den: Any = 0.0
@@ -100,7 +101,7 @@ def image_stats(images: ImageSet, periods: list[int], window: str = "none", chan
     saturated: Any = 0.0
     lows, highs = [], []
     bar = dict(total=-(-n // batch_size), desc="spectra", unit="chunk", leave=False, disable=None if progress else True)
-    for chunk in tqdm(pieces(images, batch_size), **bar):  # everything stays on the images' device until the end
+    for at, chunk in zip(range(0, n, batch_size), tqdm(pieces(images, batch_size), **bar)):  # on the images' device
         chunk = chunk.float() if chunk.dtype not in (torch.float32, torch.float64) else chunk
         saturated = saturated + spectral.saturation_share(chunk) * len(chunk)
         lows.append(chunk.amin())
@@ -115,20 +116,22 @@ def image_stats(images: ImageSet, periods: list[int], window: str = "none", chan
         for p, v in spectral.energy_shares(chunk, nums_periodic, energy).items():
             ce_periodic[p].append(v)
         products, terms = spectral.lag_products(chunk.double())  # shared by every period
+        rows = torch.arange(at, min(at + len(chunk), whole), device=chunk.device)  # those in complete groups
         for p in periods:
-            moments[p].append(spectral.phase_sums(products, p))
+            sums = spectral.phase_sums(products[:len(rows)], p)
+            if not isinstance(moments[p], torch.Tensor):
+                moments[p] = sums.new_zeros(n // group, *sums.shape[1:])
+            moments[p].index_add_(0, rows // group, sums)
             counts[p] = spectral.phase_sums(terms, p)
         pooled_den = pooled_den + energy.sum()
         power_sum = power_sum + spectral.half_power_spectrum(chunk, window, channels, residual, boundary).sum(dim=0)
-    whole = n // group * group  # images in complete groups
     treated = Treated(images, (lambda x: spectral.pre_tanh(x.float())) if saturation == "atanh" else torch.Tensor.float)
     fixed = spectral.checkerboard_energies(group_means(treated, group, batch_size), periods)
     fitting = [p for p in periods if D.fits(p, *images.shape[-2:])] if n >= D.MIN_IMAGES else []
     patterns = dict.fromkeys(periods) | (D.patterns_by_period(treated, fitting, progress=progress) if fitting else {})
     spread = {}
     for p in periods:
-        per_group = torch.cat(moments[p])[:whole].reshape(n // group, group, *counts[p].shape).sum(dim=1)
-        spread[p] = torch.stack([spectral.phase_spread_of(g, counts[p] * group) for g in per_group]).mean()
+        spread[p] = torch.stack([spectral.phase_spread_of(g, counts[p] * group) for g in moments[p]]).mean()
     host = _to_host({  # one wait for the device, after all the work is queued
         "ce": {p: torch.cat(v) for p, v in ce.items()}, "ce_periodic": {p: torch.cat(v) for p, v in ce_periodic.items()},
         "pooled": {p: torch.as_tensor(pooled_num[p]) / torch.as_tensor(pooled_den) for p in periods},

@@ -256,8 +256,8 @@ def analyze(images: ImageSet, reference: ImageSet | None, out: Path, window: str
     evaluate = Evaluator(reference, periods, options, group=len(images), f_min=f_min, swd=swd,
                          detector_images=min(cap, len(reference)) if detect else 0, detail=detail, progress=True)
     if evaluate.swd is not None and evaluate.swd_count < min(len(images), len(reference)):
-        print(f"SWD: the first {evaluate.swd_count} images of each set (its projections' memory: "
-              "gan.measure.swd.PROJECTION_BYTES)")
+        print(f"SWD: the first {evaluate.swd_count} images of each set (their projections' memory: "
+              "gan.measure.swd.SWD_BYTES)")
     evaluation = evaluate(images, detector_fake=head(images, cap) if detect else None)
     values, stats, ref = evaluation.metrics, evaluation.fake, evaluation.real
     for what, s in (("images", stats), ("reference", ref)):

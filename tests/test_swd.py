@@ -99,15 +99,16 @@ def test_swd_rejects_mismatched_sets():
         swd.swd(torch.zeros(4, 3, 32, 32), torch.zeros(4, 1, 32, 32))
 
 
-def test_the_images_swd_reads_are_those_whose_projections_fit_the_budget(monkeypatch):
-    """``max_images``: the reference's sorted projections (4 bytes x patches x directions x levels
-    per image) stay within ``PROJECTION_BYTES``; a run's evaluation (256 images up to 128 px) is never cut."""
-    per_image = 4 * 128 * 512 * len(swd.level_shapes(256, 256, 16))
+def test_the_images_swd_reads_are_those_whose_projections_and_descriptors_fit_the_budget(monkeypatch):
+    """``max_images``: the reference's sorted projections and one set's descriptors (4 bytes x patches
+    x (directions + C x 49) x levels per image) stay within ``SWD_BYTES``; a run's evaluation (256
+    images of up to 128 px at its settings or ProGAN's) is never cut."""
+    per_image = 4 * 128 * (512 + 3 * 49) * len(swd.level_shapes(256, 256, 16))
     n = swd.max_images(256, 256, 128, 512)
-    assert n * per_image <= swd.PROJECTION_BYTES < (n + 1) * per_image
+    assert n * per_image <= swd.SWD_BYTES < (n + 1) * per_image
     assert min(swd.max_images(s, s, 128, 512) for s in (16, 32, 64, 128)) >= 256
     real = dead_leaves_images(40, 32, seed=1)
-    monkeypatch.setattr(swd, "PROJECTION_BYTES", 12 * 4 * 16 * 32 * 2)  # 12 images of 2 levels, 16 patches, 32 directions
+    monkeypatch.setattr(swd, "SWD_BYTES", 12 * 4 * 16 * (32 + 3 * 49) * 2)  # 12 images: 2 levels, 16 patches, 32 dirs
     evaluate = Evaluator(real, [2], {}, group=40, swd=(16, 32))
     assert evaluate.swd_count == 12 and evaluate.swd.shape[0] == 12
     assert evaluate(dead_leaves_images(40, 32, seed=2)).metrics[SWD] > 0

@@ -64,7 +64,7 @@ class Evaluator:
         self.swd_count = 0  # images per set compared by SWD (the first ones)
         self.swd = None
         if swd is not None and real is not None and min(real.shape[-2:]) >= 16:
-            self.swd_count = min(len(real), group, max_images(*real.shape[-2:], *swd))
+            self.swd_count = min(len(real), group, max_images(*real.shape[-2:], *swd, channels=real.shape[1]))
             self.swd = SlicedWasserstein(on_device(head(real, self.swd_count), self.device), REFERENCE_SEED, *swd)
         self.fid_weights = None
         if fid and real is not None:

@@ -100,16 +100,17 @@ def pyramid_patches(x: ImageSet, positions: list[tuple[torch.Tensor, torch.Tenso
     return [torch.cat(part) for part in parts]
 
 
-#: Bytes the reference's sorted projections may take (every level, float32): SWD reads at most
-#: ``max_images`` images of each set, 819 of 256 px, 585 of 1024 px with ProGAN's 128 patches and
-#: 512 directions (the numbers of a run's evaluation, 256 images of at most 128 px, are never cut).
-PROJECTION_BYTES = 2**30
+#: Bytes an SWD's images may take per set: the reference's sorted projections plus one set's
+#: descriptors, every level, float32. SWD reads at most ``max_images`` images of each set: 3050 of
+#: 256 px, 2178 of 1024 px at a run's settings (64 patches, 128 directions), 636 and 454 at ProGAN's
+#: (128, 512); a run's evaluation (256 images of at most 128 px) is never cut.
+SWD_BYTES = 2**30
 
 
-def max_images(h: int, w: int, per_image: int, num_dirs: int, min_size: int = 16) -> int:
-    """The most images of ``h x w`` whose sorted projections fit in ``PROJECTION_BYTES``."""
-    per = 4 * per_image * num_dirs * len(level_shapes(h, w, min_size))
-    return max(1, PROJECTION_BYTES // per)
+def max_images(h: int, w: int, per_image: int, num_dirs: int, channels: int = 3, min_size: int = 16) -> int:
+    """The most images of ``channels x h x w`` whose SWD projections and descriptors fit in ``SWD_BYTES``."""
+    per = 4 * per_image * (num_dirs + channels * 7 * 7) * len(level_shapes(h, w, min_size))
+    return max(1, SWD_BYTES // per)
 
 
 def normalize_descriptors(d: torch.Tensor) -> torch.Tensor:

@@ -29,7 +29,7 @@ from gan.core import config
 from gan.core.errors import report
 from gan.core.runtime import lean_heap
 from gan.data.files import ImageFolder
-from gan.data.imageset import FolderImages, ImageSet, float_bytes, head
+from gan.data.imageset import ArrayImages, FolderImages, ImageSet, float_bytes, head
 from gan.data.loading import sample_images
 from gan.measure import depths as D
 from gan.measure import detectors, spectral
@@ -54,13 +54,19 @@ class AnalysisError(ValueError):
 # Loading images -> (N, C, H, W) float in [-1, 1]
 
 
-def _to_nchw(x: torch.Tensor, where: str) -> torch.Tensor:
+def _layout(x: torch.Tensor, where: str) -> torch.Tensor:
+    """Images ``(N, C, H, W)``, ``(N, H, W, C)`` or ``(N, H, W)`` as a view ``(N, C, H, W)``."""
     if x.ndim == 3:
         x = x[:, None]
     if x.ndim != 4:
         raise AnalysisError(f"{where}: expected images (N, C, H, W) or (N, H, W, C), got shape {tuple(x.shape)}")
-    if x.shape[1] not in (1, 3) and x.shape[-1] in (1, 3):
-        x = x.permute(0, 3, 1, 2)
+    return x.permute(0, 3, 1, 2) if x.shape[1] not in (1, 3) and x.shape[-1] in (1, 3) else x
+
+
+def _to_nchw(x: torch.Tensor, where: str, first: int = 0) -> torch.Tensor:
+    """Images as ``_layout`` takes them, uint8 or float, as float32 ``(N, C, H, W)`` (uint8 to
+    [-1, 1]); ``first``: the index of ``x[0]`` in its file (for messages)."""
+    x = _layout(x, where)
     if x.shape[0] == 0:
         raise AnalysisError(f"{where}: holds no images")
     # one float32 copy at most, laid out (N, C, H, W) in memory: every later pass reads whole images
@@ -71,30 +77,38 @@ def _to_nchw(x: torch.Tensor, where: str) -> torch.Tensor:
         raise AnalysisError(f"{where}: expected uint8 or float images, got {x.dtype}")
     bad = (~torch.isfinite(x)).flatten(1).any(dim=1)
     if bool(bad.any()):
-        raise AnalysisError(f"{where}: {int(bad.sum())} of {len(x)} images hold NaN or Inf pixels (the first: image "
-                            f"{int(bad.nonzero()[0])}); remove them or fix what wrote them")
+        of = f"{len(x)} images" if first == 0 else f"images {first}-{first + len(x) - 1}"
+        raise AnalysisError(f"{where}: {int(bad.sum())} of {of} hold NaN or Inf pixels (the first: image "
+                            f"{first + int(bad.nonzero()[0])}); remove them or fix what wrote them")
     return x.to(**contiguous)
 
 
-def load_tensor_file(path: Path) -> torch.Tensor:
+def load_tensor_file(path: Path, chunked: bool | None = None) -> ImageSet:
+    """The images of a tensor file, kept as stored (uint8 stays uint8; a ``.npy`` file is mapped from
+    disk, not read) and turned into float32 whole, or a chunk at a time where that would not fit
+    (``in_chunks``)."""
     try:
         if path.suffix in (".npz", ".npy"):
-            data = np.load(path)
+            data = np.load(path, mmap_mode="r" if path.suffix == ".npy" else None)
             if isinstance(data, np.lib.npyio.NpzFile):
                 if not data.files:
                     raise AnalysisError(f"{path}: the .npz file holds no arrays")
                 data = data["images"] if "images" in data.files else data[data.files[0]]
-            x = torch.from_numpy(np.asarray(data))
+            x = data
         else:
             obj = torch.load(path, map_location="cpu", weights_only=True)
             x = obj.get("images") if isinstance(obj, dict) else obj
             if not isinstance(x, torch.Tensor):
                 raise AnalysisError(f"{path}: expected a tensor or a dict with key 'images'")
+        if x.ndim == 0 or len(x) == 0:
+            raise AnalysisError(f"{path}: holds no images")
+        row = torch.from_numpy(np.array(x[:1])) if isinstance(x, np.ndarray) else x[:1]
     except AnalysisError:
         raise
     except Exception as e:  # noqa: BLE001 - any reader failure is reported as one line
         raise AnalysisError(f"{path}: cannot read ({type(e).__name__}: {e})") from e
-    return _to_nchw(x, str(path))
+    images = ArrayImages(x, lambda rows, first: _to_nchw(rows, str(path), first), _layout(row, str(path)).shape[1:])
+    return images if in_chunks(images, chunked, path) else images[:]
 
 
 #: The analysis peaks at about this many times the bytes of the images it reads (float32), with a
@@ -113,23 +127,28 @@ def available_memory() -> int | None:
     return None
 
 
-def load_folder(path: Path, limit: int | None = None, channels: int | None = None,
-                chunked: bool | None = None) -> ImageSet:
-    """The first ``limit`` images under ``path`` (sorted by path) at their own size (all must match,
-    checked from the files' headers); RGB unless all are greyscale. Read into memory, or, with
-    ``chunked`` (None: when analysing them in memory would not fit in the available memory), left
-    on disk as ``FolderImages``: every pass of the analysis reads (decodes) them a chunk at a time."""
-    images = FolderImages.of(ImageFolder(path, image_size=None, channels=channels, strict=True), limit)
+def in_chunks(images: ImageSet, chunked: bool | None, where: Path) -> bool:
+    """Whether ``images`` are read a chunk at a time: as ``chunked`` says, or (None) where analysing
+    them in memory would not fit in the available memory (``PEAK_PER_IMAGE_BYTE``); says so."""
     need, free = PEAK_PER_IMAGE_BYTE * float_bytes(images), available_memory()
     if chunked is None:
         chunked = free is not None and need > free
-    if not chunked:
-        return images[:]
-    print(f"{path}: {len(images)} images of {'x'.join(map(str, images.shape[1:]))} ({float_bytes(images) / 1e9:.1f} "
-          "GB as float32) read from the files a chunk at a time"
-          + (f": analysing them in memory needs about {need / 1e9:.1f} GB, {free / 1e9:.1f} GB available"
-             if free is not None and need > free else ""))
-    return images
+    if chunked:
+        print(f"{where}: {len(images)} images of {'x'.join(map(str, images.shape[1:]))} "
+              f"({float_bytes(images) / 1e9:.1f} GB as float32) read a chunk at a time"
+              + (f": analysing them in memory needs about {need / 1e9:.1f} GB, {free / 1e9:.1f} GB available"
+                 if free is not None and need > free else ""))
+    return chunked
+
+
+def load_folder(path: Path, limit: int | None = None, channels: int | None = None,
+                chunked: bool | None = None) -> ImageSet:
+    """The first ``limit`` images under ``path`` (sorted by path) at their own size (all must match,
+    checked from the files' headers); RGB unless all are greyscale. Read into memory, or left on
+    disk as ``FolderImages`` (``in_chunks``): every pass of the analysis then reads (decodes) them a
+    chunk at a time."""
+    images = FolderImages.of(ImageFolder(path, image_size=None, channels=channels, strict=True), limit)
+    return images if in_chunks(images, chunked, path) else images[:]
 
 
 def load_run(path: Path, num_samples: int, seed: int = 0) -> torch.Tensor:
@@ -179,7 +198,7 @@ def run_reference(path: Path, num: int, seed: int = 0) -> torch.Tensor | None:
 
 
 def load_images(spec: str, num_samples: int, image_size: int | None = None, chunked: bool | None = None) -> ImageSet:
-    """Images from a run directory, folder (``chunked``: see ``load_folder``), tensor file, or (with
+    """Images from a run directory, folder, tensor file (``chunked``: see ``in_chunks``), or (with
     ``image_size``) a dataset name."""
     path = Path(spec)
     if path.is_dir():
@@ -189,7 +208,7 @@ def load_images(spec: str, num_samples: int, image_size: int | None = None, chun
     if path.is_file():
         if path.suffix not in TENSOR_SUFFIXES:
             raise AnalysisError(f"{path}: not a run directory, folder or tensor file ({', '.join(TENSOR_SUFFIXES)})")
-        return load_tensor_file(path)
+        return load_tensor_file(path, chunked)
     if image_size is not None and "/" not in spec:
         return load_dataset(spec, image_size, num_samples)
     raise AnalysisError(f"{path}: no such file or folder")
@@ -317,8 +336,8 @@ def main(argv: list[str] | None = None) -> int:
                     "the side, the grid of a generator that starts at 4x4)")
     ap.add_argument("--detail", action="store_true", help="every number: the superseded dB detectors (CE_P, PS_P, ...) "
                     "and each depth part per period too")
-    ap.add_argument("--chunked", action="store_true", help="read image folders from the files a chunk at a time even "
-                    "where they fit in memory (default: only where they do not; slower: every pass decodes them)")
+    ap.add_argument("--chunked", action="store_true", help="read folders and tensor files a chunk at a time even where "
+                    "they fit in memory (default: only where they do not; slower: every pass reads them again)")
     ap.add_argument("--plot-only", action="store_true", help="redraw the figures of an existing output folder")
     args = ap.parse_args(argv)
     try:

@@ -10,7 +10,7 @@ from PIL import Image
 from torchvision.utils import save_image
 
 from gan import analyze
-from gan.data.imageset import FolderImages
+from gan.data.imageset import FolderImages, head
 from gan.measure import depths as D
 from gan.measure import detectors, imagestats, spectral
 from gan.run.training import train
@@ -178,6 +178,23 @@ def test_the_detectors_read_at_most_the_images_whose_features_fit(tmp_path, monk
     record = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert record["options"]["num_detector"] == [40, 40] and "at most the first 40 images" in capsys.readouterr().out
     assert 0 <= values["detect/frank_auc"] <= 1
+
+
+def test_a_tensor_file_read_in_chunks_is_mapped_from_disk_and_converted_a_chunk_at_a_time(tmp_path, monkeypatch,
+                                                                                          capsys):
+    rng = np.random.default_rng(4)
+    np.save(tmp_path / "x.npy", rng.integers(0, 256, (40, 16, 16, 3), dtype=np.uint8))  # (N, H, W, C) uint8
+    whole = analyze.load_tensor_file(tmp_path / "x.npy", chunked=False)
+    lazy = analyze.load_tensor_file(tmp_path / "x.npy", chunked=True)
+    assert isinstance(whole, torch.Tensor) and isinstance(lazy.data, np.memmap) and lazy.shape == whole.shape
+    assert torch.equal(lazy[:], whole) and torch.equal(lazy[5:9], whole[5:9]) and torch.equal(lazy[-1], whole[-1])
+    assert torch.equal(lazy[torch.tensor([7, 2])], whole[[7, 2]]) and torch.equal(head(lazy, 3)[:], whole[:3])
+    x = rng.random((40, 3, 16, 16), dtype=np.float32)
+    x[29, 1, 3, 3] = np.nan
+    np.save(tmp_path / "bad.npy", x)
+    monkeypatch.setattr(imagestats, "CHUNK_VALUES", 8 * 3 * 16 * 16)  # the NaN in the fourth chunk
+    assert analyze.main([str(tmp_path / "bad.npy"), "--chunked", "--out", str(tmp_path / "o")]) == 2
+    assert "1 of images 24-31 hold NaN or Inf pixels (the first: image 29)" in capsys.readouterr().err
 
 
 def write_images(root: Path, x: torch.Tensor) -> Path:

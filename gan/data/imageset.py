@@ -3,7 +3,8 @@
 Everything that reads a whole set of images (``gan.measure``) takes an ``ImageSet``: anything with
 ``shape`` ``(N, C, H, W)``, ``len`` and indexing by an int, a slice or a tensor of indices that returns
 float images. A ``torch.Tensor`` is one. ``FolderImages`` holds only file names and reads (decodes)
-the images an index asks for; ``Treated`` applies a function to every piece read. Readers walk a set
+the images an index asks for, ``ArrayImages`` converts the rows of a stored array it asks for
+(a ``.npy`` file mapped from disk); ``Treated`` applies a function to every piece read. Readers walk a set
 with ``pieces``; ``head`` keeps the first images without reading them.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Callable, Iterator, Protocol, Union
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -101,6 +103,37 @@ class FolderImages:
         for j, i in enumerate(rows):
             out[j] = self.read(i)
         return out
+
+
+class ArrayImages:
+    """Images as a file stored them (a numpy array, memory-mapped or not, or a tensor; any dtype and
+    layout), turned into float images of ``shape`` ``(C, H, W)`` by ``convert(rows, first)`` only
+    when indexed (``first``: the index of the first row read, for messages)."""
+
+    device = torch.device("cpu")
+    dtype = torch.float32
+
+    def __init__(self, data: Union[np.ndarray, torch.Tensor], convert: Callable[[torch.Tensor, int], torch.Tensor],
+                 shape: tuple[int, int, int]):
+        self.data, self.convert = data, convert
+        self.shape = torch.Size((len(data), *shape))
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def head(self, n: int) -> ArrayImages:
+        return ArrayImages(self.data[:n], self.convert, tuple(self.shape[1:]))
+
+    def __getitem__(self, index: Union[int, slice, torch.Tensor]) -> torch.Tensor:
+        if isinstance(index, int):
+            k = range(len(self))[index]
+            return self[k:k + 1][0]
+        first = range(len(self))[index].start if isinstance(index, slice) else 0
+        numpy_index = isinstance(self.data, np.ndarray) and not isinstance(index, slice)
+        rows = self.data[np.asarray(index) if numpy_index else index]
+        if isinstance(rows, np.ndarray):  # a mapped file's rows are read here
+            rows = torch.from_numpy(rows if rows.flags.writeable else np.array(rows))
+        return self.convert(rows, first)
 
 
 class Treated:

@@ -86,7 +86,7 @@ def _to_nchw(x: torch.Tensor, where: str, first: int = 0) -> torch.Tensor:
 def load_tensor_file(path: Path, chunked: bool | None = None) -> ImageSet:
     """The images of a tensor file, kept as stored (uint8 stays uint8; a ``.npy`` file is mapped from
     disk, not read) and turned into float32 whole, or a chunk at a time where that would not fit
-    (``in_chunks``)."""
+    (``read_in_chunks``)."""
     try:
         if path.suffix in (".npz", ".npy"):
             data = np.load(path, mmap_mode="r" if path.suffix == ".npy" else None)
@@ -108,7 +108,7 @@ def load_tensor_file(path: Path, chunked: bool | None = None) -> ImageSet:
     except Exception as e:  # noqa: BLE001 - any reader failure is reported as one line
         raise AnalysisError(f"{path}: cannot read ({type(e).__name__}: {e})") from e
     images = ArrayImages(x, lambda rows, first: _to_nchw(rows, str(path), first), _layout(row, str(path)).shape[1:])
-    return images if in_chunks(images, chunked, path) else images[:]
+    return images if read_in_chunks(images, chunked, path) else images[:]
 
 
 #: The analysis peaks at about this many times the bytes of the images it reads (float32), with a
@@ -127,7 +127,7 @@ def available_memory() -> int | None:
     return None
 
 
-def in_chunks(images: ImageSet, chunked: bool | None, where: Path) -> bool:
+def read_in_chunks(images: ImageSet, chunked: bool | None, where: Path) -> bool:
     """Whether ``images`` are read a chunk at a time: as ``chunked`` says, or (None) where analysing
     them in memory would not fit in the available memory (``PEAK_PER_IMAGE_BYTE``); says so."""
     need, free = PEAK_PER_IMAGE_BYTE * float_bytes(images), available_memory()
@@ -145,10 +145,10 @@ def load_folder(path: Path, limit: int | None = None, channels: int | None = Non
                 chunked: bool | None = None) -> ImageSet:
     """The first ``limit`` images under ``path`` (sorted by path) at their own size (all must match,
     checked from the files' headers); RGB unless all are greyscale. Read into memory, or left on
-    disk as ``FolderImages`` (``in_chunks``): every pass of the analysis then reads (decodes) them a
+    disk as ``FolderImages`` (``read_in_chunks``): every pass of the analysis then reads (decodes) them a
     chunk at a time."""
     images = FolderImages.of(ImageFolder(path, image_size=None, channels=channels, strict=True), limit)
-    return images if in_chunks(images, chunked, path) else images[:]
+    return images if read_in_chunks(images, chunked, path) else images[:]
 
 
 def load_run(path: Path, num_samples: int, seed: int = 0) -> torch.Tensor:
@@ -198,7 +198,7 @@ def run_reference(path: Path, num: int, seed: int = 0) -> torch.Tensor | None:
 
 
 def load_images(spec: str, num_samples: int, image_size: int | None = None, chunked: bool | None = None) -> ImageSet:
-    """Images from a run directory, folder, tensor file (``chunked``: see ``in_chunks``), or (with
+    """Images from a run directory, folder, tensor file (``chunked``: see ``read_in_chunks``), or (with
     ``image_size``) a dataset name."""
     path = Path(spec)
     if path.is_dir():

@@ -20,6 +20,7 @@ import json
 import math
 import sys
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -63,9 +64,9 @@ def _layout(x: torch.Tensor, where: str) -> torch.Tensor:
     return x.permute(0, 3, 1, 2) if x.shape[1] not in (1, 3) and x.shape[-1] in (1, 3) else x
 
 
-def _to_nchw(x: torch.Tensor, where: str, first: int = 0) -> torch.Tensor:
+def _to_nchw(x: torch.Tensor, where: str, positions: Sequence[int] | None = None) -> torch.Tensor:
     """Images as ``_layout`` takes them, uint8 or float, as float32 ``(N, C, H, W)`` (uint8 to
-    [-1, 1]); ``first``: the index of ``x[0]`` in its file (for messages)."""
+    [-1, 1]); ``positions``: the rows' indices in their file, where they are not all of it (messages)."""
     x = _layout(x, where)
     if x.shape[0] == 0:
         raise AnalysisError(f"{where}: holds no images")
@@ -77,9 +78,10 @@ def _to_nchw(x: torch.Tensor, where: str, first: int = 0) -> torch.Tensor:
         raise AnalysisError(f"{where}: expected uint8 or float images, got {x.dtype}")
     bad = (~torch.isfinite(x)).flatten(1).any(dim=1)
     if bool(bad.any()):
-        of = f"{len(x)} images" if first == 0 else f"images {first}-{first + len(x) - 1}"
+        first = int(bad.nonzero()[0])
+        of, first = (f"{len(x)} images", first) if positions is None else (f"the {len(x)} images read", positions[first])
         raise AnalysisError(f"{where}: {int(bad.sum())} of {of} hold NaN or Inf pixels (the first: image "
-                            f"{first + int(bad.nonzero()[0])}); remove them or fix what wrote them")
+                            f"{first}); remove them or fix what wrote them")
     return x.to(**contiguous)
 
 
@@ -102,12 +104,12 @@ def load_tensor_file(path: Path, chunked: bool | None = None) -> ImageSet:
                 raise AnalysisError(f"{path}: expected a tensor or a dict with key 'images'")
         if x.ndim == 0 or len(x) == 0:
             raise AnalysisError(f"{path}: holds no images")
-        row = torch.from_numpy(np.array(x[:1])) if isinstance(x, np.ndarray) else x[:1]
     except AnalysisError:
         raise
     except Exception as e:  # noqa: BLE001 - any reader failure is reported as one line
         raise AnalysisError(f"{path}: cannot read ({type(e).__name__}: {e})") from e
-    images = ArrayImages(x, lambda rows, first: _to_nchw(rows, str(path), first), _layout(row, str(path)).shape[1:])
+    shape = _layout(torch.empty(tuple(x.shape), device="meta"), str(path)).shape[1:]  # no memory: the shape alone
+    images = ArrayImages(x, lambda rows, positions: _to_nchw(rows, str(path), positions), shape)
     return images if read_in_chunks(images, chunked, path) else images[:]
 
 

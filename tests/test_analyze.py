@@ -107,6 +107,7 @@ def save_npz(path: Path, images: np.ndarray) -> Path:
     (np.where(np.arange(40)[:, None, None, None] == 7, np.inf, 0.5).repeat(16, 1).repeat(16, 2).repeat(3, 3),
      None, "1 of 40 images hold NaN or Inf pixels (the first: image 7)"),
     (np.zeros((40, 16, 16, 1), np.uint8), np.zeros((40, 16, 16, 3), np.uint8), "images have 1 channel(s) but the reference"),
+    (np.zeros((50, 7), np.uint8), None, "expected images (N, C, H, W) or (N, H, W, C), got shape (50, 7)"),
 ])
 def test_unusable_pixels_or_channels_are_one_error_line(tmp_path, capsys, images, reference, expected):
     target = save_npz(tmp_path / "x.npz", images)
@@ -172,9 +173,14 @@ def test_a_folder_too_large_for_the_memory_is_left_on_disk_and_read_a_chunk_at_a
 
 def test_the_detectors_read_at_most_the_images_whose_features_fit(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(detectors, "MAX_PIXELS", 40 * 16 * 16)
-    assert detectors.max_images(16, 16) == 40 and detectors.max_images(1024, 1024) == 16  # never below 16
+    assert detectors.max_images(16, 16) == 40 and detectors.max_images(1024, 1024) == 32  # never below the 32 asked
     images, reference = torch.rand(50, 3, 16, 16) * 2 - 1, torch.rand(60, 3, 16, 16) * 2 - 1
+    given = []
+    detectability = detectors.detectability
+    monkeypatch.setattr(detectors, "detectability", lambda f, r, seed: given.append((f[:], r[:])) or detectability(f, r, seed))
     values = analyze.analyze(images, reference, tmp_path / "o")
+    assert [(len(f), len(r)) for f, r in given] == [(40, 40)]
+    assert torch.equal(given[0][0], images[:40]) and torch.equal(given[0][1], reference[:40])
     record = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert record["options"]["num_detector"] == [40, 40] and "at most the first 40 images" in capsys.readouterr().out
     assert 0 <= values["detect/frank_auc"] <= 1
@@ -194,7 +200,7 @@ def test_a_tensor_file_read_in_chunks_is_mapped_from_disk_and_converted_a_chunk_
     np.save(tmp_path / "bad.npy", x)
     monkeypatch.setattr(imagestats, "CHUNK_VALUES", 8 * 3 * 16 * 16)  # the NaN in the fourth chunk
     assert analyze.main([str(tmp_path / "bad.npy"), "--chunked", "--out", str(tmp_path / "o")]) == 2
-    assert "1 of images 24-31 hold NaN or Inf pixels (the first: image 29)" in capsys.readouterr().err
+    assert "1 of the 8 images read hold NaN or Inf pixels (the first: image 29)" in capsys.readouterr().err
 
 
 def write_images(root: Path, x: torch.Tensor) -> Path:
@@ -208,20 +214,21 @@ def write_images(root: Path, x: torch.Tensor) -> Path:
 
 def test_a_folder_read_in_pieces_gives_the_numbers_of_the_folder_in_memory(tmp_path, monkeypatch):
     """Every number (detectors and SWD included) from sets read a few images at a time, with the
-    depths' groups and the mean images' groups split across pieces, equals the in-memory analysis
-    within float error; no read asks for more than a chunk."""
+    depths' groups and the reference's groups (of the images' count, 34: two of them and 7 images
+    left over) split across pieces, equals the in-memory analysis within float error; no read asks
+    for more than a chunk."""
     g = torch.Generator().manual_seed(3)
     yy, xx = torch.meshgrid(torch.arange(32), torch.arange(32), indexing="ij")
     grid = 0.2 * ((yy + xx) % 2).float() - 0.1
-    fake = write_images(tmp_path / "fake", (0.6 * torch.rand(40, 3, 32, 32, generator=g) - 0.3 + grid).clamp(-1, 1))
-    real = write_images(tmp_path / "real", 0.6 * torch.rand(36, 3, 32, 32, generator=g) - 0.3)
+    fake = write_images(tmp_path / "fake", (0.6 * torch.rand(34, 3, 32, 32, generator=g) - 0.3 + grid).clamp(-1, 1))
+    real = write_images(tmp_path / "real", 0.6 * torch.rand(75, 3, 32, 32, generator=g) - 0.3)  # 2 groups of 34, 7 left
     in_memory = analyze.analyze(analyze.load_folder(fake, chunked=False), analyze.load_folder(real, chunked=False),
                                 tmp_path / "a", detail=True, swd=(16, 32))
     reads = []
     read = FolderImages.__getitem__
     monkeypatch.setattr(FolderImages, "__getitem__", lambda self, i: reads.append(read(self, i)) or reads[-1])
-    monkeypatch.setattr(imagestats, "CHUNK_VALUES", 7 * 3 * 32 * 32)  # chunks of 7: across the groups of 40
-    monkeypatch.setattr(D, "PIECE_VALUES", 3 * 32 * 32)  # the depths' groups (2 or 3 images) an image at a time
+    monkeypatch.setattr(imagestats, "CHUNK_VALUES", 7 * 3 * 32 * 32)  # chunks of 7: across the groups, one past them
+    monkeypatch.setattr(D, "PIECE_VALUES", 3 * 32 * 32)  # the depths' groups (2 and 4 images) an image at a time
     chunked = analyze.analyze(analyze.load_folder(fake, chunked=True), analyze.load_folder(real, chunked=True),
                               tmp_path / "b", detail=True, swd=(16, 32))
     assert max(len(x) for x in reads if x.ndim == 4) <= 7

@@ -325,6 +325,21 @@ def test_image_stats_in_chunks_equals_each_definition_on_the_whole_set():
     torch.testing.assert_close(stats.mean_power, spectral.power_spectrum(x).mean(dim=0))
 
 
+@pytest.mark.parametrize("group, batch", [(4, 3), (4, 4), (5, 3), (3, 10), (10, 4)])
+def test_a_sets_statistics_by_group_do_not_depend_on_the_chunks_read(group, batch):
+    """The phase spread and the fixed-pattern CE are means over complete groups of ``group`` images
+    (the two left over out of 10 with groups of 4, for instance), whatever chunks the set is read
+    in, chunks past the last complete group included."""
+    x = dead_leaves_images(10, 8, seed=2, channels=1) * (1 + 0.3 * checkerboard(8, 8, 2).float())
+    stats = imagestats.image_stats(x, [2, 4], group=group, batch_size=batch)
+    whole = 10 // group * group
+    for p in (2, 4):
+        by_hand = [float(spectral.phase_spread(g.double(), p)) for g in x[:whole].split(group)]
+        assert stats.phase_spread[p] == pytest.approx(sum(by_hand) / len(by_hand), rel=1e-9)
+        fixed = [float(spectral.fixed_pattern_energy(g, p)) for g in x[:whole].split(group)]
+        assert stats.ce_fixed[p] == pytest.approx(sum(fixed) / len(fixed), rel=1e-5)
+
+
 @pytest.mark.parametrize("window", ["hann", "kaiser"])
 def test_windowed_white_noise_profile_is_flat(window):
     torch.manual_seed(0)

@@ -100,15 +100,19 @@ def test_swd_rejects_mismatched_sets():
 
 
 def test_the_images_swd_reads_are_those_whose_projections_and_descriptors_fit_the_budget(monkeypatch):
-    """``max_images``: the reference's sorted projections and one set's descriptors (4 bytes x patches
-    x (directions + C x 49) x levels per image) stay within ``SWD_BYTES``; a run's evaluation (256
-    images of up to 128 px at its settings or ProGAN's) is never cut."""
-    per_image = 4 * 128 * (512 + 3 * 49) * len(swd.level_shapes(256, 256, 16))
-    n = swd.max_images(256, 256, 128, 512)
-    assert n * per_image <= swd.SWD_BYTES < (n + 1) * per_image
+    """``max_images``: the reference's sorted projections and one set's descriptors, as a
+    ``SlicedWasserstein`` holds them, fit in ``SWD_BYTES`` for that many images and not for one
+    more; a run's evaluation (256 images of up to 128 px, ProGAN's settings too) is never cut."""
     assert min(swd.max_images(s, s, 128, 512) for s in (16, 32, 64, 128)) >= 256
-    real = dead_leaves_images(40, 32, seed=1)
-    monkeypatch.setattr(swd, "SWD_BYTES", 12 * 4 * 16 * (32 + 3 * 49) * 2)  # 12 images: 2 levels, 16 patches, 32 dirs
-    evaluate = Evaluator(real, [2], {}, group=40, swd=(16, 32))
-    assert evaluate.swd_count == 12 and evaluate.swd.shape[0] == 12
+    x = dead_leaves_images(40, 32, seed=1)
+    monkeypatch.setattr(swd, "SWD_BYTES", 400_000)
+
+    def held(n: int) -> int:  # bytes of the reference's projections and of one set's descriptors
+        s = swd.SlicedWasserstein(x[:n], 0, 16, 32)
+        return sum(4 * t.numel() for t in (*s.reference, *s.descriptors(x[:n])))
+
+    n = swd.max_images(32, 32, 16, 32)
+    assert 10 < n < 39 and held(n) <= swd.SWD_BYTES < held(n + 1)
+    evaluate = Evaluator(x, [2], {}, group=40, swd=(16, 32))
+    assert evaluate.swd_count == n and evaluate.swd.shape[0] == n
     assert evaluate(dead_leaves_images(40, 32, seed=2)).metrics[SWD] > 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Callable, Iterator, Protocol, Union
+from typing import Callable, Iterator, Protocol, Sequence, Union
 
 import numpy as np
 import torch
@@ -107,13 +107,14 @@ class FolderImages:
 
 class ArrayImages:
     """Images as a file stored them (a numpy array, memory-mapped or not, or a tensor; any dtype and
-    layout), turned into float images of ``shape`` ``(C, H, W)`` by ``convert(rows, first)`` only
-    when indexed (``first``: the index of the first row read, for messages)."""
+    layout), turned into float images of ``shape`` ``(C, H, W)`` by ``convert(rows, positions)`` only
+    when indexed (``positions``: the rows' indices, None where all are read; for messages)."""
 
     device = torch.device("cpu")
     dtype = torch.float32
 
-    def __init__(self, data: Union[np.ndarray, torch.Tensor], convert: Callable[[torch.Tensor, int], torch.Tensor],
+    def __init__(self, data: Union[np.ndarray, torch.Tensor],
+                 convert: Callable[[torch.Tensor, Sequence[int] | None], torch.Tensor],
                  shape: tuple[int, int, int]):
         self.data, self.convert = data, convert
         self.shape = torch.Size((len(data), *shape))
@@ -128,12 +129,12 @@ class ArrayImages:
         if isinstance(index, int):
             k = range(len(self))[index]
             return self[k:k + 1][0]
-        first = range(len(self))[index].start if isinstance(index, slice) else 0
+        positions = range(len(self))[index] if isinstance(index, slice) else torch.as_tensor(index).tolist()
         numpy_index = isinstance(self.data, np.ndarray) and not isinstance(index, slice)
         rows = self.data[np.asarray(index) if numpy_index else index]
         if isinstance(rows, np.ndarray):  # a mapped file's rows are read here
             rows = torch.from_numpy(rows if rows.flags.writeable else np.array(rows))
-        return self.convert(rows, first)
+        return self.convert(rows, None if positions == range(len(self)) else positions)
 
 
 class Treated:

@@ -37,8 +37,9 @@ MAX_PIXELS = 2**27
 
 
 def max_images(h: int, w: int) -> int:
-    """The most images of ``h x w`` per set that ``gan.analyze`` gives the detectors (``MAX_PIXELS``)."""
-    return max(16, MAX_PIXELS // (h * w))
+    """The most images of ``h x w`` per set that ``gan.analyze`` gives the detectors (``MAX_PIXELS``;
+    never fewer than the 32 it asks of each set)."""
+    return max(32, MAX_PIXELS // (h * w))
 
 
 #: Coverage of the reported intervals.

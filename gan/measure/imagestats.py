@@ -116,7 +116,7 @@ def image_stats(images: ImageSet, periods: list[int], window: str = "none", chan
         for p, v in spectral.energy_shares(chunk, nums_periodic, energy).items():
             ce_periodic[p].append(v)
         products, terms = spectral.lag_products(chunk.double())  # shared by every period
-        rows = torch.arange(at, min(at + len(chunk), whole), device=chunk.device)  # those in complete groups
+        rows = torch.arange(at, max(at, min(at + len(chunk), whole)), device=chunk.device)  # in complete groups
         for p in periods:
             sums = spectral.phase_sums(products[:len(rows)], p)
             if not isinstance(moments[p], torch.Tensor):

@@ -28,7 +28,7 @@ import torch
 from gan.app import compose
 from gan.core import config
 from gan.core.errors import report
-from gan.core.runtime import lean_heap
+from gan.core.runtime import available_memory, lean_heap
 from gan.data.files import ImageFolder
 from gan.data.imageset import ArrayImages, FolderImages, ImageSet, float_bytes, head
 from gan.data.loading import sample_images
@@ -85,10 +85,9 @@ def _to_nchw(x: torch.Tensor, where: str, positions: Sequence[int] | None = None
     return x.to(**contiguous)
 
 
-def load_tensor_file(path: Path, chunked: bool | None = None) -> ImageSet:
+def load_tensor_file(path: Path) -> ArrayImages:
     """The images of a tensor file, kept as stored (uint8 stays uint8; a ``.npy`` file is mapped from
-    disk, not read) and turned into float32 whole, or a chunk at a time where that would not fit
-    (``read_in_chunks``)."""
+    disk, not read), turned into float32 when read (``in_memory`` reads them whole)."""
     try:
         if path.suffix in (".npz", ".npy"):
             data = np.load(path, mmap_mode="r" if path.suffix == ".npy" else None)
@@ -109,8 +108,7 @@ def load_tensor_file(path: Path, chunked: bool | None = None) -> ImageSet:
     except Exception as e:  # noqa: BLE001 - any reader failure is reported as one line
         raise AnalysisError(f"{path}: cannot read ({type(e).__name__}: {e})") from e
     shape = _layout(torch.empty(tuple(x.shape), device="meta"), str(path)).shape[1:]  # no memory: the shape alone
-    images = ArrayImages(x, lambda rows, positions: _to_nchw(rows, str(path), positions), shape)
-    return images if read_in_chunks(images, chunked, path) else images[:]
+    return ArrayImages(x, lambda rows, positions: _to_nchw(rows, str(path), positions), shape, str(path))
 
 
 #: The analysis peaks at about this many times the bytes of the images it reads (float32), with a
@@ -118,39 +116,31 @@ def load_tensor_file(path: Path, chunked: bool | None = None) -> ImageSet:
 PEAK_PER_IMAGE_BYTE = 3
 
 
-def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation (``MemAvailable`` of /proc/meminfo), or None."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
+def in_memory(sets: list[ImageSet | None], chunked: bool | None = None) -> list[ImageSet | None]:
+    """The sets to analyse: those read from files (``FolderImages``, ``ArrayImages``) read whole into
+    memory where the analysis of all of them fits in the memory available (``PEAK_PER_IMAGE_BYTE``
+    times their float32 bytes, less what is in memory already; ``runtime.available_memory``: a
+    container's or a job's limit included), else left to be read a chunk at a time, as is every
+    one with ``chunked`` (None: decide). Says which."""
+    files = [x for x in sets if x is not None and not isinstance(x, torch.Tensor)]
+    loaded = sum(float_bytes(x) for x in sets if isinstance(x, torch.Tensor))
+    need = PEAK_PER_IMAGE_BYTE * sum(float_bytes(x) for x in sets if x is not None) - loaded
+    free = available_memory()
+    short = free is not None and need > free
+    if files and (chunked or (chunked is None and short)):
+        for x in files:
+            print(f"{x.source}: {len(x)} images of {'x'.join(map(str, x.shape[1:]))} "
+                  f"({float_bytes(x) / 1e9:.1f} GB as float32) read a chunk at a time")
+        if short:
+            print(f"(analysing them in memory needs about {need / 1e9:.1f} GB, {free / 1e9:.1f} GB available)")
+        return sets
+    return [x if x is None or isinstance(x, torch.Tensor) else x[:] for x in sets]
 
 
-def read_in_chunks(images: ImageSet, chunked: bool | None, where: Path) -> bool:
-    """Whether ``images`` are read a chunk at a time: as ``chunked`` says, or (None) where analysing
-    them in memory would not fit in the available memory (``PEAK_PER_IMAGE_BYTE``); says so."""
-    need, free = PEAK_PER_IMAGE_BYTE * float_bytes(images), available_memory()
-    if chunked is None:
-        chunked = free is not None and need > free
-    if chunked:
-        print(f"{where}: {len(images)} images of {'x'.join(map(str, images.shape[1:]))} "
-              f"({float_bytes(images) / 1e9:.1f} GB as float32) read a chunk at a time"
-              + (f": analysing them in memory needs about {need / 1e9:.1f} GB, {free / 1e9:.1f} GB available"
-                 if free is not None and need > free else ""))
-    return chunked
-
-
-def load_folder(path: Path, limit: int | None = None, channels: int | None = None,
-                chunked: bool | None = None) -> ImageSet:
+def load_folder(path: Path, limit: int | None = None, channels: int | None = None) -> FolderImages:
     """The first ``limit`` images under ``path`` (sorted by path) at their own size (all must match,
-    checked from the files' headers); RGB unless all are greyscale. Read into memory, or left on
-    disk as ``FolderImages`` (``read_in_chunks``): every pass of the analysis then reads (decodes) them a
-    chunk at a time."""
-    images = FolderImages.of(ImageFolder(path, image_size=None, channels=channels, strict=True), limit)
-    return images if read_in_chunks(images, chunked, path) else images[:]
+    checked from the files' headers); RGB unless all are greyscale. Not read yet (``in_memory``)."""
+    return FolderImages.of(ImageFolder(path, image_size=None, channels=channels, strict=True), limit)
 
 
 def load_run(path: Path, num_samples: int, seed: int = 0) -> torch.Tensor:
@@ -199,18 +189,18 @@ def run_reference(path: Path, num: int, seed: int = 0) -> torch.Tensor | None:
     return sample_images(build_dataset(run.config()), num, seed)
 
 
-def load_images(spec: str, num_samples: int, image_size: int | None = None, chunked: bool | None = None) -> ImageSet:
-    """Images from a run directory, folder, tensor file (``chunked``: see ``read_in_chunks``), or (with
-    ``image_size``) a dataset name."""
+def load_images(spec: str, num_samples: int, image_size: int | None = None) -> ImageSet:
+    """Images from a run directory, folder, tensor file (these two not read yet: ``in_memory``), or
+    (with ``image_size``) a dataset name."""
     path = Path(spec)
     if path.is_dir():
         if RunDir(path).config_file.is_file() or RunDir(path).checkpoint_dir.is_dir():
             return load_run(path, num_samples)
-        return load_folder(path, num_samples, chunked=chunked)
+        return load_folder(path, num_samples)
     if path.is_file():
         if path.suffix not in TENSOR_SUFFIXES:
             raise AnalysisError(f"{path}: not a run directory, folder or tensor file ({', '.join(TENSOR_SUFFIXES)})")
-        return load_tensor_file(path, chunked)
+        return load_tensor_file(path)
     if image_size is not None and "/" not in spec:
         return load_dataset(spec, image_size, num_samples)
     raise AnalysisError(f"{path}: no such file or folder")
@@ -352,12 +342,12 @@ def main(argv: list[str] | None = None) -> int:
                 raise AnalysisError(f"--num-samples must be >= 1, got {args.num_samples}")
             path = Path(args.path)
             out = Path(args.out) if args.out else default_out(path)
-            chunked = True if args.chunked else None
-            images = load_images(args.path, args.num_samples, chunked=chunked)
+            images = load_images(args.path, args.num_samples)
             if args.reference:
-                reference = load_images(args.reference, args.num_samples, image_size=images.shape[-1], chunked=chunked)
+                reference = load_images(args.reference, args.num_samples, image_size=images.shape[-1])
             else:
                 reference = run_reference(path, args.num_samples)
+            images, reference = in_memory([images, reference], True if args.chunked else None)
             print(f"writing to {out}" + ("" if reference is not None else " (no reference: numbers of PATH alone)"))
             values = analyze(images, reference, out, args.window, args.channels, args.residual, args.f_min,
                              args.boundary, args.saturation, source=args.path, max_period=args.max_period,

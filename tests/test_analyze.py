@@ -10,6 +10,7 @@ from PIL import Image
 from torchvision.utils import save_image
 
 from gan import analyze
+from gan.core.runtime import available_memory
 from gan.data.imageset import FolderImages, head
 from gan.measure import depths as D
 from gan.measure import detectors, imagestats, spectral
@@ -41,7 +42,7 @@ def test_analyze_folder_against_tensor_file(tmp_path):
     assert analyze.main([str(folder), "--reference", str(tmp_path / "ref.pt"), "--out", str(out), "--detail"]) == 0
     record = json.loads((out / "metrics.json").read_text())
     assert record["options"]["num_images"] == 6 and record["options"]["window"] == "none"
-    imgs = analyze.load_folder(folder)
+    imgs = analyze.load_folder(folder)[:]
     expected = spectral.checkerboard_energy(imgs, 2).mean().item()
     assert record["metrics"]["checkerboard/p2"] == pytest.approx(expected)
     assert {"checkerboard_excess_db/p2", "spectral/distance", "checkerboard/p4"} <= set(record["metrics"])
@@ -70,7 +71,7 @@ def test_analyze_run_directory_and_dataset_reference(tiny_cfg, tmp_path):
 def test_npz_nhwc_uint8_is_accepted(tmp_path):
     arr = np.random.default_rng(0).integers(0, 255, (4, 8, 8, 3), dtype=np.uint8)
     np.savez(tmp_path / "x.npz", images=arr)
-    x = analyze.load_tensor_file(tmp_path / "x.npz")
+    x = analyze.load_tensor_file(tmp_path / "x.npz")[:]
     assert x.shape == (4, 3, 8, 8) and x.min() >= -1 and x.max() <= 1
 
 
@@ -153,22 +154,62 @@ def test_the_periods_read_are_stated_and_max_period_limits_them(tmp_path, capsys
     assert analyze.main([str(x), "--out", str(tmp_path / "c"), "--max-period", "1"]) == 2
 
 
-def test_a_folder_too_large_for_the_memory_is_left_on_disk_and_read_a_chunk_at_a_time(tmp_path, monkeypatch, capsys):
+def test_sets_too_large_for_the_memory_together_are_left_on_disk_and_read_a_chunk_at_a_time(tmp_path, monkeypatch,
+                                                                                            capsys):
     folder = tmp_path / "big"
     folder.mkdir()
     for i in range(10):
         save_image(torch.rand(3, 64, 64), folder / f"{i}.png")
+    np.save(tmp_path / "ref.npy", np.zeros((6, 64, 64, 3), np.uint8))
     one = analyze.PEAK_PER_IMAGE_BYTE * 4 * 3 * 64 * 64  # what one image costs the analysis in memory
     decoded = []
     read = FolderImages.read
     monkeypatch.setattr(FolderImages, "read", lambda self, i: decoded.append(i) or read(self, i))
-    monkeypatch.setattr(analyze, "available_memory", lambda: 10 * one - 1)
-    images = analyze.load_folder(folder)
-    assert isinstance(images, FolderImages) and images.shape == (10, 3, 64, 64) and decoded == []  # nothing read yet
-    assert "10 images of 3x64x64" in capsys.readouterr().out
-    monkeypatch.setattr(analyze, "available_memory", lambda: 10 * one)
-    assert isinstance(analyze.load_folder(folder), torch.Tensor) and decoded == list(range(10))  # fits: read
-    assert torch.equal(analyze.load_folder(folder), images[:])
+    images, reference = analyze.load_folder(folder), analyze.load_tensor_file(tmp_path / "ref.npy")
+    assert images.shape == (10, 3, 64, 64) and decoded == [] and isinstance(reference.data, np.memmap)  # not read
+    monkeypatch.setattr(analyze, "available_memory", lambda: 16 * one - 1)  # the two sets together do not fit
+    assert analyze.in_memory([images, reference]) == [images, reference] and decoded == []
+    out = capsys.readouterr().out
+    assert "10 images of 3x64x64" in out and "ref.npy: 6 images of 3x64x64" in out and "needs about" in out
+    monkeypatch.setattr(analyze, "available_memory", lambda: 16 * one)
+    x, r = analyze.in_memory([images, reference])
+    assert torch.equal(x, images[:]) and torch.equal(r, -torch.ones(6, 3, 64, 64)) and decoded[:10] == list(range(10))
+    assert analyze.in_memory([images, reference], chunked=True) == [images, reference]  # --chunked
+    image = one // analyze.PEAK_PER_IMAGE_BYTE  # a set in memory already: its own bytes are held, its work is not
+    monkeypatch.setattr(analyze, "available_memory", lambda: (3 * 16 - 10) * image - 1)
+    assert analyze.in_memory([x, reference])[1] is reference
+    monkeypatch.setattr(analyze, "available_memory", lambda: (3 * 16 - 10) * image)
+    assert isinstance(analyze.in_memory([x, reference])[1], torch.Tensor) and analyze.in_memory([x, None]) == [x, None]
+
+
+def write_cgroup(root: Path, version: int, limit: str, usage: int, inactive: int) -> tuple[Path, Path]:
+    """A fake /proc and /sys/fs/cgroup for a process in cgroup ``/job`` (v1: under ``memory/``)."""
+    (root / "proc" / "self").mkdir(parents=True)
+    (root / "proc" / "meminfo").write_text("MemTotal: 9000000 kB\nMemAvailable: 8000000 kB\n")
+    if version == 2:
+        (root / "proc" / "self" / "cgroup").write_text("0::/job\n")
+        base, files = root / "cg" / "job", ("memory.max", "memory.current", "inactive_file")
+    else:
+        (root / "proc" / "self" / "cgroup").write_text("5:cpu,cpuacct:/job\n4:memory:/job\n0::/\n")
+        base, files = root / "cg" / "memory" / "job", ("memory.limit_in_bytes", "memory.usage_in_bytes",
+                                                       "total_inactive_file")
+    base.mkdir(parents=True)
+    (base / files[0]).write_text(limit + "\n")
+    (base / files[1]).write_text(f"{usage}\n")
+    (base / "memory.stat").write_text(f"anon 1\n{files[2]} {inactive}\n")
+    return root / "proc", root / "cg"
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_the_memory_available_is_a_containers_limit_where_that_leaves_less(tmp_path, version):
+    gb = 10**9
+    proc, cg = write_cgroup(tmp_path / "a", version, str(3 * gb), 2 * gb, gb // 2)
+    assert available_memory(proc, cg) == 3 * gb - 2 * gb + gb // 2  # the file cache can be reclaimed
+    proc, cg = write_cgroup(tmp_path / "b", version, str(20 * gb), gb, 0)
+    assert available_memory(proc, cg) == 8000000 * 1024  # the machine's MemAvailable leaves less
+    proc, cg = write_cgroup(tmp_path / "c", version, "max" if version == 2 else str(2**63 - 4096), gb, 0)
+    assert available_memory(proc, cg) == 8000000 * 1024  # no limit
+    assert available_memory(tmp_path / "none", tmp_path / "none") is None
 
 
 def test_the_detectors_read_at_most_the_images_whose_features_fit(tmp_path, monkeypatch, capsys):
@@ -190,8 +231,8 @@ def test_a_tensor_file_read_in_chunks_is_mapped_from_disk_and_converted_a_chunk_
                                                                                           capsys):
     rng = np.random.default_rng(4)
     np.save(tmp_path / "x.npy", rng.integers(0, 256, (40, 16, 16, 3), dtype=np.uint8))  # (N, H, W, C) uint8
-    whole = analyze.load_tensor_file(tmp_path / "x.npy", chunked=False)
-    lazy = analyze.load_tensor_file(tmp_path / "x.npy", chunked=True)
+    lazy = analyze.load_tensor_file(tmp_path / "x.npy")
+    whole = lazy[:]
     assert isinstance(whole, torch.Tensor) and isinstance(lazy.data, np.memmap) and lazy.shape == whole.shape
     assert torch.equal(lazy[:], whole) and torch.equal(lazy[5:9], whole[5:9]) and torch.equal(lazy[-1], whole[-1])
     assert torch.equal(lazy[torch.tensor([7, 2])], whole[[7, 2]]) and torch.equal(head(lazy, 3)[:], whole[:3])
@@ -222,15 +263,15 @@ def test_a_folder_read_in_pieces_gives_the_numbers_of_the_folder_in_memory(tmp_p
     grid = 0.2 * ((yy + xx) % 2).float() - 0.1
     fake = write_images(tmp_path / "fake", (0.6 * torch.rand(34, 3, 32, 32, generator=g) - 0.3 + grid).clamp(-1, 1))
     real = write_images(tmp_path / "real", 0.6 * torch.rand(75, 3, 32, 32, generator=g) - 0.3)  # 2 groups of 34, 7 left
-    in_memory = analyze.analyze(analyze.load_folder(fake, chunked=False), analyze.load_folder(real, chunked=False),
-                                tmp_path / "a", detail=True, swd=(16, 32))
+    in_memory = analyze.analyze(analyze.load_folder(fake)[:], analyze.load_folder(real)[:], tmp_path / "a",
+                                detail=True, swd=(16, 32))
     reads = []
     read = FolderImages.__getitem__
     monkeypatch.setattr(FolderImages, "__getitem__", lambda self, i: reads.append(read(self, i)) or reads[-1])
     monkeypatch.setattr(imagestats, "CHUNK_VALUES", 7 * 3 * 32 * 32)  # chunks of 7: across the groups, one past them
     monkeypatch.setattr(D, "PIECE_VALUES", 3 * 32 * 32)  # the depths' groups (2 and 4 images) an image at a time
-    chunked = analyze.analyze(analyze.load_folder(fake, chunked=True), analyze.load_folder(real, chunked=True),
-                              tmp_path / "b", detail=True, swd=(16, 32))
+    chunked = analyze.analyze(analyze.load_folder(fake), analyze.load_folder(real), tmp_path / "b", detail=True,
+                              swd=(16, 32))
     assert max(len(x) for x in reads if x.ndim == 4) <= 7
     assert chunked.keys() == in_memory.keys() and any(k.startswith("detect/") for k in chunked)
     for k, v in in_memory.items():

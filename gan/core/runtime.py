@@ -7,6 +7,7 @@ import ctypes.util
 import functools
 import os
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -106,3 +107,53 @@ def lean_heap() -> None:
     mallopt = _libc_function("mallopt")
     if mallopt is not None:
         mallopt(M_MMAP_THRESHOLD, LEAN_MMAP_BYTES)
+
+
+def available_memory(proc: Path = Path("/proc"), cgroups: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """Bytes a new allocation can take, or None where unknown: ``MemAvailable`` of ``proc``/meminfo,
+    or less where this process's memory cgroup (a container's or a batch job's limit) leaves less."""
+    values = [v for v in (_meminfo_available(proc / "meminfo"), _cgroup_room(proc / "self" / "cgroup", cgroups))
+              if v is not None]
+    return min(values) if values else None
+
+
+def _meminfo_available(meminfo: Path) -> int | None:
+    try:
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+#: Limits at or above this are no limit (cgroup v1 writes 2^63 rounded down to a page).
+NO_LIMIT = 2**60
+
+
+def _cgroup_room(membership: Path, root: Path) -> int | None:
+    """The limit less the usage (reclaimable file cache not counted, as ``docker stats`` does) of
+    the memory cgroup named in ``membership`` (``/proc/self/cgroup``): v2 (``memory.max``) or v1
+    (``memory/.../memory.limit_in_bytes``); None without a limit."""
+    try:
+        lines = membership.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":  # cgroup v2: one hierarchy
+            base, files = root / path.lstrip("/"), ("memory.max", "memory.current", "inactive_file")
+        elif "memory" in controllers.split(","):  # cgroup v1: the memory controller's hierarchy
+            base, files = root / "memory" / path.lstrip("/"), ("memory.limit_in_bytes", "memory.usage_in_bytes",
+                                                               "total_inactive_file")
+        else:
+            continue
+        try:
+            limit = (base / files[0]).read_text().strip()
+            usage = int((base / files[1]).read_text())
+            stat = dict(row.split() for row in (base / "memory.stat").read_text().splitlines() if " " in row)
+        except (OSError, ValueError):
+            continue
+        if limit != "max" and int(limit) < NO_LIMIT:
+            return max(0, int(limit) - usage + int(stat.get(files[2], 0)))
+    return None

@@ -60,8 +60,8 @@ class FolderImages:
     device = torch.device("cpu")
     dtype = torch.float32
 
-    def __init__(self, files: list[Path], transform: Callable, shape: tuple[int, int, int]):
-        self.files, self.transform = files, transform
+    def __init__(self, files: list[Path], transform: Callable, shape: tuple[int, int, int], source: str = ""):
+        self.files, self.transform, self.source = files, transform, source
         self.shape = torch.Size((len(files), *shape))
 
     @classmethod
@@ -75,13 +75,13 @@ class FolderImages:
                 raise DataError(f"mixed image sizes: {files[0]} is {sizes[0][0]}x{sizes[0][1]}, {path} is "
                                 f"{size[0]}x{size[1]}; crop or resize them to one size")
         width, height = sizes[0]
-        return cls(files, folder.transform, (folder.channels, height, width))
+        return cls(files, folder.transform, (folder.channels, height, width), str(folder.root))
 
     def __len__(self) -> int:
         return len(self.files)
 
     def head(self, n: int) -> FolderImages:
-        return FolderImages(self.files[:n], self.transform, tuple(self.shape[1:]))
+        return FolderImages(self.files[:n], self.transform, tuple(self.shape[1:]), self.source)
 
     def read(self, i: int) -> torch.Tensor:
         """Image ``i``, ``(C, H, W)``."""
@@ -108,22 +108,23 @@ class FolderImages:
 class ArrayImages:
     """Images as a file stored them (a numpy array, memory-mapped or not, or a tensor; any dtype and
     layout), turned into float images of ``shape`` ``(C, H, W)`` by ``convert(rows, positions)`` only
-    when indexed (``positions``: the rows' indices, None where all are read; for messages)."""
+    when indexed (``positions``: the rows' indices, None where all are read; for messages);
+    ``source``: where they came from (a file name)."""
 
     device = torch.device("cpu")
     dtype = torch.float32
 
     def __init__(self, data: Union[np.ndarray, torch.Tensor],
                  convert: Callable[[torch.Tensor, Sequence[int] | None], torch.Tensor],
-                 shape: tuple[int, int, int]):
-        self.data, self.convert = data, convert
+                 shape: tuple[int, int, int], source: str = ""):
+        self.data, self.convert, self.source = data, convert, source
         self.shape = torch.Size((len(data), *shape))
 
     def __len__(self) -> int:
         return len(self.data)
 
     def head(self, n: int) -> ArrayImages:
-        return ArrayImages(self.data[:n], self.convert, tuple(self.shape[1:]))
+        return ArrayImages(self.data[:n], self.convert, tuple(self.shape[1:]), self.source)
 
     def __getitem__(self, index: Union[int, slice, torch.Tensor]) -> torch.Tensor:
         if isinstance(index, int):

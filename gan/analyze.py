@@ -140,7 +140,10 @@ def in_memory(sets: list[ImageSet | None], chunked: bool | None = None) -> list[
 def load_folder(path: Path, limit: int | None = None, channels: int | None = None) -> FolderImages:
     """The first ``limit`` images under ``path`` (sorted by path) at their own size (all must match,
     checked from the files' headers); RGB unless all are greyscale. Not read yet (``in_memory``)."""
-    return FolderImages.of(ImageFolder(path, image_size=None, channels=channels, strict=True), limit)
+    folder = ImageFolder(path, image_size=None, channels=channels, strict=True)
+    if limit is not None and limit < len(folder):
+        print(f"{path}: the first {limit} of its {len(folder)} images by path (--num-samples)")
+    return FolderImages.of(folder, limit)
 
 
 def load_run(path: Path, num_samples: int, seed: int = 0) -> torch.Tensor:

@@ -278,7 +278,8 @@ def test_a_folder_read_in_pieces_gives_the_numbers_of_the_folder_in_memory(tmp_p
         assert chunked[k] == pytest.approx(v, rel=1e-5, abs=1e-9, nan_ok=True), k
 
 
-def test_a_folder_is_read_up_to_num_samples(tmp_path):
+def test_a_folder_is_read_up_to_num_samples(tmp_path, capsys):
     folder = write_folder(tmp_path / "imgs", n=6)
     assert analyze.load_images(str(folder), 4).shape == (4, 3, 16, 16)
+    assert "the first 4 of its 6 images by path (--num-samples)" in capsys.readouterr().out
     assert analyze.load_images(str(folder), 100).shape == (6, 3, 16, 16)

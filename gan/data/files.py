@@ -114,12 +114,20 @@ class ImageFolder(Dataset):
         for j in range(len(self.files)):
             path = self.files[(i + j) % len(self.files)]
             try:
-                with Image.open(path) as im:
-                    return self.transform(im)
-            except Exception:  # noqa: BLE001
+                return read_image(path, self.transform)
+            except DataError:
                 self.failed += 1
                 log.warning("could not read %s; using the next image", path)
         raise DataError(f"no image under {self.root} could be decoded")
+
+
+def read_image(path: Path, transform) -> torch.Tensor:
+    """``transform`` of the image in ``path``; ``DataError`` naming the file where it cannot be decoded."""
+    try:
+        with Image.open(path) as im:
+            return transform(im)
+    except Exception as e:  # noqa: BLE001 - any decoder failure names the file
+        raise DataError(f"{path}: unreadable image ({type(e).__name__}: {e})") from e
 
 
 def no_readable_images(root: Path, candidates: int) -> str:

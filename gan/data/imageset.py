@@ -15,10 +15,9 @@ from typing import Callable, Iterator, Protocol, Sequence, Union
 
 import numpy as np
 import torch
-from PIL import Image
 
 from gan.core.errors import DataError
-from gan.data.files import ImageFolder
+from gan.data.files import ImageFolder, read_image
 
 
 class ImageSet(Protocol):
@@ -85,14 +84,10 @@ class FolderImages:
 
     def read(self, i: int) -> torch.Tensor:
         """Image ``i``, ``(C, H, W)``."""
-        path = self.files[i]
-        try:
-            with Image.open(path) as im:
-                x = self.transform(im)
-        except Exception as e:  # noqa: BLE001 - any decoder failure names the file
-            raise DataError(f"{path}: unreadable image ({type(e).__name__}: {e})") from e
+        x = read_image(self.files[i], self.transform)
         if x.shape != self.shape[1:]:
-            raise DataError(f"{path} decodes to {tuple(x.shape)}, not {tuple(self.shape[1:])} as its header said")
+            raise DataError(f"{self.files[i]} decodes to {tuple(x.shape)}, not {tuple(self.shape[1:])} as its header "
+                            "said")
         return x
 
     def __getitem__(self, index: Union[int, slice, torch.Tensor]) -> torch.Tensor:
